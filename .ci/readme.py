@@ -1,0 +1,18 @@
+"Write README.md from nbs/index.ipynb (what `nbdev_readme` does, without the quarto it needs and this machine lacks)."
+import json, sys
+from pathlib import Path
+
+def readme(nb_path='nbs/index.ipynb') -> str:
+    parts = []
+    for cell in json.loads(Path(nb_path).read_text())['cells']:
+        src = ''.join(cell['source']).strip()
+        if not src or src.startswith('#| hide'): continue
+        if cell['cell_type'] == 'markdown': parts.append(src)
+        else: parts.append('```python\n' + src + '\n```')
+    return '\n\n'.join(parts) + '\n'
+
+if __name__ == '__main__':
+    text = readme()
+    if '--check' in sys.argv:
+        if Path('README.md').read_text() != text: sys.exit('README.md is out of date: run python .ci/readme.py')
+    else: Path('README.md').write_text(text)
