@@ -24,8 +24,8 @@ from .split import SplitPerceiverIO, shared_state, state_bytes
 # %% auto #0
 __all__ = ['ENCODER_PATHS', 'METRICS', 'RATIOS', 'CSV_CONFIG', 'TokenAdapter', 'PerceiverPytorchIO', 'BenchConfig',
            'synthetic_batch', 'train_step', 'inference', 'train_step_flops', 'forward_flops_and_encoder_share',
-           'pruned_linceiver', 'bench_model', 'bench_model_names', 'interleaved_times', 'summarize_times',
-           'paired_ratio', 'peak_train_memory', 'machine_info', 'bench_point', 'loglog_slope', 'growth_slopes',
+           'peak_train_memory', 'pruned_linceiver', 'bench_model', 'bench_model_names', 'interleaved_times',
+           'summarize_times', 'paired_ratio', 'machine_info', 'bench_point', 'loglog_slope', 'growth_slopes',
            'check_targets', 'run_benchmark', 'ratio_table', 'ratio_markdown', 'cost_markdown', 'targets_markdown',
            'write_results', 'plot_costs', 'plot_ratios', 'parse_ints', 'linceiver_bench']
 
@@ -139,51 +139,6 @@ def forward_flops_and_encoder_share(model:nn.Module, x:Tensor) -> tuple[int, flo
     total = counter.get_total_flops()
     encoder = sum(counter.get_flop_counts().get(ENCODER_PATHS.get(type(model).__name__, ''), {}).values())
     return total, encoder / total
-
-def pruned_linceiver(cfg:PerceiverConfig, adapter:nn.Module, k_open:int, tau:float=0.05) -> PerceiverIO:
-    "A budget-gated Linceiver IO at k_max = `cfg.k` with `k_open` gates open and the rest closed, pruned by `prune`."
-    if not 1 <= k_open <= cfg.k: raise ValueError(f"k_open must be between 1 and k_max={cfg.k}, got {k_open}")
-    model = PerceiverIO(replace(cfg, rank_gate='budget'), adapter)
-    with torch.no_grad():
-        for attn in gated_attentions(model).values():
-            attn.gate.logits.fill_(-6.)  # deterministic gate 0: closed
-            attn.gate.logits[:k_open] = 3.  # deterministic gate 1: open
-    return prune(model, tau)
-
-def bench_model(bc:BenchConfig, name:str, n:int, pruned_k:int) -> nn.Module:
-    "The model called `name` in a benchmark at input length `n`, with seeded weights."
-    torch.manual_seed(bc.seed)
-    adapter = TokenAdapter(n=n, c=bc.c)
-    if name == 'perceiver_io': return PerceiverIO(bc.perceiver_config().baseline, adapter)
-    if name == 'perceiver_pytorch': return PerceiverPytorchIO(bc.perceiver_config().baseline, adapter)
-    if name == 'linceiver_pruned': return pruned_linceiver(bc.perceiver_config(k=bc.prune_k), adapter, pruned_k)
-    if name.startswith('linceiver_k'): return PerceiverIO(bc.perceiver_config(k=int(name[len('linceiver_k'):])), adapter)
-    raise ValueError(f"unknown benchmark model {name!r}")
-
-def bench_model_names(bc:BenchConfig) -> list[str]:
-    "Names of the models of a benchmark: the baseline first."
-    return ['perceiver_io'] + [f'linceiver_k{k}' for k in bc.ks] + ['linceiver_pruned'] + (['perceiver_pytorch'] if bc.peer else [])
-
-def interleaved_times(fns:dict, # name -> callable taking no arguments
-                      repeats:int=7, # timed calls of each callable
-                      warmup:int=1, # untimed calls of each callable first
-                     ) -> dict:
-    "name -> list of wall times (s): round r times every callable once, in an order rotated each round, so machine noise hits all alike."
-    for _ in range(warmup):
-        for fn in fns.values(): fn()
-    names, times = list(fns), {name: [] for name in fns}
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            start = time.perf_counter(); fns[name](); times[name].append(time.perf_counter() - start)
-    return times
-
-def summarize_times(times:list, name:str, threads:int) -> Measurement:
-    "A `torch.utils.benchmark.Measurement` of raw single-call times: median, IQR."
-    return Measurement(number_per_run=1, raw_times=list(times), task_spec=TaskSpec(stmt=name, setup='', label=name, num_threads=threads))
-
-def paired_ratio(numerator:list, denominator:list) -> float:
-    "Median over rounds of numerator[r] / denominator[r]: a ratio of runs made side by side."
-    return float(np.median(np.asarray(numerator) / np.asarray(denominator)))
 
 # %% ../nbs/07_bench.ipynb #1902480d
 def _proc_status_kb(field:str) -> int:
