@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .perceiver import PerceiverConfig, ImageAdapter, AudioAdapter, TextAdapter, LogMel, encode_bytes
+from .perceiver import PerceiverConfig, ImageAdapter, AudioAdapter, TextAdapter, LogMel, encode_bytes, pad_sequences
 from .fedavg import Split, ClientSpec, FedConfig, partition, matching_test_indices
 
 # %% auto #0
@@ -22,8 +22,8 @@ __all__ = ['SOURCES', 'FSDD_FILE', 'DTMF_FREQUENCIES', 'DATASETS', 'PRESETS', 'C
            'cache_root', 'DatasetSource', 'DatasetMissing', 'fetch_dataset', 'ensure_dataset', 'dataset_available',
            'cache_key', 'cached', 'DatasetSplits', 'adapter_for', 'stratified_split', 'image_splits',
            'load_torchvision_images', 'load_fashion_mnist', 'load_mnist', 'load_cifar10', 'load_sklearn_digits',
-           'one_thread', 'pad_sequences', 'log_mel_frames', 'standardize_frames', 'load_fsdd', 'dtmf_waveforms',
-           'load_dtmf', 'load_sms_spam', 'decode_bytes', 'load_dataset', 'preset_path', 'check_federation_config',
+           'one_thread', 'log_mel_frames', 'standardize_frames', 'load_fsdd', 'dtmf_waveforms', 'load_dtmf',
+           'load_sms_spam', 'decode_bytes', 'load_dataset', 'preset_path', 'check_federation_config',
            'load_federation_config', 'client_indices', 'build_federation', 'federation_summary']
 
 # %% ../nbs/05_data.ipynb #35111841
@@ -334,19 +334,6 @@ def one_thread():
     torch.set_num_threads(1)
     try: yield
     finally: torch.set_num_threads(threads)
-
-# %% ../nbs/05_data.ipynb #31400f90
-def pad_sequences(seqs:list[Tensor], # tensors of shape (n_i, ...) with equal trailing shapes
-                  n:int|None=None, # length to pad to; default: the longest; shorter than a sequence raises
-                  value:float=0, # padding value
-                 ) -> tuple[Tensor, Tensor]: # (N, n, ...) padded and (N, n) bool mask, True on real positions
-    "Pad variable-length sequences to one length, with their mask."
-    lengths = torch.tensor([len(s) for s in seqs])
-    n = int(lengths.max()) if n is None else n
-    if lengths.max() > n: raise ValueError(f"a sequence of length {int(lengths.max())} is longer than n={n}; nothing is cropped")
-    x = torch.full((len(seqs), n, *seqs[0].shape[1:]), value, dtype=seqs[0].dtype)
-    for i, s in enumerate(seqs): x[i, :len(s)] = s
-    return x, torch.arange(n) < lengths[:, None]  # (N, n, ...), (N, n)
 
 # %% ../nbs/05_data.ipynb #2af954ee
 def log_mel_frames(waves:list[Tensor], # waveforms (L_i,) of one sample rate
