@@ -19,7 +19,7 @@ from .split import SplitPerceiverIO, shared_state, load_shared_state, shared_sta
 
 # %% auto #0
 __all__ = ['logger', 'ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests',
-           'partition_summary', 'format_table', 'plot_partition', 'FedConfig', 'toy_federation', 'Client',
+           'partition_summary', 'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'toy_federation', 'Client',
            'local_train', 'evaluate', 'fedavg', 'update_problems', 'run_federation', 'load_history', 'summarize',
            'compare', 'plot_history']
 
@@ -159,6 +159,16 @@ def format_table(rows:list[dict], floats:str='.3f') -> str:
     keys = list(rows[0])
     lines = ['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)]
     return '\n'.join(lines + ['| ' + ' | '.join(fmt(r[k]) for k in keys) + ' |' for r in rows])
+
+def write_csv(rows:list[dict], # dicts with the same keys: one CSV row each
+              path:str|Path, # the file to write (replaced)
+             ) -> Path:
+    "Write `rows` as a CSV file with a header line (quoted where a value holds a comma)."
+    path = Path(path)
+    with open(path, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader(); writer.writerows(rows)
+    return path
 
 def plot_partition(specs:list[ClientSpec], ax=None):
     "Stacked bars: training samples per label for every client."

@@ -5,6 +5,7 @@
 # %% ../nbs/02_perceiver_io.ipynb #0aefd80a
 from __future__ import annotations
 import math
+from typing import Callable
 from dataclasses import dataclass, asdict
 import torch
 import torch.nn.functional as F
@@ -19,7 +20,7 @@ from .adaptive import add_rank_gates
 __all__ = ['PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock', 'PerceiverHead',
            'fourier_features', 'ImageAdapter', 'LogMel', 'AudioAdapter', 'TextAdapter', 'pad_sequences', 'encode_bytes',
            'encoder_block', 'latent_blocks', 'latent_array', 'PerceiverIO', 'num_parameters',
-           'set_identity_projections', 'fit_batch', 'demo']
+           'set_identity_projections', 'train_step', 'demo']
 
 # %% ../nbs/02_perceiver_io.ipynb #6442093a
 @dataclass(kw_only=True)
@@ -273,15 +274,23 @@ def set_identity_projections(model:nn.Module) -> nn.Module:
     return model
 
 # %% ../nbs/02_perceiver_io.ipynb #caa61b7b
-def fit_batch(model:nn.Module, x:Tensor, y:Tensor, mask:Tensor|None=None, steps:int=60, lr:float=1e-3) -> tuple[float, float]:
-    "Train `model` on one batch for `steps` Adam steps; returns the first and last loss."
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = F.cross_entropy(model(x, mask), y)
-        opt.zero_grad(); loss.backward(); opt.step()
-        losses.append(loss.item())
-    return losses[0], losses[-1]
+def train_step(model:nn.Module, # any classifier returning (b, num_classes) logits
+               optimizer:torch.optim.Optimizer, # steps model's parameters
+               x:Tensor, # a batch of inputs, as the model's adapter expects them
+               y:Tensor, # (b,) integer labels
+               mask:Tensor|None=None, # (b, n) padding mask, True on real tokens
+               penalty:Callable[[], Tensor]|None=None, # extra loss term added to the cross-entropy (e.g. a rank budget)
+              ) -> tuple[Tensor, Tensor]: # the detached loss and logits
+    "One training step: forward, cross-entropy (+ penalty), backward, optimizer step."
+    model.train()
+    logits = model(x) if mask is None else model(x, mask)
+    loss = F.cross_entropy(logits, y)
+    if penalty is not None: loss = loss + penalty()
+    if not torch.isfinite(loss): raise FloatingPointError(f"the training loss is {loss.item()}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
 
 # %% ../nbs/02_perceiver_io.ipynb #e49918dd
 def _train_eval(model, x_train, y_train, x_test, y_test, epochs, batch_size, lr, seed):
