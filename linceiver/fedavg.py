@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_fedavg.ipynb #dbbff1b3
 from __future__ import annotations
-import copy, csv, json, logging, math, random, statistics, time
+import itertools, json, logging, math, random, statistics, time, csv
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -13,15 +13,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
+from matplotlib.figure import Figure
 from .adaptive import rank_budget_loss
-from .perceiver import PerceiverConfig
-from .split import SplitPerceiverIO, shared_state, load_shared_state, shared_state_problems, state_bytes
+from .perceiver import PerceiverConfig, PerceiverIO, train_step
+from .split import shared_state, load_shared_state, shared_state_problems, state_bytes
 
 # %% auto #0
 __all__ = ['logger', 'ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests',
-           'partition_summary', 'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'toy_federation', 'Client',
-           'local_train', 'evaluate', 'fedavg', 'update_problems', 'run_federation', 'load_history', 'summarize',
-           'compare', 'plot_history']
+           'partition_summary', 'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update',
+           'local_train', 'evaluate', 'joint_train', 'fedavg', 'update_problems', 'train_clients', 'aggregate',
+           'evaluate_clients', 'run_round', 'run_federation', 'load_history', 'summarize', 'compare', 'plot_history',
+           'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
 @dataclass
@@ -76,6 +78,7 @@ class ClientSpec:
     modality: str = 'image'        # 'image' | 'audio' | 'text' | anything descriptive
     group: str|None = None         # clients with the same group share adapter shape and label set; defaults to modality
     class_names: list[str]|None = None  # for tables and plots
+    dataset_test: Split|None = None  # the dataset's whole official test set, the same for every client of a dataset
 
     def __post_init__(self):
         self.group = self.group or self.modality
@@ -170,17 +173,17 @@ def write_csv(rows:list[dict], # dicts with the same keys: one CSV row each
         writer.writeheader(); writer.writerows(rows)
     return path
 
-def plot_partition(specs:list[ClientSpec], ax=None):
+def plot_partition(specs:list[ClientSpec]) -> Figure:
     "Stacked bars: training samples per label for every client."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(max(4, len(specs) * 0.6), 3))[1]
+    fig = Figure(figsize=(max(4, len(specs) * 0.6), 3)); ax = fig.subplots()
     bottom = torch.zeros(len(specs))
     for c in range(max(s.num_classes for s in specs)):
         counts = torch.tensor([float((s.train.y == c).sum()) for s in specs])
         ax.bar(range(len(specs)), counts, bottom=bottom, label=str(c)); bottom += counts
     ax.set_xticks(range(len(specs)), [s.name for s in specs], rotation=45, ha='right')
-    ax.set_ylabel('training samples'); ax.set_title('samples per label and client'); ax.legend(fontsize=6, ncol=2, title='label')
-    return ax
+    ax.set_ylabel('training samples'); ax.set_title('samples per label and client')
+    ax.legend(fontsize=6, ncol=2, title='label'); fig.tight_layout()
+    return fig
 
 # %% ../nbs/04_fedavg.ipynb #53f19588
 @dataclass(kw_only=True)
@@ -195,26 +198,29 @@ class FedConfig:
     lr: float = 1e-3                 # AdamW learning rate (each client keeps its own optimizer across rounds)
     weight_decay: float = 1e-4       # AdamW weight decay
     rank_budget: float = 0.0         # weight of `rank_budget_loss` in the local loss (needs model.rank_gate='budget')
-    shared_mode: str = 'data'        # 'data' (ours): shared stack on encoded latents | 'published': on the latent array alone
+    shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
     group_average: tuple = ()        # client-side parts ('adapter', 'encoder', 'head') also averaged among clients of one group
-    seed: int = 0                    # seeds partition-independent randomness: initialisation, batches, client sampling
+    seed: int = 0                    # seeds everything a run draws: initialisation, batches, gate noise, sampling
     model: PerceiverConfig = field(default_factory=PerceiverConfig)  # the architecture every client shares
 
     def __post_init__(self):
         if isinstance(self.model, dict): self.model = PerceiverConfig(**self.model)
         self.group_average = tuple(self.group_average)
         if not 0 < self.fraction <= 1: raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
-        if self.rounds < 1 or self.local_epochs < 1 or self.min_clients < 1: raise ValueError("rounds, local_epochs and min_clients must be at least 1")
-        if self.shared_mode not in ('data', 'published'): raise ValueError(f"shared_mode must be 'data' or 'published', got {self.shared_mode!r}")
-        if unknown := set(self.group_average) - {'adapter', 'encoder', 'head'}: raise ValueError(f"group_average parts must be 'adapter', 'encoder' or 'head', got {sorted(unknown)}")
+        if self.rounds < 1 or self.local_epochs < 1 or self.min_clients < 1:
+            raise ValueError("rounds, local_epochs and min_clients must be at least 1")
+        if self.shared_moments not in ('keep', 'reset'):
+            raise ValueError(f"shared_moments must be 'keep' or 'reset', got {self.shared_moments!r}")
+        if unknown := set(self.group_average) - {'adapter', 'encoder', 'head'}:
+            raise ValueError(f"group_average parts must be 'adapter', 'encoder' or 'head', got {sorted(unknown)}")
 
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../nbs/04_fedavg.ipynb #8c665f04
-def toy_federation(samples:int=64, # training samples per client (test: half as many)
+def _toy_federation(samples:int=64, # training samples per client (test: half as many)
                    seed:int=0,
                   ) -> list[ClientSpec]:
-    "Two image clients and two variable-length sequence clients with different label sets; learnable in a few steps."
+    "Test fixture: two image and two variable-length sequence clients with different label sets."
     from linceiver.perceiver import ImageAdapter, AudioAdapter
     g = torch.Generator().manual_seed(seed)
     def images(num):
@@ -237,51 +243,78 @@ def toy_federation(samples:int=64, # training samples per client (test: half as 
 
 # %% ../nbs/04_fedavg.ipynb #1a612957
 class Client:
-    "A federated client: its data, its own `SplitPerceiverIO` and optimizer, and its batch-order generator, persistent across rounds."
+    "A federated client: its data, its own `PerceiverIO` and optimizer, its generators; all persist across rounds."
     def __init__(self, spec:ClientSpec, cfg:FedConfig, index:int,
                  scope:str='shared', # what it sends and receives: 'shared' (Linceiver) or 'full' (classic FedAvg)
-                 shared:nn.Module|None=None, # a SharedLatentPerceiver to use instead of a fresh one (the centralized baseline)
+                 shared:nn.Module|None=None, # a SharedLatentPerceiver to use instead of its own (centralized baseline)
                  pooled:int=1, # how many clients' data this one pools (centralized baseline): scales its batch cap
                 ):
-        self.spec, self.name, self.scope = spec, spec.name, scope
+        self.spec, self.name, self.scope, self.index = spec, spec.name, scope, index
         self.max_local_batches = None if cfg.max_local_batches is None else cfg.max_local_batches * pooled
-        with torch.random.fork_rng():
-            torch.manual_seed(cfg.seed * 100_003 + index)
-            self.model = SplitPerceiverIO(replace(cfg.model, num_classes=spec.num_classes), spec.make_adapter(), shared_mode=cfg.shared_mode)
+        self.seed = cfg.seed * 100_003 + index
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.model = PerceiverIO(replace(cfg.model, num_classes=spec.num_classes), spec.make_adapter())
         if shared is not None: self.model.shared = shared
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.generator = torch.Generator().manual_seed(cfg.seed * 100_003 + index)
+        self.generator = torch.Generator().manual_seed(self.seed)  # batch order
+        self.rounds_trained = 0  # seeds the round's other randomness (rank-gate noise), so a resumed run matches
 
     def state_to_send(self) -> dict[str, Tensor]:
-        return shared_state(self.model) if self.scope == 'shared' else {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        "A copy of what this client sends: its shared state, or its whole model for classic FedAvg."
+        if self.scope == 'shared': return shared_state(self.model)
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
-    def receive(self, state:dict[str, Tensor]):
+    def receive(self, state:dict[str, Tensor], cfg:FedConfig):
+        "Load the global state; with `cfg.shared_moments='reset'` the optimizer forgets the received parameters' moments."
         if self.scope == 'shared': load_shared_state(self.model, state)
         else: self.model.load_state_dict(state)
+        if cfg.shared_moments == 'reset':
+            received = self.model.shared.parameters() if self.scope == 'shared' else self.model.parameters()
+            for p in received: self.optimizer.state.pop(p, None)
 
     def checkpoint(self) -> dict:
-        return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(), generator=self.generator.get_state())
+        "Everything needed to continue this client: model, optimizer, batch generator, rounds trained."
+        return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
+                    generator=self.generator.get_state(), rounds_trained=self.rounds_trained)
 
     def restore(self, state:dict):
-        self.model.load_state_dict(state['model']); self.optimizer.load_state_dict(state['optimizer']); self.generator.set_state(state['generator'])
+        "Continue from a `checkpoint`."
+        self.model.load_state_dict(state['model']); self.optimizer.load_state_dict(state['optimizer'])
+        self.generator.set_state(state['generator']); self.rounds_trained = state['rounds_trained']
 
 # %% ../nbs/04_fedavg.ipynb #d80de1d9
-def local_train(client:Client, cfg:FedConfig) -> tuple[dict[str, Tensor], int, dict]:
-    "Train `client` for one round; returns (state to send, examples trained on per epoch, metrics)."
-    model, spec = client.model, client.spec
-    model.train()
+@dataclass
+class Update:
+    "What a client returns after a round of local training."
+    client: str                          # the client's name
+    state: dict[str, Tensor]|None        # the state it sends (None when nothing is shared: local-only training)
+    num_examples: int                    # examples trained on per local epoch: the FedAvg weight
+    metrics: dict                        # training loss and accuracy over the round
+
+def _batches(client:Client, cfg:FedConfig):
+    "One local epoch of `client`'s (x, mask, y) batches, in its generator's order, capped at its batch limit."
+    batches = client.spec.train.batches(cfg.batch_size, shuffle=True, generator=client.generator)
+    return itertools.islice(batches, client.max_local_batches)
+
+def _penalty(model:nn.Module, cfg:FedConfig):
+    "The rank-budget term of the local loss, or None."
+    return (lambda: cfg.rank_budget * rank_budget_loss(model)) if cfg.rank_budget else None
+
+def local_train(client:Client, cfg:FedConfig) -> Update:
+    "Train `client` for one round (`cfg.local_epochs` passes over its data); returns its update."
     seen = total_loss = correct = 0
-    for epoch in range(cfg.local_epochs):
-        for i, (x, mask, y) in enumerate(spec.train.batches(cfg.batch_size, shuffle=True, generator=client.generator)):
-            if client.max_local_batches is not None and i >= client.max_local_batches: break
-            logits = model(x, mask)
-            loss = F.cross_entropy(logits, y)
-            if cfg.rank_budget: loss = loss + cfg.rank_budget * rank_budget_loss(model)
-            if not torch.isfinite(loss): raise FloatingPointError(f"client {client.name!r}: loss is {loss.item()} at local epoch {epoch}, batch {i}")
-            client.optimizer.zero_grad(); loss.backward(); client.optimizer.step()
-            seen += len(y); total_loss += loss.item() * len(y); correct += int((logits.argmax(1) == y).sum())
+    with torch.random.fork_rng(devices=[]):  # gate noise from the run's seed, never from the ambient generator
+        torch.manual_seed(client.seed * 1_000 + client.rounds_trained)
+        for epoch in range(cfg.local_epochs):
+            for x, mask, y in _batches(client, cfg):
+                try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, _penalty(client.model, cfg))
+                except FloatingPointError as e: raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
+                seen += len(y); total_loss += loss.item() * len(y); correct += int((logits.argmax(1) == y).sum())
     if seen == 0: raise ValueError(f"client {client.name!r} has no training data")
-    return client.state_to_send(), seen // cfg.local_epochs, dict(train_loss=total_loss / seen, train_accuracy=correct / seen)
+    client.rounds_trained += 1
+    metrics = dict(train_loss=total_loss / seen, train_accuracy=correct / seen)
+    return Update(client.name, client.state_to_send(), seen // cfg.local_epochs, metrics)
 
 @torch.no_grad()
 def evaluate(model:nn.Module, split:Split, batch_size:int=256) -> dict:
@@ -292,6 +325,29 @@ def evaluate(model:nn.Module, split:Split, batch_size:int=256) -> dict:
         logits = model(x, mask)
         total_loss += F.cross_entropy(logits, y, reduction='sum').item(); correct += int((logits.argmax(1) == y).sum())
     return dict(loss=total_loss / max(len(split), 1), accuracy=correct / max(len(split), 1))
+
+# %% ../nbs/04_fedavg.ipynb #7b43a289
+def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
+    "One round of centralized training: all pooled clients' batches interleaved at random, one optimizer for all."
+    optimizer = clients[0].optimizer  # shared by every pooled client (see `_build_clients`)
+    seen, total_loss, correct = ([0] * len(clients) for _ in range(3))
+    order = torch.Generator().manual_seed(clients[0].seed * 1_000 + clients[0].rounds_trained)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(clients[0].seed * 1_000 + clients[0].rounds_trained)
+        for epoch in range(cfg.local_epochs):
+            epochs = [_batches(c, cfg) for c in clients]
+            counts = [min(math.ceil(len(c.spec.train) / cfg.batch_size), c.max_local_batches or math.inf) for c in clients]
+            schedule = torch.cat([torch.full((n,), i) for i, n in enumerate(counts)])  # client index per step
+            for i in schedule[torch.randperm(len(schedule), generator=order)].tolist():
+                x, mask, y = next(epochs[i])
+                model = clients[i].model
+                try: loss, logits = train_step(model, optimizer, x, y, mask, _penalty(model, cfg))
+                except FloatingPointError as e: raise FloatingPointError(f"centralized, local epoch {epoch}: {e}")
+                seen[i] += len(y); total_loss[i] += loss.item() * len(y); correct[i] += int((logits.argmax(1) == y).sum())
+    for c in clients: c.rounds_trained += 1
+    return [Update(c.name, None, seen[i] // cfg.local_epochs,
+                   dict(train_loss=total_loss[i] / max(seen[i], 1), train_accuracy=correct[i] / max(seen[i], 1)))
+            for i, c in enumerate(clients)]
 
 # %% ../nbs/04_fedavg.ipynb #c94f128e
 def fedavg(states:list[dict[str, Tensor]], # client states with identical keys, shapes and dtypes
@@ -322,11 +378,6 @@ def update_problems(state:dict, num_examples, reference:dict) -> list[str]:
 # %% ../nbs/04_fedavg.ipynb #964900bf
 ALGORITHMS = ('linceiver', 'local', 'fedavg', 'centralized')
 
-def _select(names:list[str], cfg:FedConfig, round_:int) -> list[str]:
-    "The clients asked to train in `round_`: a seeded sample, the same whether or not the run was resumed."
-    count = min(len(names), max(cfg.min_clients, math.ceil(cfg.fraction * len(names))))
-    return sorted(random.Random(f"{cfg.seed}-{round_}").sample(names, count), key=names.index)
-
 def _build_clients(specs:list[ClientSpec], cfg:FedConfig, algorithm:str) -> tuple[list[Client], dict[str, Client]]:
     "The training clients, and for each spec the client whose model evaluates it."
     if algorithm != 'centralized':
@@ -335,13 +386,111 @@ def _build_clients(specs:list[ClientSpec], cfg:FedConfig, algorithm:str) -> tupl
     groups = {}
     for s in specs: groups.setdefault(s.group, []).append(s)
     clients, by_spec = [], {}
-    for i, (group, members) in enumerate(groups.items()):
-        pooled = replace(members[0], name=f'pooled-{group}', train=Split.concat([m.train for m in members]), test=Split.concat([m.test for m in members]))
+    for i, (group, members) in enumerate(sorted(groups.items())):  # the listing order of the specs changes nothing
+        pooled = replace(members[0], name=f'pooled-{group}', train=Split.concat([m.train for m in members]),
+                         test=Split.concat([m.test for m in members]))
         client = Client(pooled, cfg, i, shared=clients[0].model.shared if clients else None, pooled=len(members))
         clients.append(client)
         by_spec.update({m.name: client for m in members})
+    parameters = list({id(p): p for c in clients for p in c.model.parameters()}.values())  # the backbone once
+    optimizer = torch.optim.AdamW(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for c in clients: c.optimizer = optimizer
     return clients, by_spec
 
+# %% ../nbs/04_fedavg.ipynb #6a3497b8
+def _select(names:list[str], cfg:FedConfig, round_:int) -> list[str]:
+    "The clients asked to train in `round_`: a seeded sample, the same whether or not the run was resumed."
+    count = min(len(names), max(cfg.min_clients, math.ceil(cfg.fraction * len(names))))
+    return sorted(random.Random(f"{cfg.seed}-{round_}").sample(names, count), key=names.index)
+
+def _send(client:Client, state:dict|None, version:int, cfg:FedConfig) -> int:
+    "Give `client` the global state of `version` unless it holds it already; returns the bytes sent."
+    if state is None or client.version == version: return 0
+    client.receive(state, cfg); client.version = version
+    return state_bytes(state)
+
+def train_clients(clients:list[Client], # the clients asked to train this round
+                  global_state:dict|None, # the state they start from (None: nothing is shared)
+                  version:int, # the round that produced `global_state` (0: the initial state)
+                  cfg:FedConfig,
+                  local_train_fn:Callable=local_train, # one client's round; a test may inject faults here
+                 ) -> tuple[list[Update], dict[str, str], int]: # updates, skipped clients with reasons, bytes sent
+    "Send the global state to `clients` and train each; a client that raises is skipped with its reason."
+    updates, skipped, sent = [], {}, 0
+    for client in clients:
+        sent += _send(client, global_state, version, cfg)
+        try: updates.append(local_train_fn(client, cfg))
+        except Exception as e:
+            skipped[client.name] = f"{type(e).__name__}: {e}"
+            logger.warning("client %s skipped: %s", client.name, skipped[client.name])
+    return updates, skipped, sent
+
+def aggregate(updates:list[Update], # what the clients sent
+              global_state:dict, # the current global state: every update is checked against it
+             ) -> tuple[dict|None, list[Update], dict[str, list[str]]]: # new state (None if none accepted), accepted, rejected
+    "The server's step: check every update, drop a bad one with its reasons, FedAvg the rest by examples."
+    accepted, rejected = [], {}
+    for u in updates:
+        if problems := update_problems(u.state, u.num_examples, global_state):
+            rejected[u.client] = problems
+            logger.warning("update from %s rejected: %s", u.client, "; ".join(problems))
+        else: accepted.append(u)
+    if not accepted: return None, accepted, rejected
+    return fedavg([u.state for u in accepted], [u.num_examples for u in accepted]), accepted, rejected
+
+def _received_bytes(updates:list[Update]) -> int:
+    "Bytes of every update that arrived as tensors, accepted or not."
+    return sum(state_bytes(u.state) for u in updates
+               if isinstance(u.state, dict) and all(isinstance(v, Tensor) for v in u.state.values()))
+
+def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], dataset_tests:bool=False) -> dict[str, dict]:
+    "Every client's held-out loss and accuracy (and, with `dataset_tests`, accuracy on its dataset's whole test set)."
+    results = {}
+    for spec in specs:
+        model = evaluator[spec.name].model
+        results[spec.name] = evaluate(model, spec.test)
+        if dataset_tests and spec.dataset_test is not None:
+            results[spec.name]['dataset_accuracy'] = evaluate(model, spec.dataset_test)['accuracy']
+    return results
+
+# %% ../nbs/04_fedavg.ipynb #247ff158
+def run_round(round_:int, # 1, 2, ...
+              specs:list[ClientSpec], clients:list[Client], evaluator:dict[str, Client],
+              global_state:dict|None, # the state after round_ - 1 (None: nothing is shared)
+              cfg:FedConfig, algorithm:str,
+              local_train_fn:Callable=local_train,
+              last:bool=False, # the final round: also evaluate on each dataset's whole test set
+             ) -> tuple[dict|None, dict]: # the new global state and this round's history record
+    "One round: select, send, train, check and average, evaluate every client on its held-out split."
+    start, names = time.perf_counter(), [c.name for c in clients]
+    selected = names if algorithm == 'centralized' else _select(names, cfg, round_)
+    by_name = {c.name: c for c in clients}
+    if algorithm == 'centralized': updates, skipped, sent = joint_train(clients, cfg), {}, 0
+    else: updates, skipped, sent = train_clients([by_name[n] for n in selected], global_state, round_ - 1, cfg, local_train_fn)
+    received, rejected, accepted = _received_bytes(updates) if global_state is not None else 0, {}, updates
+    if global_state is not None:
+        new_state, accepted, rejected = aggregate(updates, global_state)
+        global_state = new_state if new_state is not None else global_state
+    if len(accepted) < min(cfg.min_clients, len(clients)):
+        raise RuntimeError(f"round {round_}: {len(accepted)} usable updates, fewer than min_clients={cfg.min_clients} "
+                           f"(skipped: {skipped or 'none'}; rejected: {rejected or 'none'}); "
+                           f"the last checkpoint is round {round_ - 1}")
+    sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
+    if cfg.group_average:
+        sent, received = _average_groups(clients, [u.client for u in accepted], cfg, sent, received)
+    results = evaluate_clients(specs, evaluator, dataset_tests=last)
+    for spec in specs:
+        name = evaluator[spec.name].name
+        results[spec.name]['status'] = ('skipped' if name in skipped else 'rejected' if name in rejected else
+                                        'trained' if name in selected else 'not selected')
+    accuracies = [r['accuracy'] for r in results.values()]
+    return global_state, dict(
+        round=round_, selected=selected, accepted=[u.client for u in accepted], skipped=skipped, rejected=rejected,
+        train={u.client: u.metrics for u in accepted}, clients=results,
+        mean_accuracy=statistics.mean(accuracies), median_accuracy=statistics.median(accuracies),
+        bytes_down=sent, bytes_up=received, seconds=time.perf_counter() - start)
+
+# %% ../nbs/04_fedavg.ipynb #ee714c19
 def run_federation(specs:list[ClientSpec], # the clients' data and adapters
                    cfg:FedConfig, # rounds, local training, seed, model
                    algorithm:str='linceiver', # 'linceiver' | 'local' | 'fedavg' | 'centralized'
@@ -351,62 +500,36 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
                    progress:bool=True, # show a progress bar over rounds
                   ) -> dict: # the history: config, algorithm, clients, one record per round
     "Run a federation of `specs` for `cfg.rounds` rounds and return its history."
+    _check_run(specs, algorithm, out_dir, resume)
+    out_dir = None if out_dir is None else Path(out_dir)
+    clients, evaluator = _build_clients(specs, cfg, algorithm)
+    global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg') else None
+    for c in clients: c.version = -1  # no client holds the global state yet: round 1 sends it (version 0)
+    history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs], rounds=[])
+    if resume: global_state, history = _restore(out_dir, clients, algorithm, cfg)
+    rounds = range(len(history['rounds']) + 1, cfg.rounds + 1)
+    for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
+        global_state, record = run_round(round_, specs, clients, evaluator, global_state, cfg, algorithm,
+                                         local_train_fn, last=round_ == cfg.rounds)
+        history['rounds'].append(record)
+        if out_dir is not None: _save(out_dir, history, clients, global_state, round_, algorithm)
+    return history
+
+def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
+    "Refuse a run that cannot be right before anything is built or written."
     if algorithm not in ALGORITHMS: raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     names = [s.name for s in specs]
     if len(set(names)) != len(names): raise ValueError(f"client names must be unique, got {names}")
     if algorithm == 'fedavg' and len({s.group for s in specs}) > 1:
-        raise ValueError(f"classic FedAvg averages whole models, so all clients need one architecture; groups here: {sorted({s.group for s in specs})}")
+        raise ValueError("classic FedAvg averages whole models, so all clients need one architecture; "
+                         f"groups here: {sorted({s.group for s in specs})}")
     if resume and out_dir is None: raise ValueError("resume needs the out_dir of the run to continue")
-    out_dir = None if out_dir is None else Path(out_dir)
-    if out_dir is not None and resume and not (out_dir / 'checkpoint.pt').exists(): raise FileNotFoundError(f"no checkpoint to resume in {out_dir}")
-    if out_dir is not None and not resume and (out_dir / 'checkpoint.pt').exists():
-        raise FileExistsError(f"{out_dir} already holds a run: pass resume=True to continue it, or choose another out_dir (results are never overwritten)")
-    clients, evaluator = _build_clients(specs, cfg, algorithm)
-    by_name = {c.name: c for c in clients}
-    global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg') else None
-    history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=names, rounds=[])
-    first = 1
-    if resume:
-        ckpt = torch.load(out_dir / 'checkpoint.pt', weights_only=True)
-        if ckpt['algorithm'] != algorithm or json.loads(ckpt['history'])['config'] != json.loads(json.dumps(cfg.to_dict())):
-            raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; refusing to mix runs")
-        for name, state in ckpt['clients'].items(): by_name[name].restore(state)
-        global_state, history, first = ckpt['global_state'], json.loads(ckpt['history']), ckpt['round'] + 1
-        torch.set_rng_state(ckpt['torch_rng'])
-    rounds = range(first, cfg.rounds + 1)
-    for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
-        start = time.perf_counter()
-        selected = [c.name for c in clients] if algorithm == 'centralized' else _select([c.name for c in clients], cfg, round_)
-        updates, skipped, rejected, sent, received = [], {}, {}, 0, 0
-        for name in selected:
-            client = by_name[name]
-            if global_state is not None: client.receive(global_state); sent += state_bytes(global_state)
-            try: state, num_examples, metrics = local_train_fn(client, cfg)
-            except Exception as e:
-                skipped[name] = f"{type(e).__name__}: {e}"
-                logger.warning("round %d: client %s skipped: %s", round_, name, skipped[name]); continue
-            if global_state is None: updates.append((name, num_examples, metrics)); continue
-            received += state_bytes(state) if isinstance(state, dict) and all(isinstance(v, Tensor) for v in state.values()) else 0
-            if problems := update_problems(state, num_examples, global_state):
-                rejected[name] = problems
-                logger.warning("round %d: update from %s rejected: %s", round_, name, "; ".join(problems)); continue
-            updates.append((name, num_examples, metrics, state))
-        if len(updates) < min(cfg.min_clients, len(clients)):
-            raise RuntimeError(f"round {round_}: {len(updates)} usable updates, fewer than min_clients={cfg.min_clients} "
-                               f"(skipped: {skipped or 'none'}; rejected: {rejected or 'none'}); the last checkpoint is round {round_ - 1}")
-        if global_state is not None:
-            global_state = fedavg([u[3] for u in updates], [u[1] for u in updates])
-            for client in clients: client.receive(global_state)  # evaluation uses the new global model everywhere
-        if cfg.group_average: sent, received = _average_groups(clients, [u[0] for u in updates], cfg, sent, received)
-        results = {name: evaluate(evaluator[name].model, spec.test) for name, spec in zip(names, specs)}
-        accuracies = [r['accuracy'] for r in results.values()]
-        history['rounds'].append(dict(
-            round=round_, selected=selected, accepted=[u[0] for u in updates], skipped=skipped, rejected=rejected,
-            train={u[0]: u[2] for u in updates}, clients=results,
-            mean_accuracy=statistics.mean(accuracies), median_accuracy=statistics.median(accuracies),
-            bytes_down=sent, bytes_up=received, seconds=time.perf_counter() - start))
-        if out_dir is not None: _save(out_dir, history, clients, global_state, round_, algorithm)
-    return history
+    if out_dir is None: return
+    ckpt = Path(out_dir) / 'checkpoint.pt'
+    if resume and not ckpt.exists(): raise FileNotFoundError(f"no checkpoint to resume in {out_dir}")
+    if not resume and ckpt.exists():
+        raise FileExistsError(f"{out_dir} already holds a run: pass resume=True to continue it, "
+                              "or choose another out_dir (results are never overwritten)")
 
 # %% ../nbs/04_fedavg.ipynb #655946a4
 def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig, sent:int, received:int) -> tuple[int, int]:
@@ -425,18 +548,27 @@ def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig, sen
 
 # %% ../nbs/04_fedavg.ipynb #e8f79e35
 def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_:int, algorithm:str):
+    "Write the checkpoint (atomically), history.json and history.csv after a round."
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = dict(round=round_, algorithm=algorithm, global_state=global_state, history=json.dumps(history),
-                clients={c.name: c.checkpoint() for c in clients}, torch_rng=torch.get_rng_state())
+                clients={c.name: c.checkpoint() for c in clients})
     torch.save(ckpt, out_dir / 'checkpoint.pt.tmp'); (out_dir / 'checkpoint.pt.tmp').replace(out_dir / 'checkpoint.pt')
     (out_dir / 'history.json').write_text(json.dumps(history, indent=1))
-    with open(out_dir / 'history.csv', 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['algorithm', 'round', 'client', 'selected', 'status', 'accuracy', 'loss', 'bytes_up', 'bytes_down', 'seconds'])
-        for r in history['rounds']:
-            for name, res in r['clients'].items():
-                status = 'skipped' if name in r['skipped'] else 'rejected' if name in r['rejected'] else 'accepted' if name in r['accepted'] else ''
-                writer.writerow([algorithm, r['round'], name, name in r['selected'], status, res['accuracy'], res['loss'], r['bytes_up'], r['bytes_down'], round(r['seconds'], 3)])
+    write_csv([dict(algorithm=algorithm, round=r['round'], client=name, status=res['status'], accuracy=res['accuracy'],
+                    loss=res['loss'], dataset_accuracy=res.get('dataset_accuracy', ''), bytes_up=r['bytes_up'],
+                    bytes_down=r['bytes_down'], seconds=round(r['seconds'], 3))
+               for r in history['rounds'] for name, res in r['clients'].items()], out_dir / 'history.csv')
+
+def _restore(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -> tuple[dict|None, dict]:
+    "The global state and history of the run in `out_dir`, with every client restored to where it stopped."
+    ckpt = torch.load(out_dir / 'checkpoint.pt', weights_only=True)
+    history = json.loads(ckpt['history'])
+    if ckpt['algorithm'] != algorithm or history['config'] != json.loads(json.dumps(cfg.to_dict())):
+        raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; refusing to mix runs")
+    by_name = {c.name: c for c in clients}
+    for name, state in ckpt['clients'].items():
+        by_name[name].restore(state); by_name[name].version = ckpt['round']
+    return ckpt['global_state'], history
 
 def load_history(out_dir:str|Path) -> dict:
     "The history a run wrote to `out_dir`."
@@ -447,8 +579,8 @@ def summarize(history:dict) -> dict:
     "One row for a comparison table: final mean/median held-out accuracy, per-client accuracy, bytes per round, seconds."
     rounds = history['rounds']
     last = rounds[-1]
-    return dict(algorithm=history['algorithm'], mean_accuracy=last['mean_accuracy'], median_accuracy=last['median_accuracy'],
-                **{name: res['accuracy'] for name, res in last['clients'].items()},
+    return dict(algorithm=history['algorithm'], mean_accuracy=last['mean_accuracy'],
+                median_accuracy=last['median_accuracy'], **{name: res['accuracy'] for name, res in last['clients'].items()},
                 bytes_per_round=statistics.mean(r['bytes_up'] + r['bytes_down'] for r in rounds),
                 seconds=sum(r['seconds'] for r in rounds))
 
@@ -460,21 +592,43 @@ def compare(specs:list[ClientSpec], cfg:FedConfig,
     "Run several algorithms on the same clients and seed; returns the comparison rows and the histories."
     homogeneous = len({s.group for s in specs}) == 1
     algorithms = algorithms or tuple(a for a in ALGORITHMS if a != 'fedavg' or homogeneous)
-    histories = {a: run_federation(specs, cfg, a, out_dir=None if out_dir is None else Path(out_dir) / a, progress=progress) for a in algorithms}
+    histories = {a: run_federation(specs, cfg, a, out_dir=None if out_dir is None else Path(out_dir) / a,
+                                   progress=progress) for a in algorithms}
     return [summarize(h) for h in histories.values()], histories
 
 # %% ../nbs/04_fedavg.ipynb #7f5b9952
-def plot_history(history:dict, axes=None):
+def plot_history(history:dict, # a run's history (`run_federation`, `load_history`)
+                 clients:list[str]|None=None, # the clients to draw; default: all
+                ) -> Figure:
     "Held-out accuracy per round per client (with the mean), and bytes communicated per round."
-    import matplotlib.pyplot as plt
-    if axes is None: _, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    fig = Figure(figsize=(10, 3.2)); acc_ax, bytes_ax = fig.subplots(1, 2)
     rounds = [r['round'] for r in history['rounds']]
-    for name in history['clients']:
-        axes[0].plot(rounds, [r['clients'][name]['accuracy'] for r in history['rounds']], lw=1, alpha=0.7, label=name)
-    axes[0].plot(rounds, [r['mean_accuracy'] for r in history['rounds']], 'k', lw=2.5, label='mean')
-    axes[0].set(xlabel='round', ylabel='held-out accuracy', title=f"{history['algorithm']}: accuracy per client")
-    axes[0].legend(fontsize=6, ncol=2)
-    axes[1].bar([r - 0.2 for r in rounds], [r['bytes_up'] / 1e6 for r in history['rounds']], 0.4, label='up')
-    axes[1].bar([r + 0.2 for r in rounds], [r['bytes_down'] / 1e6 for r in history['rounds']], 0.4, label='down')
-    axes[1].set(xlabel='round', ylabel='MB', title='bytes per round'); axes[1].legend()
-    return axes
+    for name in clients or history['clients']:
+        acc_ax.plot(rounds, [r['clients'][name]['accuracy'] for r in history['rounds']], lw=1, alpha=0.7, label=name)
+    acc_ax.plot(rounds, [r['mean_accuracy'] for r in history['rounds']], 'k', lw=2.5, label='mean of all clients')
+    acc_ax.set(xlabel='round', ylabel='held-out accuracy', title=f"{history['algorithm']}: accuracy per client")
+    acc_ax.legend(fontsize=6, ncol=2)
+    bytes_ax.bar([r - 0.2 for r in rounds], [r['bytes_up'] / 1e6 for r in history['rounds']], 0.4, label='up')
+    bytes_ax.bar([r + 0.2 for r in rounds], [r['bytes_down'] / 1e6 for r in history['rounds']], 0.4, label='down')
+    bytes_ax.set(xlabel='round', ylabel='MB', title='bytes per round'); bytes_ax.legend()
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/04_fedavg.ipynb #f554fdea
+def _live_kernel() -> bool:
+    "True inside a Jupyter kernel that a front end can drive widgets from."
+    try: from IPython import get_ipython
+    except ImportError: return False
+    return getattr(get_ipython(), 'kernel', None) is not None
+
+def explore_histories(histories:dict[str, dict]): # run name -> history (e.g. `compare`'s, or `load_history` per folder)
+    "Pick a run and a client (or all), see held-out accuracy and bytes per round; static where widgets cannot run."
+    from IPython.display import display
+    runs = list(histories)
+    def show(run:str=runs[0], client:str='all'):
+        clients = None if client == 'all' else [client]
+        display(plot_history(histories[run], clients if clients and client in histories[run]['clients'] else None))
+    if not _live_kernel(): return show()
+    import ipywidgets as widgets
+    names = ['all'] + sorted({n for h in histories.values() for n in h['clients']})
+    widgets.interact(show, run=widgets.Dropdown(options=runs), client=widgets.Dropdown(options=names))

@@ -12,15 +12,13 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn, Tensor
 from einops import rearrange, repeat
-from fastcore.script import call_parse
 from .linformer import FullAttention, LinformerAttention
 from .adaptive import add_rank_gates
 
 # %% auto #0
 __all__ = ['PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock', 'PerceiverHead',
            'fourier_features', 'ImageAdapter', 'LogMel', 'AudioAdapter', 'TextAdapter', 'pad_sequences', 'encode_bytes',
-           'encoder_block', 'latent_blocks', 'latent_array', 'PerceiverIO', 'num_parameters',
-           'set_identity_projections', 'train_step', 'demo']
+           'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'train_step']
 
 # %% ../nbs/02_perceiver_io.ipynb #6442093a
 @dataclass(kw_only=True)
@@ -40,17 +38,24 @@ class PerceiverConfig:
     latent_k: int = 32           # projection rank of Linformer latent/decoder attention (needs latent_k <= m)
     share_kv: bool = True        # one projection for keys and values
     rank_gate: str|None = None   # None | 'budget' (ours, prunable) | 'published': gates on every Linformer projection
+    shared_mode: str = 'data'    # 'data' (ours): the shared latent stack runs on the encoded latents
+                                 # | 'published': on the latent array alone, before the encoder (the prototype's split)
 
     def __post_init__(self):
         for field in ('encoder_attention', 'latent_attention', 'decoder_attention'):
-            if getattr(self, field) not in ('full', 'linformer'): raise ValueError(f"{field} must be 'full' or 'linformer', got {getattr(self, field)!r}")
-        if self.rank_gate not in (None, 'budget', 'published'): raise ValueError(f"rank_gate must be None, 'budget' or 'published', got {self.rank_gate!r}")
+            if getattr(self, field) not in ('full', 'linformer'):
+                raise ValueError(f"{field} must be 'full' or 'linformer', got {getattr(self, field)!r}")
+        if self.rank_gate not in (None, 'budget', 'published'):
+            raise ValueError(f"rank_gate must be None, 'budget' or 'published', got {self.rank_gate!r}")
+        if self.shared_mode not in ('data', 'published'):
+            raise ValueError(f"shared_mode must be 'data' or 'published', got {self.shared_mode!r}")
         if self.d % self.heads: raise ValueError(f"d={self.d} must be divisible by heads={self.heads}")
 
     @property
     def baseline(self) -> PerceiverConfig:
         "The same config with full attention everywhere and no gates: the Perceiver IO baseline."
-        return PerceiverConfig(**{**asdict(self), 'encoder_attention': 'full', 'latent_attention': 'full', 'decoder_attention': 'full', 'rank_gate': None})
+        full = dict(encoder_attention='full', latent_attention='full', decoder_attention='full', rank_gate=None)
+        return PerceiverConfig(**{**asdict(self), **full})
 
 # %% ../nbs/02_perceiver_io.ipynb #2b41602f
 def attention(kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, share_kv:bool=True) -> FullAttention:
@@ -222,28 +227,32 @@ def encode_bytes(texts:list[str], max_len:int) -> tuple[Tensor, Tensor]:
     return pad_sequences(data)
 
 # %% ../nbs/02_perceiver_io.ipynb #ca675dbb
-def encoder_block(cfg:PerceiverConfig, adapter:nn.Module) -> CrossAttentionBlock:
-    "The encoder cross-attention: d-wide latents read the adapter's n tokens of c channels."
-    return CrossAttentionBlock(cfg.encoder_attention, q_dim=cfg.d, kv_dim=adapter.c, n=adapter.n, k=cfg.k,
-                               heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv)
+class SharedLatentPerceiver(nn.Module):
+    "The latent array (m, d) and the `depth` latent self-attention blocks: everything a federation averages."
+    def __init__(self, cfg:PerceiverConfig):
+        super().__init__()
+        self.latents = nn.Parameter(torch.randn(cfg.m, cfg.d) * 0.02)  # std 0.02, as in the Perceiver reference code
+        self.blocks = nn.ModuleList([SelfAttentionBlock(cfg.latent_attention, dim=cfg.d, n=cfg.m, k=cfg.latent_k,
+                                                        heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv)
+                                     for _ in range(cfg.depth)])
 
-def latent_blocks(cfg:PerceiverConfig) -> nn.ModuleList:
-    "The `depth` latent self-attention blocks."
-    return nn.ModuleList([SelfAttentionBlock(cfg.latent_attention, dim=cfg.d, n=cfg.m, k=cfg.latent_k, heads=cfg.heads,
-                                             mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv) for _ in range(cfg.depth)])
+    def initial_latents(self, batch_size:int) -> Tensor:
+        "The latent array, once per example."
+        return repeat(self.latents, 'm d -> b m d', b=batch_size)  # (b, m, d)
 
-def latent_array(cfg:PerceiverConfig) -> nn.Parameter:
-    "The learned latent array (m, d), initialised small (std 0.02) as in the Perceiver reference code."
-    return nn.Parameter(torch.randn(cfg.m, cfg.d) * 0.02)
+    def forward(self, z:Tensor) -> Tensor:
+        for block in self.blocks: z = block(z)  # (b, m, d)
+        return z
 
+# %% ../nbs/02_perceiver_io.ipynb #5a150348
 class PerceiverIO(nn.Module):
     "Perceiver IO (full attention) or Linceiver IO (Linformer attention), by `cfg`, reading inputs through `adapter`."
     def __init__(self, cfg:PerceiverConfig, adapter:nn.Module):
         super().__init__()
         self.cfg, self.adapter = cfg, adapter
-        self.latents = latent_array(cfg)
-        self.encoder = encoder_block(cfg, adapter)
-        self.blocks = latent_blocks(cfg)
+        self.encoder = CrossAttentionBlock(cfg.encoder_attention, q_dim=cfg.d, kv_dim=adapter.c, n=adapter.n, k=cfg.k,
+                                           heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv)
+        self.shared = SharedLatentPerceiver(cfg)
         self.head = PerceiverHead(cfg)
         if cfg.rank_gate: add_rank_gates(self, mode=cfg.rank_gate)
 
@@ -252,9 +261,9 @@ class PerceiverIO(nn.Module):
                 mask:Tensor|None=None, # (b, n) padding mask, True on real tokens
                ) -> Tensor: # (b, num_classes) logits
         tokens, mask = self.adapter(x, mask)  # (b, n, c)
-        z = self.encoder(repeat(self.latents, 'm d -> b m d', b=tokens.shape[0]), tokens, mask)  # (b, m, d)
-        for block in self.blocks: z = block(z)
-        return self.head(z)
+        latents = self.shared.initial_latents(tokens.shape[0])  # (b, m, d)
+        if self.cfg.shared_mode == 'published': return self.head(self.encoder(self.shared(latents), tokens, mask))
+        return self.head(self.shared(self.encoder(latents, tokens, mask)))  # (b, num_classes)
 
 # %% ../nbs/02_perceiver_io.ipynb #855e7902
 def num_parameters(model:nn.Module) -> int:
@@ -262,8 +271,8 @@ def num_parameters(model:nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 # %% ../nbs/02_perceiver_io.ipynb #365a6fab
-def set_identity_projections(model:nn.Module) -> nn.Module:
-    "Set every Linformer projection of `model` to the identity (needs k == n): it then computes full attention."
+def _set_identity_projections(model:nn.Module) -> nn.Module:
+    "Test fixture: every Linformer projection of `model` set to the identity (needs k == n)."
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, LinformerAttention):
@@ -291,39 +300,3 @@ def train_step(model:nn.Module, # any classifier returning (b, num_classes) logi
     loss.backward()
     optimizer.step()
     return loss.detach(), logits.detach()
-
-# %% ../nbs/02_perceiver_io.ipynb #e49918dd
-def _train_eval(model, x_train, y_train, x_test, y_test, epochs, batch_size, lr, seed):
-    import time
-    torch.manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    start = time.perf_counter()
-    model.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x_train)).split(batch_size):
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            opt.zero_grad(); loss.backward(); opt.step()
-    seconds = time.perf_counter() - start
-    model.eval()
-    with torch.no_grad(): accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
-    return accuracy, seconds
-
-@call_parse
-def demo(epochs:int=30, # training epochs
-         k:int=16, # Linformer rank of the encoder (the 8x8 images have n = 64 pixels)
-         seed:int=0, # seed for the split, the initialisation and the batches
-        ):
-    "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; print held-out accuracy."
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    x = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.  # (1797, 1, 8, 8)
-    y = torch.tensor(digits.target)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    test, train = order[:360], order[360:]
-    cfg = PerceiverConfig(m=16, d=64, depth=2, k=k)
-    print(f"scikit-learn digits: {len(train)} train / {len(test)} held-out images, seed {seed}")
-    for name, c in (('Perceiver IO (full attention)', cfg.baseline), (f'Linceiver IO (k={k})', cfg)):
-        torch.manual_seed(seed)
-        model = PerceiverIO(c, ImageAdapter(image_size=8, c=32, num_bands=4))
-        acc, secs = _train_eval(model, x[train], y[train], x[test], y[test], epochs, 64, 1e-3, seed)
-        print(f"{name:32s} held-out accuracy {acc:.3f}   {num_parameters(model):,} parameters   {secs:.1f} s")

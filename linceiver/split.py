@@ -4,67 +4,25 @@
 
 # %% ../nbs/03_split.ipynb #10d97aa6
 from __future__ import annotations
-import copy
 import torch
 from torch import nn, Tensor
-from einops import repeat
-from .adaptive import add_rank_gates
-from .perceiver import PerceiverConfig, PerceiverIO, PerceiverHead, encoder_block, latent_blocks, latent_array, num_parameters
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+from .perceiver import PerceiverIO
 
 # %% auto #0
-__all__ = ['SharedLatentPerceiver', 'SplitPerceiverIO', 'shared_state', 'shared_state_problems', 'load_shared_state',
-           'state_bytes']
-
-# %% ../nbs/03_split.ipynb #f251bde1
-class SharedLatentPerceiver(nn.Module):
-    "The latent array (m, d) and the latent self-attention stack: everything the server averages."
-    def __init__(self, cfg:PerceiverConfig):
-        super().__init__()
-        self.latents = latent_array(cfg)
-        self.blocks = latent_blocks(cfg)
-
-    def initial_latents(self, batch_size:int) -> Tensor: return repeat(self.latents, 'm d -> b m d', b=batch_size)  # (b, m, d)
-
-    def forward(self, z:Tensor) -> Tensor:
-        for block in self.blocks: z = block(z)  # (b, m, d)
-        return z
-
-# %% ../nbs/03_split.ipynb #19461875
-class SplitPerceiverIO(nn.Module):
-    "A client's model: its own adapter, encoder and head around a `SharedLatentPerceiver` (the only part it shares)."
-    def __init__(self, cfg:PerceiverConfig, adapter:nn.Module, *,
-                 shared_mode:str='data', # 'data': shared stack on encoded latents (ours); 'published': on the latent array alone, before the encoder
-                ):
-        super().__init__()
-        if shared_mode not in ('data', 'published'): raise ValueError(f"shared_mode must be 'data' or 'published', got {shared_mode!r}")
-        self.cfg, self.shared_mode = cfg, shared_mode
-        self.adapter = adapter
-        self.encoder = encoder_block(cfg, adapter)
-        self.shared = SharedLatentPerceiver(cfg)
-        self.head = PerceiverHead(cfg)
-        if cfg.rank_gate: add_rank_gates(self, mode=cfg.rank_gate)
-
-    def forward(self, x:Tensor, mask:Tensor|None=None) -> Tensor:
-        tokens, mask = self.adapter(x, mask)  # (b, n, c)
-        latents = self.shared.initial_latents(tokens.shape[0])  # (b, m, d)
-        if self.shared_mode == 'published': return self.head(self.encoder(self.shared(latents), tokens, mask))
-        return self.head(self.shared(self.encoder(latents, tokens, mask)))
-
-    @classmethod
-    def from_perceiver(cls, model:PerceiverIO, shared_mode:str='data') -> SplitPerceiverIO:
-        "A split model holding a copy of the monolithic `model`'s weights."
-        split = cls(model.cfg, copy.deepcopy(model.adapter), shared_mode=shared_mode)
-        rename = lambda key: 'shared.' + key if key == 'latents' or key.startswith('blocks.') else key
-        split.load_state_dict({rename(key): value for key, value in model.state_dict().items()})
-        return split
+__all__ = ['shared_state', 'shared_state_problems', 'load_shared_state', 'state_bytes', 'plot_split']
 
 # %% ../nbs/03_split.ipynb #d2f988f1
-def shared_state(model:SplitPerceiverIO) -> dict[str, Tensor]:
+def shared_state(model:PerceiverIO) -> dict[str, Tensor]:
     "A detached copy of the shared parameters and buffers of `model`: what a client sends."
     return {key: value.detach().clone() for key, value in model.shared.state_dict().items()}
 
-def shared_state_problems(state:dict, reference:dict, finite:bool=False) -> list[str]:
-    "Everything that stops `state` from standing in for `reference`: missing/unexpected keys, shapes, dtypes, and (with `finite`) NaN/inf."
+def shared_state_problems(state:dict, # the state to check, e.g. a client's update
+                          reference:dict, # a state known to be right, e.g. the global model's
+                          finite:bool=False, # also report NaN and infinite values
+                         ) -> list[str]:
+    "Everything that stops `state` from standing in for `reference`: missing or unexpected keys, shapes, dtypes."
     problems = [f"missing key {key!r}" for key in reference if key not in state]
     problems += [f"unexpected key {key!r}" for key in state if key not in reference]
     for key in reference.keys() & state.keys():
@@ -72,10 +30,11 @@ def shared_state_problems(state:dict, reference:dict, finite:bool=False) -> list
         if not isinstance(got, Tensor): problems.append(f"{key!r} is a {type(got).__name__}, not a tensor"); continue
         if got.shape != want.shape: problems.append(f"{key!r} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
         elif got.dtype != want.dtype: problems.append(f"{key!r} has dtype {got.dtype}, expected {want.dtype}")
-        elif finite and got.is_floating_point() and not torch.isfinite(got).all(): problems.append(f"{key!r} contains NaN or infinite values")
+        elif finite and got.is_floating_point() and not torch.isfinite(got).all():
+            problems.append(f"{key!r} contains NaN or infinite values")
     return sorted(problems)
 
-def load_shared_state(model:SplitPerceiverIO, state:dict[str, Tensor]):
+def load_shared_state(model:PerceiverIO, state:dict[str, Tensor]):
     "Load a shared state into `model.shared`, strictly: any key, shape or dtype mismatch raises a `ValueError` naming it."
     problems = shared_state_problems(state, model.shared.state_dict())
     if problems: raise ValueError("shared state does not fit this model: " + "; ".join(problems))
@@ -84,3 +43,28 @@ def load_shared_state(model:SplitPerceiverIO, state:dict[str, Tensor]):
 def state_bytes(state:dict[str, Tensor]) -> int:
     "Bytes of the tensors in `state`: the communication cost of sending it."
     return sum(t.numel() * t.element_size() for t in state.values())
+
+# %% ../nbs/03_split.ipynb #0f4d8dd3
+def plot_split(model:PerceiverIO, # a client's model
+               title:str|None=None, # the figure's title; default: the model's parameter counts
+              ) -> Figure:
+    "Diagram of a client's model: the client-side parts (kept) around the Shared Latent Perceiver (sent and averaged)."
+    parts = [('adapter', model.adapter, 'client'), ('encoder\ncross-attention', model.encoder, 'client'),
+             ('Shared Latent\nPerceiver', model.shared, 'shared'),
+             ('output queries,\ndecoder, classifier', model.head, 'client')]
+    if model.cfg.shared_mode == 'published': parts[1], parts[2] = parts[2], parts[1]
+    colours = dict(client='#cfe3f7', shared='#f7d9a8')
+    fig = Figure(figsize=(9, 2.6)); ax = fig.subplots(); ax.set_axis_off()
+    ax.set(xlim=(0, 4 * 2.4), ylim=(-0.9, 1.5))
+    for i, (name, module, side) in enumerate(parts):
+        x0 = i * 2.4 + 0.1
+        ax.add_patch(FancyBboxPatch((x0, 0), 2.0, 1, boxstyle='round,pad=0.05', fc=colours[side], ec='k'))
+        kb = state_bytes(module.state_dict()) / 1e3
+        ax.text(x0 + 1, 0.62, name, ha='center', va='center', fontsize=9)
+        ax.text(x0 + 1, 0.2, f"{kb:,.1f} kB", ha='center', va='center', fontsize=8)
+        if i: ax.annotate('', (x0 - 0.05, 0.5), (x0 - 0.35, 0.5), arrowprops=dict(arrowstyle='->'))
+        ax.text(x0 + 1, -0.35, 'sent to the server, averaged' if side == 'shared' else 'stays on the client',
+                ha='center', fontsize=8, color='#a0522d' if side == 'shared' else '#1f4e79')
+    ax.text(0, 1.35, title or f"{type(model.adapter).__name__}: {state_bytes(shared_state(model)) / 1e3:,.1f} kB "
+            f"of {state_bytes(model.state_dict()) / 1e3:,.1f} kB leave the client each round", fontsize=10)
+    return fig
