@@ -19,11 +19,10 @@ from .perceiver import PerceiverConfig, PerceiverIO, train_step
 from .split import shared_state, load_shared_state, shared_state_problems, state_bytes
 
 # %% auto #0
-__all__ = ['logger', 'ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests',
-           'partition_summary', 'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update',
-           'local_train', 'evaluate', 'joint_train', 'fedavg', 'update_problems', 'train_clients', 'aggregate',
-           'evaluate_clients', 'run_round', 'run_federation', 'load_history', 'summarize', 'compare', 'plot_history',
-           'explore_histories']
+__all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests', 'partition_summary',
+           'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update', 'local_train', 'evaluate',
+           'joint_train', 'fedavg', 'update_problems', 'train_clients', 'aggregate', 'evaluate_clients', 'run_round',
+           'run_federation', 'load_history', 'summarize', 'compare', 'plot_history', 'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
 @dataclass
@@ -367,7 +366,7 @@ def fedavg(states:list[dict[str, Tensor]], # client states with identical keys, 
     return out
 
 # %% ../nbs/04_fedavg.ipynb #53ed79ff
-logger = logging.getLogger('linceiver.fedavg')
+_logger = logging.getLogger('linceiver.fedavg')
 
 def update_problems(state:dict, num_examples, reference:dict) -> list[str]:
     "Why an update cannot be averaged into `reference` (empty when it can)."
@@ -422,7 +421,7 @@ def train_clients(clients:list[Client], # the clients asked to train this round
         try: updates.append(local_train_fn(client, cfg))
         except Exception as e:
             skipped[client.name] = f"{type(e).__name__}: {e}"
-            logger.warning("client %s skipped: %s", client.name, skipped[client.name])
+            _logger.warning("client %s skipped: %s", client.name, skipped[client.name])
     return updates, skipped, sent
 
 def aggregate(updates:list[Update], # what the clients sent
@@ -433,7 +432,7 @@ def aggregate(updates:list[Update], # what the clients sent
     for u in updates:
         if problems := update_problems(u.state, u.num_examples, global_state):
             rejected[u.client] = problems
-            logger.warning("update from %s rejected: %s", u.client, "; ".join(problems))
+            _logger.warning("update from %s rejected: %s", u.client, "; ".join(problems))
         else: accepted.append(u)
     if not accepted: return None, accepted, rejected
     return fedavg([u.state for u in accepted], [u.num_examples for u in accepted]), accepted, rejected

@@ -9,7 +9,6 @@ from typing import Callable
 from dataclasses import dataclass, asdict
 import torch
 import torch.nn.functional as F
-import torchaudio
 from torch import nn, Tensor
 from einops import rearrange, repeat
 from .linformer import FullAttention, LinformerAttention
@@ -17,7 +16,7 @@ from .adaptive import add_rank_gates
 
 # %% auto #0
 __all__ = ['PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock', 'PerceiverHead',
-           'fourier_features', 'ImageAdapter', 'LogMel', 'AudioAdapter', 'TextAdapter', 'pad_sequences', 'encode_bytes',
+           'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter', 'pad_sequences', 'encode_bytes',
            'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'train_step']
 
 # %% ../nbs/02_perceiver_io.ipynb #6442093a
@@ -31,7 +30,7 @@ class PerceiverConfig:
     mlp_ratio: int = 2           # MLP hidden width = mlp_ratio * width
     o: int = 1                   # output queries; class logits are averaged over them
     num_classes: int = 10        # classifier outputs
-    encoder_attention: str = 'linformer'  # 'full' (Perceiver IO) | 'linformer' (Linceiver IO): latents reading the n inputs
+    encoder_attention: str = 'linformer'  # latents reading the n inputs: 'full' (Perceiver IO) | 'linformer' (Linceiver)
     latent_attention: str = 'full'        # 'full' | 'linformer': latent self-attention, compresses m -> latent_k
     decoder_attention: str = 'full'       # 'full' | 'linformer': output queries reading the m latents
     k: int = 64                  # encoder projection rank (needs k <= n)
@@ -59,7 +58,7 @@ class PerceiverConfig:
 
 # %% ../nbs/02_perceiver_io.ipynb #2b41602f
 def attention(kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, share_kv:bool=True) -> FullAttention:
-    "A `FullAttention` (kind 'full') or a `LinformerAttention` compressing a context of up to `n` tokens to `k` (kind 'linformer')."
+    "A `FullAttention` (kind 'full') or a `LinformerAttention` compressing up to `n` tokens to `k` (kind 'linformer')."
     if kind == 'full': return FullAttention(q_dim=q_dim, kv_dim=kv_dim, heads=heads)
     return LinformerAttention(q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv)
 
@@ -71,7 +70,8 @@ class MLP(nn.Sequential):
 
 class CrossAttentionBlock(nn.Module):
     "Queries (b, m, d) read a context (b, n, c): pre-norm attention and MLP, each with a residual."
-    def __init__(self, kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, mlp_ratio:int=2, share_kv:bool=True):
+    def __init__(self, kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, mlp_ratio:int=2,
+                 share_kv:bool=True):
         super().__init__()
         self.norm_q, self.norm_kv = nn.LayerNorm(q_dim), nn.LayerNorm(kv_dim)
         self.attn = attention(kind, q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv)
@@ -110,7 +110,7 @@ class PerceiverHead(nn.Module):
 # %% ../nbs/02_perceiver_io.ipynb #59413dc3
 def fourier_features(shape:tuple, # the grid: (n,) for a sequence, (h, w) for an image
                      num_bands:int, # frequencies per axis
-                     max_freq:float|None=None, # highest frequency is max_freq / 2; defaults to the axis length (Nyquist)
+                     max_freq:float|None=None, # highest frequency is max_freq / 2; default: the axis length (Nyquist)
                     ) -> Tensor: # (prod(shape), len(shape) * (2 * num_bands + 1))
     "Fourier position features of every point of a grid, flattened row-major."
     axes = [torch.linspace(-1., 1., s) for s in shape]
@@ -138,7 +138,8 @@ class ImageAdapter(nn.Module):
                 ):
         super().__init__()
         h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
-        if h % patch_size or w % patch_size: raise ValueError(f"image size {(h, w)} is not divisible by patch_size={patch_size}")
+        if h % patch_size or w % patch_size:
+            raise ValueError(f"image size {(h, w)} is not divisible by patch_size={patch_size}")
         self.image_shape, self.patch_size = (channels, h, w), patch_size
         grid = (h // patch_size, w // patch_size)
         self.n, self.c = grid[0] * grid[1], c
@@ -147,25 +148,15 @@ class ImageAdapter(nn.Module):
 
     def forward(self, x:Tensor, mask:Tensor|None=None) -> tuple[Tensor, None]:
         _check_input(x, 4, f"images of shape (b, {', '.join(map(str, self.image_shape))})")
-        if tuple(x.shape[1:]) != self.image_shape: raise ValueError(f"expected images of shape (b, {', '.join(map(str, self.image_shape))}), got {tuple(x.shape)}")
+        if tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(f"expected images of shape (b, {', '.join(map(str, self.image_shape))}), "
+                             f"got {tuple(x.shape)}")
         p = self.patch_size
         patches = rearrange(x, 'b ch (h p1) (w p2) -> b (h w) (p1 p2 ch)', p1=p, p2=p)  # (b, n, p*p*ch)
         pos = repeat(self.pos, 'n f -> b n f', b=x.shape[0])
         return self.proj(torch.cat([patches, pos], dim=-1)), None  # (b, n, c)
 
 # %% ../nbs/02_perceiver_io.ipynb #1c13ed1d
-class LogMel(nn.Module):
-    "Waveforms (..., T) -> log-mel frames (..., frames, n_mels), frames = T // hop_length + 1."
-    def __init__(self, sample_rate:int=8000, n_mels:int=40, n_fft:int=256, hop_length:int=80):
-        super().__init__()
-        self.hop_length = hop_length
-        self.mel = torchaudio.transforms.MelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
-
-    def num_frames(self, num_samples:int) -> int: return num_samples // self.hop_length + 1
-
-    def forward(self, wave:Tensor) -> Tensor:
-        return rearrange(torch.log(self.mel(wave) + 1e-6), '... mel t -> ... t mel')
-
 class AudioAdapter(nn.Module):
     "Log-mel frames (b, n, n_mels) + frame mask (b, n) -> tokens (b, n, c) with Fourier time features."
     def __init__(self, *,
@@ -203,8 +194,10 @@ class TextAdapter(nn.Module):
 
     def forward(self, ids:Tensor, mask:Tensor|None=None) -> tuple[Tensor, Tensor|None]:
         _check_input(ids, 2, "byte ids of shape (b, n)")
-        if ids.is_floating_point() or ids.min() < 0 or ids.max() > 255: raise ValueError("byte ids must be integers in [0, 255]")
-        if ids.shape[1] > self.n: raise ValueError(f"text of {ids.shape[1]} bytes is longer than this adapter's max_len={self.n}")
+        if ids.is_floating_point() or ids.min() < 0 or ids.max() > 255:
+            raise ValueError("byte ids must be integers in [0, 255]")
+        if ids.shape[1] > self.n:
+            raise ValueError(f"text of {ids.shape[1]} bytes is longer than this adapter's max_len={self.n}")
         return self.embed(ids) + self.pos_proj(self.pos[:ids.shape[1]]), mask  # (b, n, c)
 
 def pad_sequences(seqs:list[Tensor], # tensors of shape (n_i, ...) with equal trailing shapes
@@ -214,7 +207,8 @@ def pad_sequences(seqs:list[Tensor], # tensors of shape (n_i, ...) with equal tr
     "Pad variable-length sequences to one length, with their mask; never crops."
     lengths = torch.tensor([len(s) for s in seqs])
     n = int(lengths.max()) if n is None else n
-    if lengths.max() > n: raise ValueError(f"a sequence of length {int(lengths.max())} is longer than n={n}; nothing is cropped")
+    if lengths.max() > n:
+        raise ValueError(f"a sequence of length {int(lengths.max())} is longer than n={n}; nothing is cropped")
     x = torch.full((len(seqs), n, *seqs[0].shape[1:]), value, dtype=seqs[0].dtype)
     for i, s in enumerate(seqs): x[i, :len(s)] = s
     return x, torch.arange(n) < lengths[:, None]  # (N, n, ...), (N, n)
@@ -278,7 +272,8 @@ def _set_identity_projections(model:nn.Module) -> nn.Module:
             if isinstance(m, LinformerAttention):
                 for proj in (m.proj_k, m.proj_v):
                     if proj is None: continue
-                    if proj.k != proj.n: raise ValueError(f"an identity projection needs k == n, got k={proj.k}, n={proj.n}")
+                    if proj.k != proj.n:
+                        raise ValueError(f"an identity projection needs k == n, got k={proj.k}, n={proj.n}")
                     proj.E.copy_(torch.eye(proj.n))
     return model
 

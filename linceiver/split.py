@@ -28,14 +28,15 @@ def shared_state_problems(state:dict, # the state to check, e.g. a client's upda
     for key in reference.keys() & state.keys():
         got, want = state[key], reference[key]
         if not isinstance(got, Tensor): problems.append(f"{key!r} is a {type(got).__name__}, not a tensor"); continue
-        if got.shape != want.shape: problems.append(f"{key!r} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
+        if got.shape != want.shape:
+            problems.append(f"{key!r} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
         elif got.dtype != want.dtype: problems.append(f"{key!r} has dtype {got.dtype}, expected {want.dtype}")
         elif finite and got.is_floating_point() and not torch.isfinite(got).all():
             problems.append(f"{key!r} contains NaN or infinite values")
     return sorted(problems)
 
 def load_shared_state(model:PerceiverIO, state:dict[str, Tensor]):
-    "Load a shared state into `model.shared`, strictly: any key, shape or dtype mismatch raises a `ValueError` naming it."
+    "Load a shared state into `model.shared`, strictly: a key, shape or dtype mismatch raises a `ValueError` naming it."
     problems = shared_state_problems(state, model.shared.state_dict())
     if problems: raise ValueError("shared state does not fit this model: " + "; ".join(problems))
     model.shared.load_state_dict(state)
