@@ -24,7 +24,8 @@ class LowRankProjection(nn.Module):
                 ):
         super().__init__()
         if not isinstance(k, int) or k < 1: raise ValueError(f"k must be a positive integer, got {k!r}")
-        if k > n: raise ValueError(f"k must be at most n: k={k} > n={n}; a rank above the input length compresses nothing")
+        if k > n:
+            raise ValueError(f"k must be at most n: k={k} > n={n}; a rank above the input length compresses nothing")
         self.n = n
         self.E = nn.Parameter(torch.randn(n, k) / math.sqrt(n))
 
@@ -39,7 +40,8 @@ class LowRankProjection(nn.Module):
         b, n, _ = x.shape
         if n > self.n: raise ValueError(f"input length {n} is longer than this projection's n={self.n}")
         if mask is not None:
-            if mask.shape != (b, n): raise ValueError(f"mask shape {tuple(mask.shape)} does not match the input's (b, n) = {(b, n)}")
+            if mask.shape != (b, n):
+                raise ValueError(f"mask shape {tuple(mask.shape)} does not match the input's (b, n) = {(b, n)}")
             x = x.masked_fill(~mask.bool()[..., None], 0.)
         return torch.einsum('bnc,nk->bkc', x, self.E[:n])
 
@@ -77,7 +79,8 @@ class FullAttention(nn.Module):
         q = rearrange(self.to_q(x), 'b m (h e) -> b h m e', h=self.heads)
         k = rearrange(self.to_k(key_src), 'b n (h e) -> b h n e', h=self.heads)
         v = rearrange(self.to_v(value_src), 'b n (h e) -> b h n e', h=self.heads)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (b, h, m, e)
+        if k.shape[-2] == 0: out = v.new_zeros(*q.shape[:-1], v.shape[-1])  # no keys: the attention reads nothing
+        else: out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (b, h, m, e)
         return self.to_out(rearrange(out, 'b h m e -> b m (h e)'))
 
 # %% ../nbs/00_linformer.ipynb #196afc2e
@@ -101,14 +104,22 @@ class LinformerAttention(FullAttention):
     def k(self) -> int: return self.proj_k.k
 
     def prepare_context(self, context:Tensor, mask:Tensor|None):
-        "Compress `context` to k tokens for keys and values; a rank gate becomes an additive log-weight mask."
+        "Compress `context` to k tokens for keys and values, and apply the rank gate if there is one."
         key_src = self.proj_k(context, mask)  # (b, k, c)
         value_src = key_src if self.proj_v is None else self.proj_v(context, mask)
-        attn_mask = None
-        if self.gate is not None:  # log s_j, floored so that an all-closed gate cannot give 0/0
-            log_s = self.gate().clamp_min(torch.finfo(context.dtype).tiny).log().to(context.dtype)
-            attn_mask = rearrange(log_s, 'k -> 1 1 1 k')
-        return key_src, value_src, attn_mask
+        if self.gate is None: return key_src, value_src, None
+        s = self.gate()
+        if getattr(self.gate, 'scales_columns', False):
+            # E' = E diag(s) is compressed token j times s_j: scaled here on b*k*c numbers rather than E's n*k.
+            # It saves no compute: every column is still computed and attended (a token at s_j = 0 has key 0).
+            s = rearrange(s.to(key_src.dtype), 'k -> 1 k 1')
+            key_src = key_src * s
+            return key_src, key_src if self.proj_v is None else value_src * s, None
+        is_open = s > 0
+        if not is_open.any(): return key_src[:, :0], value_src[:, :0], None  # every gate closed: nothing to read
+        # log s_j in float32, then exactly -inf where s_j = 0 (clamped first: no log(0), so no NaN gradient)
+        log_s = s.float().clamp_min(torch.finfo(torch.float32).tiny).log().masked_fill(~is_open, float('-inf'))
+        return key_src, value_src, rearrange(log_s.to(context.dtype), 'k -> 1 1 1 k')
 
 # %% ../nbs/00_linformer.ipynb #6b983970
 def forward_flops(module:nn.Module, *args, **kwargs) -> int:
