@@ -35,7 +35,8 @@ class Split:
     def __post_init__(self):
         if len(self.x) != len(self.y): raise ValueError(f"x has {len(self.x)} samples but y has {len(self.y)}")
         if self.mask is not None and tuple(self.mask.shape) != tuple(self.x.shape[:2]):
-            raise ValueError(f"mask shape {tuple(self.mask.shape)} does not match x's (N, n) = {tuple(self.x.shape[:2])}")
+            raise ValueError(f"mask shape {tuple(self.mask.shape)} "
+                             f"does not match x's (N, n) = {tuple(self.x.shape[:2])}")
 
     def __len__(self): return len(self.y)
 
@@ -84,7 +85,8 @@ class ClientSpec:
         for split_name in ('train', 'test'):
             y = getattr(self, split_name).y
             if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
-                raise ValueError(f"client {self.name!r}: {split_name} labels must lie in [0, {self.num_classes}), got [{int(y.min())}, {int(y.max())}]")
+                raise ValueError(f"client {self.name!r}: {split_name} labels must lie in [0, {self.num_classes}), "
+                                 f"got [{int(y.min())}, {int(y.max())}]")
 
 # %% ../nbs/04_fedavg.ipynb #872a4795
 def partition(labels:Tensor, # (N,) integer labels of the training set
@@ -102,7 +104,8 @@ def partition(labels:Tensor, # (N,) integer labels of the training set
     if scheme == 'iid':
         return [idx.sort().values for idx in torch.randperm(len(labels), generator=g).tensor_split(num_clients)]
     if scheme == 'shards':
-        order = torch.argsort(labels * len(labels) + torch.randperm(len(labels), generator=g))  # by label, random within
+        # sorted by label, in random order within a label
+        order = torch.argsort(labels * len(labels) + torch.randperm(len(labels), generator=g))
         shards = order.tensor_split(num_clients * shards_per_client)
         pick = torch.randperm(len(shards), generator=g).view(num_clients, shards_per_client)
         return [torch.cat([shards[j] for j in row]).sort().values for row in pick.tolist()]
@@ -114,11 +117,13 @@ def partition(labels:Tensor, # (N,) integer labels of the training set
             for c in labels.unique():
                 idx = (labels == c).nonzero().flatten()
                 idx = idx[torch.randperm(len(idx), generator=g)]
-                cuts = (torch.from_numpy(rng.dirichlet([alpha] * num_clients)).cumsum(0) * len(idx)).round().long()[:-1].tolist()
+                shares = torch.from_numpy(rng.dirichlet([alpha] * num_clients))
+                cuts = (shares.cumsum(0) * len(idx)).round().long()[:-1].tolist()
                 for client, chunk in enumerate(torch.tensor_split(idx, cuts)): parts[client].append(chunk)
             parts = [torch.cat(p).sort().values for p in parts]
             if min(map(len, parts)) >= min_size: return parts
-        raise ValueError(f"no Dirichlet(alpha={alpha}) split gave every one of {num_clients} clients {min_size} samples in 100 draws")
+        raise ValueError(f"no Dirichlet(alpha={alpha}) split gave every one of {num_clients} "
+                         f"clients {min_size} samples in 100 draws")
     raise ValueError(f"scheme must be 'iid', 'dirichlet' or 'shards', got {scheme!r}")
 
 # %% ../nbs/04_fedavg.ipynb #70ce0577
@@ -140,7 +145,7 @@ def matching_test_indices(train_labels:Tensor, # (N_i,) labels of one client's t
     return torch.cat(picked).sort().values
 
 def partition_with_tests(train_labels:Tensor, test_labels:Tensor, num_clients:int, scheme:str='iid', *,
-                         test_size:int|None=None, # held-out samples per client; default: the test set divided by num_clients
+                         test_size:int|None=None, # held-out samples per client; default: test set size // num_clients
                          seed:int=0, **kwargs) -> list[tuple[Tensor, Tensor]]:
     "Per client, (train indices, test indices) with matching label distributions; `kwargs` go to `partition`."
     parts = partition(train_labels, num_clients, scheme, seed=seed, **kwargs)
@@ -198,7 +203,7 @@ class FedConfig:
     weight_decay: float = 1e-4       # AdamW weight decay
     rank_budget: float = 0.0         # weight of `rank_budget_loss` in the local loss (needs model.rank_gate='budget')
     shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
-    group_average: tuple = ()        # client-side parts ('adapter', 'encoder', 'head') also averaged among clients of one group
+    group_average: tuple = ()        # client-side parts also averaged within a group: 'adapter', 'encoder', 'head'
     seed: int = 0                    # seeds everything a run draws: initialisation, batches, gate noise, sampling
     model: PerceiverConfig = field(default_factory=PerceiverConfig)  # the architecture every client shares
 
@@ -234,9 +239,11 @@ def _toy_federation(samples:int=64, # training samples per client (test: half as
         x[torch.arange(num), :, 2 * y] += 2.
         mask = torch.arange(32) < lengths[:, None]
         return Split(x * mask[..., None], y, mask)
-    specs = [ClientSpec(f'image-{i}', images(samples), images(samples // 2), lambda: ImageAdapter(image_size=8, c=16, num_bands=2), 4, 'image')
+    specs = [ClientSpec(f'image-{i}', images(samples), images(samples // 2),
+                        lambda: ImageAdapter(image_size=8, c=16, num_bands=2), 4, 'image')
              for i in range(2)]
-    specs += [ClientSpec(f'audio-{i}', sequences(samples), sequences(samples // 2), lambda: AudioAdapter(max_frames=32, n_mels=8, c=16, num_bands=4), 3, 'audio')
+    specs += [ClientSpec(f'audio-{i}', sequences(samples), sequences(samples // 2),
+                         lambda: AudioAdapter(max_frames=32, n_mels=8, c=16, num_bands=4), 3, 'audio')
               for i in range(2)]
     return specs
 
@@ -265,7 +272,7 @@ class Client:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def receive(self, state:dict[str, Tensor], cfg:FedConfig):
-        "Load the global state; with `cfg.shared_moments='reset'` the optimizer forgets the received parameters' moments."
+        "Load the global state; `cfg.shared_moments='reset'` also drops the received parameters' AdamW moments."
         if self.scope == 'shared': load_shared_state(self.model, state)
         else: self.model.load_state_dict(state)
         if cfg.shared_moments == 'reset':
@@ -308,7 +315,8 @@ def local_train(client:Client, cfg:FedConfig) -> Update:
         for epoch in range(cfg.local_epochs):
             for x, mask, y in _batches(client, cfg):
                 try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, _penalty(client.model, cfg))
-                except FloatingPointError as e: raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
+                except FloatingPointError as e:
+                    raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
                 seen += len(y); total_loss += loss.item() * len(y); correct += int((logits.argmax(1) == y).sum())
     if seen == 0: raise ValueError(f"client {client.name!r} has no training data")
     client.rounds_trained += 1
@@ -335,14 +343,16 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
         torch.manual_seed(clients[0].seed * 1_000 + clients[0].rounds_trained)
         for epoch in range(cfg.local_epochs):
             epochs = [_batches(c, cfg) for c in clients]
-            counts = [min(math.ceil(len(c.spec.train) / cfg.batch_size), c.max_local_batches or math.inf) for c in clients]
+            counts = [min(math.ceil(len(c.spec.train) / cfg.batch_size), c.max_local_batches or math.inf)
+                      for c in clients]
             schedule = torch.cat([torch.full((n,), i) for i, n in enumerate(counts)])  # client index per step
             for i in schedule[torch.randperm(len(schedule), generator=order)].tolist():
                 x, mask, y = next(epochs[i])
                 model = clients[i].model
                 try: loss, logits = train_step(model, optimizer, x, y, mask, _penalty(model, cfg))
                 except FloatingPointError as e: raise FloatingPointError(f"centralized, local epoch {epoch}: {e}")
-                seen[i] += len(y); total_loss[i] += loss.item() * len(y); correct[i] += int((logits.argmax(1) == y).sum())
+                seen[i] += len(y); total_loss[i] += loss.item() * len(y)
+                correct[i] += int((logits.argmax(1) == y).sum())
     for c in clients: c.rounds_trained += 1
     return [Update(c.name, None, seen[i] // cfg.local_epochs,
                    dict(train_loss=total_loss[i] / max(seen[i], 1), train_accuracy=correct[i] / max(seen[i], 1)))
@@ -356,7 +366,8 @@ def fedavg(states:list[dict[str, Tensor]], # client states with identical keys, 
     if not states: raise ValueError("fedavg needs at least one state")
     if len(states) != len(weights): raise ValueError(f"got {len(states)} states but {len(weights)} weights")
     w = torch.tensor(weights, dtype=torch.float64)
-    if (w < 0).any() or w.sum() <= 0 or not torch.isfinite(w).all(): raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
+    if (w < 0).any() or w.sum() <= 0 or not torch.isfinite(w).all():
+        raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
     w = w / w.sum()
     largest = int(w.argmax())
     out = {}
@@ -370,7 +381,8 @@ _logger = logging.getLogger('linceiver.fedavg')
 
 def update_problems(state:dict, num_examples, reference:dict) -> list[str]:
     "Why an update cannot be averaged into `reference` (empty when it can)."
-    problems = [] if isinstance(num_examples, int) and num_examples > 0 else [f"num_examples must be a positive integer, got {num_examples!r}"]
+    valid = isinstance(num_examples, int) and num_examples > 0
+    problems = [] if valid else [f"num_examples must be a positive integer, got {num_examples!r}"]
     if not isinstance(state, dict): return problems + [f"the update is a {type(state).__name__}, not a state dict"]
     return problems + shared_state_problems(state, reference, finite=True)
 
@@ -426,7 +438,7 @@ def train_clients(clients:list[Client], # the clients asked to train this round
 
 def aggregate(updates:list[Update], # what the clients sent
               global_state:dict, # the current global state: every update is checked against it
-             ) -> tuple[dict|None, list[Update], dict[str, list[str]]]: # new state (None if none accepted), accepted, rejected
+             ) -> tuple[dict|None, list[Update], dict[str, list[str]]]: # new state or None, accepted, rejected
     "The server's step: check every update, drop a bad one with its reasons, FedAvg the rest by examples."
     accepted, rejected = [], {}
     for u in updates:
@@ -465,7 +477,9 @@ def run_round(round_:int, # 1, 2, ...
     selected = names if algorithm == 'centralized' else _select(names, cfg, round_)
     by_name = {c.name: c for c in clients}
     if algorithm == 'centralized': updates, skipped, sent = joint_train(clients, cfg), {}, 0
-    else: updates, skipped, sent = train_clients([by_name[n] for n in selected], global_state, round_ - 1, cfg, local_train_fn)
+    else:
+        trainers = [by_name[n] for n in selected]
+        updates, skipped, sent = train_clients(trainers, global_state, round_ - 1, cfg, local_train_fn)
     received, rejected, accepted = _received_bytes(updates) if global_state is not None else 0, {}, updates
     if global_state is not None:
         new_state, accepted, rejected = aggregate(updates, global_state)
@@ -493,9 +507,9 @@ def run_round(round_:int, # 1, 2, ...
 def run_federation(specs:list[ClientSpec], # the clients' data and adapters
                    cfg:FedConfig, # rounds, local training, seed, model
                    algorithm:str='linceiver', # 'linceiver' | 'local' | 'fedavg' | 'centralized'
-                   out_dir:str|Path|None=None, # where history (JSON, CSV) and the checkpoint go; None keeps them in memory
+                   out_dir:str|Path|None=None, # where history (JSON, CSV) and the checkpoint go; None: memory only
                    resume:bool=False, # continue from out_dir/checkpoint.pt
-                   local_train_fn:Callable=local_train, # one client's round; a distributed engine or a test may replace it
+                   local_train_fn:Callable=local_train, # one client's round; an engine or a test may replace it
                    progress:bool=True, # show a progress bar over rounds
                   ) -> dict: # the history: config, algorithm, clients, one record per round
     "Run a federation of `specs` for `cfg.rounds` rounds and return its history."
@@ -538,7 +552,8 @@ def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig, sen
     for members in groups.values():
         senders = [c for c in members if c.name in accepted]
         if not senders: continue
-        part_state = lambda c: {k: v.detach().clone() for k, v in c.model.state_dict().items() if k.split('.')[0] in cfg.group_average}
+        part_state = lambda c: {k: v.detach().clone() for k, v in c.model.state_dict().items()
+                                if k.split('.')[0] in cfg.group_average}
         states = [part_state(c) for c in senders]
         averaged = fedavg(states, [len(c.spec.train) for c in senders])
         for c in members: c.model.load_state_dict(averaged, strict=False)
@@ -563,7 +578,8 @@ def _restore(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -
     ckpt = torch.load(out_dir / 'checkpoint.pt', weights_only=True)
     history = json.loads(ckpt['history'])
     if ckpt['algorithm'] != algorithm or history['config'] != json.loads(json.dumps(cfg.to_dict())):
-        raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; refusing to mix runs")
+        raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; "
+                         "refusing to mix runs")
     by_name = {c.name: c for c in clients}
     for name, state in ckpt['clients'].items():
         by_name[name].restore(state); by_name[name].version = ckpt['round']
@@ -575,11 +591,12 @@ def load_history(out_dir:str|Path) -> dict:
 
 # %% ../nbs/04_fedavg.ipynb #f0bc6386
 def summarize(history:dict) -> dict:
-    "One row for a comparison table: final mean/median held-out accuracy, per-client accuracy, bytes per round, seconds."
+    "One row of a comparison: final mean/median held-out accuracy, per-client accuracy, bytes per round, seconds."
     rounds = history['rounds']
     last = rounds[-1]
     return dict(algorithm=history['algorithm'], mean_accuracy=last['mean_accuracy'],
-                median_accuracy=last['median_accuracy'], **{name: res['accuracy'] for name, res in last['clients'].items()},
+                median_accuracy=last['median_accuracy'],
+                **{name: res['accuracy'] for name, res in last['clients'].items()},
                 bytes_per_round=statistics.mean(r['bytes_up'] + r['bytes_down'] for r in rounds),
                 seconds=sum(r['seconds'] for r in rounds))
 
