@@ -76,6 +76,7 @@ class ClientSpec:
     modality: str = 'image'        # 'image' | 'audio' | 'text' | anything descriptive
     group: str|None = None         # clients with the same group share adapter shape and label set; defaults to modality
     class_names: list[str]|None = None  # for tables and plots
+    dataset_test: Split|None = None  # the dataset's whole official test set, the same for every client of a dataset
 
     def __post_init__(self):
         self.group = self.group or self.modality
