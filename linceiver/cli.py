@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from fastcore.script import call_parse
 from .fedavg import ALGORITHMS, run_federation, summarize, format_table, plot_history, partition_summary
-from .data import PRESETS, load_federation_config, build_federation, federation_summary
+from .federations import PRESETS, load_federation_config, build_federation, federation_summary
 
 # %% auto #0
 __all__ = ['run_experiment', 'result_rows', 'linceiver_fl', 'demo_rows', 'linceiver_demo']
