@@ -4,12 +4,14 @@
 
 # %% ../nbs/06_cli.ipynb #cc02854c
 from __future__ import annotations
-import json, time
+import json, statistics, time
 from dataclasses import replace
 from pathlib import Path
+import torch
 from fastcore.script import call_parse
-from .fedavg import ALGORITHMS, run_federation, summarize, format_table, plot_history, partition_summary
-from .federations import PRESETS, load_federation_config, build_federation, federation_summary
+from .perceiver import PerceiverConfig, PerceiverIO, ImageAdapter, num_parameters, train_step
+from .fedavg import ALGORITHMS, Split, run_federation, evaluate, format_table, write_csv, plot_history
+from .federations import load_federation_config, build_federation, federation_summary
 
 # %% auto #0
 __all__ = ['run_experiment', 'result_rows', 'linceiver_fl', 'demo_rows', 'linceiver_demo']
@@ -21,45 +23,61 @@ def run_experiment(federation:str='demo', # a preset name or the path of a .toml
                    data_dir:str|Path|None=None, # data root (default: $LINCEIVER_DATA, else data/)
                    resume:bool=False, # continue the run in `out` from its checkpoints
                    progress:bool=True, # show progress bars
-                   **overrides, # FedConfig fields to override, e.g. rounds=2, seed=1
-                  ) -> tuple[list[dict], Path]: # result rows (one per client, then the summary rows) and the results folder
+                   seed:int|None=None, # the whole run's seed (partition, test draws, initialisation, batches)
+                   **overrides, # FedConfig fields to override, e.g. rounds=2
+                  ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
     "Build the federation a config describes, run it, and write its results folder."
     algorithms = [a for a in ALGORITHMS if a != 'fedavg'] if algorithm == 'compare' else [algorithm]
-    if any(a not in ALGORITHMS for a in algorithms): raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
+    if any(a not in ALGORITHMS for a in algorithms):
+        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
     config = load_federation_config(federation)
-    specs, cfg = build_federation(config, data_dir=data_dir)
+    specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     if algorithm == 'compare' and len({s.group for s in specs}) == 1: algorithms.insert(2, 'fedavg')
     name = Path(str(federation)).stem
     out = Path(out or Path('runs') / f"{name}-{algorithm}-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / 'federation.json').write_text(json.dumps(dict(federation=str(federation), algorithm=algorithm, config=config, resolved=cfg.to_dict(),
-                                                         data_dir=str(data_dir) if data_dir else None), indent=1, default=str))
-    summary = federation_summary(specs)
-    (out / 'clients.csv').write_text('\n'.join([','.join(summary[0])] + [','.join(map(str, r.values())) for r in summary]) + '\n')
+    (out / 'federation.json').write_text(json.dumps(dict(
+        federation=str(federation), algorithm=algorithm, config=config, resolved=cfg.to_dict(),
+        data_dir=str(data_dir) if data_dir else None), indent=1, default=str))
+    write_csv(federation_summary(specs), out / 'clients.csv')
     histories = {a: run_federation(specs, cfg, a, out_dir=out / a, resume=resume, progress=progress) for a in algorithms}
-    for a, history in histories.items():
-        import matplotlib; matplotlib.use('Agg')
-        axes = plot_history(history); axes[0].figure.tight_layout(); axes[0].figure.savefig(out / a / 'history.png', dpi=120)
+    for a, history in histories.items(): plot_history(history).savefig(out / a / 'history.png', dpi=120)
     rows = result_rows(specs, histories)
     (out / 'results.md').write_text(format_table(rows) + '\n')
     return rows, out
 
 # %% ../nbs/06_cli.ipynb #fc892456
 def result_rows(specs, histories:dict[str, dict]) -> list[dict]:
-    "Per-client final held-out accuracy under each algorithm, then mean, median, bytes per round and seconds."
-    summaries = {a: summarize(h) for a, h in histories.items()}
-    rows = [dict(client=s.name, modality=s.modality, train=len(s.train), test=len(s.test), **{a: summaries[a][s.name] for a in histories}) for s in specs]
-    blank = dict(modality='', train='', test='')
-    for key, label in (('mean_accuracy', 'mean'), ('median_accuracy', 'median'), ('bytes_per_round', 'bytes/round'), ('seconds', 'seconds')):
-        rows.append(dict(client=label, **blank, **{a: summaries[a][key] if key.endswith('accuracy') else f"{summaries[a][key]:,.0f}" for a in histories}))
+    "Per client, the final held-out accuracy under each algorithm (and on the whole test set), then the summaries."
+    last = {a: h['rounds'][-1] for a, h in histories.items()}
+    def accuracy(a, name, key='accuracy'):
+        result = last[a]['clients'][name]
+        value = result.get(key, '')
+        if value == '' or result['status'] in ('trained', 'not selected'): return value
+        return f"{value:.3f} ({result['status']})"  # a stale client-side model: say so
+    whole = any('dataset_accuracy' in r for a in last for r in last[a]['clients'].values())
+    columns = [(a, 'accuracy', a) for a in histories] + [(a, 'dataset_accuracy', f"{a}: whole test set")
+                                                            for a in histories if whole]
+    rows = [dict(client=s.name, modality=s.modality, train=len(s.train), test=len(s.test),
+                 **{label: accuracy(a, s.name, key) for a, key, label in columns}) for s in specs]
+    def summary(label, fn):
+        values = {col: fn(a, key) for a, key, col in columns}
+        return dict(client=label, modality='', train='', test='', **values)
+    of = lambda a, key: [r[key] for r in last[a]['clients'].values() if key in r]
+    rows.append(summary('mean', lambda a, key: statistics.mean(of(a, key))))
+    rows.append(summary('median', lambda a, key: statistics.median(of(a, key))))
+    per_round = lambda a: statistics.mean(r['bytes_up'] + r['bytes_down'] for r in histories[a]['rounds'])
+    rows.append(summary('bytes/round', lambda a, key: f"{per_round(a):,.0f}" if key == 'accuracy' else ''))
+    seconds = lambda a: sum(r['seconds'] for r in histories[a]['rounds'])
+    rows.append(summary('seconds', lambda a, key: f"{seconds(a):,.0f}" if key == 'accuracy' else ''))
     return rows
 
 @call_parse
 def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, digits) or the path of a .toml config
                  algorithm:str='linceiver', # linceiver, local, fedavg, centralized, or compare (all that apply)
                  rounds:int=None, # override the config's number of rounds
-                 seed:int=None, # override the config's seed
+                 seed:int=None, # the whole run's seed: partition, test draws, initialisation, batches
                  max_local_batches:int=None, # cap local batches per epoch (quick runs)
                  data_dir:str=None, # data root (default: $LINCEIVER_DATA, else data/)
                  out:str=None, # results folder (default: runs/<federation>-<algorithm>-<time>)
@@ -68,7 +86,8 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
                 ):
     "Run a federation from a preset or a TOML config; print the per-client held-out accuracy table."
     start = time.perf_counter()
-    rows, out = run_experiment(federation, algorithm, out, data_dir, resume, not quiet, rounds=rounds, seed=seed, max_local_batches=max_local_batches)
+    rows, out = run_experiment(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, rounds=rounds,
+                               max_local_batches=max_local_batches)
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 
