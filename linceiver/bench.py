@@ -568,8 +568,8 @@ def explore_costs(results:dict, # what `run_benchmark` returned, or bench.json l
                   model:str='linceiver', # 'linceiver' (at rank k), or a model name: 'linceiver_pruned', ...
                   k:int|None=None, # Linceiver's rank (default: the middle of the results' ks)
                   n:int|None=None, # input length (default: the second largest of the results' ns)
-                 ):
-    "Display one model's costs at one n against the baseline; with ipywidgets, controls for k, n and the model."
+                 ) -> dict|None:
+    "Display one model's costs at one n against the baseline; with ipywidgets, controls for it (returned)."
     from IPython.display import display, update_display, Image, Markdown
     ks, ns = list(results['meta']['config']['ks']), list(results['meta']['config']['ns'])
     present = {p['model'] for p in results['points']}
@@ -582,7 +582,7 @@ def explore_costs(results:dict, # what `run_benchmark` returned, or bench.json l
         return table, Image(data=_png(plot_point(results, name, n)))
     ids = [f'explore-costs-{uuid.uuid4().hex}' for _ in range(2)]
     try: import ipywidgets as widgets
-    except ImportError: widgets = None
+    except ImportError: widgets = controls = None
     if widgets is not None:
         controls = dict(model=widgets.Dropdown(options=choices, value=model, description='model'),
                         k=widgets.SelectionSlider(options=ks, value=k, description='k', disabled=model != 'linceiver'),
@@ -596,6 +596,7 @@ def explore_costs(results:dict, # what `run_benchmark` returned, or bench.json l
         bundle['text/plain'] = 'Controls for the model, k and n (in a live notebook); below, their default view.'
         display(bundle, raw=True)
     for view, i in zip(views(model, k, n), ids): display(view, display_id=i)
+    return controls
 
 
 # %% ../nbs/07_bench.ipynb #41916840
