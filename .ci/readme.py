@@ -7,7 +7,7 @@ def readme(nb_path='nbs/index.ipynb') -> str:
     for cell in json.loads(Path(nb_path).read_text())['cells']:
         src = ''.join(cell['source']).strip()
         if not src or src.startswith('#| hide'): continue
-        if cell['cell_type'] == 'markdown': parts.append(src)
+        if cell['cell_type'] == 'markdown': parts.append(src.replace('](images/', '](nbs/images/'))  # links from the root
         else: parts.append('```python\n' + src + '\n```')
     return '\n\n'.join(parts) + '\n'
 

@@ -20,7 +20,7 @@ import linceiver
 from .linformer import LinformerAttention
 from .adaptive import effective_k, prune, gated_attentions
 from .perceiver import PerceiverConfig, PerceiverIO, num_parameters, train_step
-from .split import SplitPerceiverIO, shared_state, state_bytes
+from .split import shared_state, state_bytes
 from .fedavg import format_table, write_csv
 
 # %% auto #0
@@ -270,8 +270,7 @@ def _model_costs(bc:BenchConfig, name:str, model:nn.Module, n:int, x:Tensor, y:T
     fwd, share = forward_flops_and_encoder_share(model, x)
     attn = model.encoder.attn if isinstance(model, PerceiverIO) else None
     k = attn.k if isinstance(attn, LinformerAttention) else None
-    split = SplitPerceiverIO(model.cfg, TokenAdapter(n=n, c=bc.c)) if isinstance(model, PerceiverIO) else None
-    shared = None if split is None else state_bytes(shared_state(split))
+    shared = state_bytes(shared_state(model)) if isinstance(model, PerceiverIO) else None
     return dict(n=n, model=name, family=_family(name), k=k, params=num_parameters(model),
                 model_bytes=state_bytes(model.state_dict()), shared_bytes=shared,
                 forward_flops=fwd, encoder_forward_share=round(share, 4),
