@@ -638,13 +638,20 @@ def _live_kernel() -> bool:
     return getattr(get_ipython(), 'kernel', None) is not None
 
 def explore_histories(histories:dict[str, dict]): # run name -> history (e.g. `compare`'s, or `load_history` per folder)
-    "Pick a run and a client (or all), see held-out accuracy and bytes per round; static where widgets cannot run."
-    from IPython.display import display
+    "Pick a run and a client (or all), see held-out accuracy and bytes per round; the first run is drawn statically."
+    from IPython.display import display, clear_output
     runs = list(histories)
-    def show(run:str=runs[0], client:str='all'):
-        clients = None if client == 'all' else [client]
-        display(plot_history(histories[run], clients if clients and client in histories[run]['clients'] else None))
-    if not _live_kernel(): return show()
+    display(plot_history(histories[runs[0]]))  # what a reader without a kernel sees
+    if not _live_kernel(): return
     import ipywidgets as widgets
-    names = ['all'] + sorted({n for h in histories.values() for n in h['clients']})
-    widgets.interact(show, run=widgets.Dropdown(options=runs), client=widgets.Dropdown(options=names))
+    run = widgets.Dropdown(options=runs, description='run')
+    client = widgets.Dropdown(options=['all'] + sorted({n for h in histories.values() for n in h['clients']}),
+                              description='client')
+    out = widgets.Output()
+    def redraw(_=None):
+        with out:
+            clear_output(wait=True)
+            names = histories[run.value]['clients'] if client.value == 'all' else [client.value]
+            display(plot_history(histories[run.value], [n for n in names if n in histories[run.value]['clients']]))
+    run.observe(redraw, 'value'); client.observe(redraw, 'value')
+    display(widgets.VBox([widgets.HBox([run, client]), out]))
