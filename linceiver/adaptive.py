@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, math
 import torch
 from torch import nn, Tensor
-from .linformer import LinformerAttention, forward_flops
+from .linformer import LinformerAttention
 
 # %% auto #0
 __all__ = ['RankGate', 'add_rank_gates', 'gated_attentions', 'rank_budget_loss', 'effective_k', 'prune']

@@ -125,7 +125,7 @@ def fourier_features(shape:tuple, # the grid: (n,) for a sequence, (h, w) for an
 # %% ../nbs/02_perceiver_io.ipynb #425dd4b6
 def _check_input(x:Tensor, ndim:int, what:str):
     if x.ndim != ndim: raise ValueError(f"expected {what}, got shape {tuple(x.shape)}")
-    if x.is_floating_point() and not torch.isfinite(x).all(): raise ValueError(f"input contains NaN or infinite values")
+    if x.is_floating_point() and not torch.isfinite(x).all(): raise ValueError("input contains NaN or infinite values")
 
 class ImageAdapter(nn.Module):
     "Images (b, channels, h, w) -> patch tokens (b, n, c) with Fourier position features; no padding."

@@ -5,7 +5,7 @@
 # %% ../nbs/03_split.ipynb #10d97aa6
 from __future__ import annotations
 import torch
-from torch import nn, Tensor
+from torch import Tensor
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from .perceiver import PerceiverIO
