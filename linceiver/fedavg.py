@@ -265,6 +265,7 @@ class Client:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
         self.rounds_trained = 0  # seeds the round's other randomness (rank-gate noise), so a resumed run matches
+        self.version = -1  # the round whose global state this client holds (-1: none yet; 0: the initial one)
 
     def state_to_send(self) -> dict[str, Tensor]:
         "A copy of what this client sends: its shared state, or its whole model for classic FedAvg."
@@ -480,8 +481,9 @@ def run_round(round_:int, # 1, 2, ...
     else:
         trainers = [by_name[n] for n in selected]
         updates, skipped, sent = train_clients(trainers, global_state, round_ - 1, cfg, local_train_fn)
-    received, rejected, accepted = _received_bytes(updates) if global_state is not None else 0, {}, updates
+    received, accepted, rejected = 0, updates, {}  # local and centralized training send nothing
     if global_state is not None:
+        received = _received_bytes(updates)
         new_state, accepted, rejected = aggregate(updates, global_state)
         global_state = new_state if new_state is not None else global_state
     if len(accepted) < min(cfg.min_clients, len(clients)):
@@ -517,7 +519,6 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
     out_dir = None if out_dir is None else Path(out_dir)
     clients, evaluator = _build_clients(specs, cfg, algorithm)
     global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg') else None
-    for c in clients: c.version = -1  # no client holds the global state yet: round 1 sends it (version 0)
     history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs], rounds=[])
     if resume: global_state, history = _restore(out_dir, clients, algorithm, cfg)
     rounds = range(len(history['rounds']) + 1, cfg.rounds + 1)
