@@ -15,9 +15,27 @@ from .linformer import FullAttention, LinformerAttention
 from .adaptive import add_rank_gates
 
 # %% auto #0
-__all__ = ['PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock', 'PerceiverHead',
+__all__ = ['check_number', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock', 'PerceiverHead',
            'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter', 'pad_sequences', 'encode_bytes',
            'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'train_step']
+
+# %% ../nbs/02_perceiver_io.ipynb #f447b749
+def check_number(name:str, # the field, as the user wrote it
+                 value, # what the user gave
+                 integer:bool=True, # an int (bools are not numbers here) or any real number
+                 low:float|None=None, # smallest accepted value
+                 high:float|None=None, # largest accepted value
+                 low_open:bool=False, # exclude `low` itself (e.g. a learning rate > 0)
+                ):
+    "Raise one `ValueError` naming `name` and the accepted range unless `value` is a number in it."
+    kind = 'an integer' if integer else 'a number'
+    bounds = [f"> {low}" if low_open else f">= {low}"] if low is not None else []
+    bounds += [f"<= {high}"] if high is not None else []
+    accepted = f"{kind}{' ' + ' and '.join(bounds) if bounds else ''}"
+    types = (int,) if integer else (int, float)
+    ok = isinstance(value, types) and not isinstance(value, bool) and (integer or math.isfinite(value))
+    ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
+    if not ok: raise ValueError(f"{name} must be {accepted}, got {value!r}")
 
 # %% ../nbs/02_perceiver_io.ipynb #6442093a
 @dataclass(kw_only=True)
@@ -41,6 +59,14 @@ class PerceiverConfig:
                                  # | 'published': on the latent array alone, before the encoder (the prototype's split)
 
     def __post_init__(self):
+        for field in ('m', 'd', 'heads', 'mlp_ratio', 'o', 'k', 'latent_k'):
+            check_number(field, getattr(self, field), low=1)
+        check_number('depth', self.depth, low=0)
+        check_number('num_classes', self.num_classes, low=2)
+        if 'linformer' in (self.latent_attention, self.decoder_attention) and self.latent_k > self.m:
+            raise ValueError(f"latent_k must be at most m={self.m} for Linformer latent or decoder attention, "
+                             f"got {self.latent_k}")
+        if not isinstance(self.share_kv, bool): raise ValueError(f"share_kv must be true or false, got {self.share_kv!r}")
         for field in ('encoder_attention', 'latent_attention', 'decoder_attention'):
             if getattr(self, field) not in ('full', 'linformer'):
                 raise ValueError(f"{field} must be 'full' or 'linformer', got {getattr(self, field)!r}")
