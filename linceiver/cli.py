@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_cli.ipynb #cc02854c
 from __future__ import annotations
-import json, statistics, time
+import json, os, shutil, socket, statistics, sys, tempfile, time, traceback
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 import torch
@@ -14,38 +15,111 @@ from .fedavg import ALGORITHMS, Split, run_federation, evaluate, format_table, w
 from .federations import load_federation_config, build_federation, federation_summary
 
 # %% auto #0
-__all__ = ['run_experiment', 'result_rows', 'linceiver_fl', 'demo_rows', 'linceiver_demo']
+__all__ = ['claim_results_folder', 'command_errors', 'run_experiment', 'result_rows', 'linceiver_fl', 'demo_rows',
+           'linceiver_demo']
+
+# %% ../nbs/06_cli.ipynb #11d58e23
+_CLAIM = 'claimed.json'
+
+def claim_results_folder(out:str|Path|None, # the folder asked for; None: a new one under `runs/`
+                         stem:str, # the start of a default folder's name, e.g. 'demo-linceiver'
+                         command:str='', # recorded in the claim
+                        ) -> tuple[Path, bool]: # the folder, and whether this call created it
+    "Claim a results folder for one run, atomically; refuse one that another run holds or that holds files."
+    if out is None:
+        Path('runs').mkdir(exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-", dir='runs'))
+        created = True
+    else:
+        folder, created = Path(out), not Path(out).exists()
+        if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+    claim = dict(pid=os.getpid(), host=socket.gethostname(), time=time.strftime('%Y-%m-%d %H:%M:%S'), command=command)
+    try:
+        with open(folder / _CLAIM, 'x') as f: json.dump(claim, f)
+    except FileExistsError:
+        raise FileExistsError(f"{folder} is claimed by another run ({_CLAIM}): choose another --out, "
+                              "or pass --resume to continue that run") from None
+    if others := sorted(p.name for p in folder.iterdir() if p.name != _CLAIM):
+        (folder / _CLAIM).unlink()
+        raise FileExistsError(f"{folder} already holds {', '.join(others[:3])}{' …' if len(others) > 3 else ''}: "
+                              "results are never overwritten; choose another --out")
+    return folder, created
+
+def _release_unstarted(folder:Path, created:bool):
+    "Remove what a run that never reached a checkpoint wrote into `folder` (and the folder, if this run made it)."
+    if any(folder.rglob('checkpoint.pt')): return
+    if created: shutil.rmtree(folder, ignore_errors=True); return
+    for p in folder.iterdir(): shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+# %% ../nbs/06_cli.ipynb #47364d76
+@contextmanager
+def command_errors(name:str, # the command, e.g. 'linceiver_fl'
+                   debug:bool=False, # re-raise with the traceback instead
+                   resume_hint:dict|None=None, # filled in by the command: {'hint': 'how to resume'}
+                  ):
+    "Turn an exception into one line on stderr and an exit code; Ctrl-C says how to resume."
+    try: yield
+    except KeyboardInterrupt:
+        if debug: raise
+        hint = (resume_hint or {}).get('hint') or 'nothing was saved'
+        print(f"\n{name}: interrupted; {hint}", file=sys.stderr); raise SystemExit(130) from None
+    except Exception as e:
+        if debug: raise
+        message = ' '.join(str(e).split()) or type(e).__name__
+        print(f"{name}: error: {message} (--debug shows the traceback)", file=sys.stderr)
+        raise SystemExit(2 if isinstance(e, (ValueError, TypeError, LookupError)) else 1) from None
 
 # %% ../nbs/06_cli.ipynb #139d632c
 def run_experiment(federation:str='demo', # a preset name or the path of a .toml federation config
                    algorithm:str='linceiver', # one of ALGORITHMS, or 'compare' for all that apply
-                   out:str|Path|None=None, # results folder; default runs/<federation>-<algorithm>-<time>
+                   out:str|Path|None=None, # results folder; default: a new runs/<federation>-<algorithm>-<time>-…
                    data_dir:str|Path|None=None, # data root (default: $LINCEIVER_DATA, else data/)
                    resume:bool=False, # continue the run in `out` from its checkpoints
                    progress:bool=True, # show progress bars
                    seed:int|None=None, # the whole run's seed (partition, test draws, initialisation, batches)
+                   resume_hint:dict|None=None, # filled with how to resume, once there is something to resume
                    **overrides, # FedConfig fields to override, e.g. rounds=2
                   ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
-    "Build the federation a config describes, run it, and write its results folder."
+    "Build the federation a config describes, claim a results folder, run it, and write the folder."
     algorithms = [a for a in ALGORITHMS if a != 'fedavg'] if algorithm == 'compare' else [algorithm]
     if any(a not in ALGORITHMS for a in algorithms):
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
+    if resume and out is None: raise ValueError("--resume needs --out: the folder of the run to continue")
     config = load_federation_config(federation)
     specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     if algorithm == 'compare' and len({s.group for s in specs}) == 1: algorithms.insert(2, 'fedavg')
-    name = Path(str(federation)).stem
-    out = Path(out or Path('runs') / f"{name}-{algorithm}-{time.strftime('%Y%m%d-%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / 'federation.json').write_text(json.dumps(dict(
-        federation=str(federation), algorithm=algorithm, config=config, resolved=cfg.to_dict(),
-        data_dir=str(data_dir) if data_dir else None), indent=1, default=str))
-    write_csv(federation_summary(specs), out / 'clients.csv')
-    histories = {a: run_federation(specs, cfg, a, out_dir=out / a, resume=resume, progress=progress) for a in algorithms}
+    record = dict(federation=str(federation), algorithm=algorithm, config=config, resolved=cfg.to_dict(),
+                  data_dir=str(data_dir) if data_dir else None)
+    if resume: out, created = _check_resumable(Path(out), record), False
+    else:
+        out, created = claim_results_folder(out, f"{Path(str(federation)).stem}-{algorithm}", ' '.join(sys.argv))
+        (out / 'federation.json').write_text(json.dumps(record, indent=1, default=str))
+        write_csv(federation_summary(specs), out / 'clients.csv')
+    if resume_hint is not None:
+        resume_hint['hint'] = (f"resume with: linceiver_fl --federation {federation} --algorithm {algorithm} "
+                               f"--out {out} --resume")
+    started = lambda a: resume and (out / a / 'checkpoint.pt').exists()
+    try: histories = {a: run_federation(specs, cfg, a, out / a, started(a), progress=progress) for a in algorithms}
+    except BaseException:
+        if not resume: _release_unstarted(out, created)
+        if resume_hint is not None and not any(out.rglob('checkpoint.pt')): resume_hint['hint'] = 'nothing was saved'
+        raise
     for a, history in histories.items(): plot_history(history).savefig(out / a / 'history.png', dpi=120)
     rows = result_rows(specs, histories)
     (out / 'results.md').write_text(format_table(rows) + '\n')
     return rows, out
+
+def _check_resumable(out:Path, record:dict) -> Path:
+    "The folder of a run to resume, checked against the config given now; nothing is written."
+    if not (out / 'federation.json').exists():
+        raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
+    saved = json.loads((out / 'federation.json').read_text())
+    now = json.loads(json.dumps(record, default=str))
+    if {k: saved.get(k) for k in ('algorithm', 'resolved')} != {k: now[k] for k in ('algorithm', 'resolved')}:
+        raise ValueError(f"the run in {out} was started with a different algorithm or config; refusing to mix runs")
+    return out
 
 # %% ../nbs/06_cli.ipynb #fc892456
 def result_rows(specs, histories:dict[str, dict]) -> list[dict]:
@@ -83,11 +157,15 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
                  out:str=None, # results folder (default: runs/<federation>-<algorithm>-<time>)
                  resume:bool=False, # continue the run in --out from its checkpoint
                  quiet:bool=False, # no progress bars
+                 offline:bool=False, # never download: a missing dataset is an error (also LINCEIVER_OFFLINE=1)
+                 debug:bool=False, # show the traceback of an error
                 ):
     "Run a federation from a preset or a TOML config; print the per-client held-out accuracy table."
-    start = time.perf_counter()
-    rows, out = run_experiment(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, rounds=rounds,
-                               max_local_batches=max_local_batches)
+    start, hint = time.perf_counter(), {}
+    if offline: os.environ['LINCEIVER_OFFLINE'] = '1'
+    with command_errors('linceiver_fl', debug, hint):
+        rows, out = run_experiment(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
+                                   rounds=rounds, max_local_batches=max_local_batches)
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 
