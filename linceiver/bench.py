@@ -22,6 +22,7 @@ from .adaptive import effective_k, prune, gated_attentions
 from .perceiver import PerceiverConfig, PerceiverIO, num_parameters, train_step
 from .split import shared_state, state_bytes
 from .fedavg import format_table, write_csv
+from .cli import claim_results_folder, command_errors, _release_unstarted
 
 # %% auto #0
 __all__ = ['TokenAdapter', 'PerceiverPytorchIO', 'BenchConfig', 'synthetic_batch', 'inference', 'train_step_flops',
@@ -608,7 +609,7 @@ def _parse_ints(text:str|None, default:tuple) -> tuple:
 # %% ../nbs/07_bench.ipynb #35aec065
 @call_parse
 def linceiver_bench(quick:store_true=False, # small models and inputs, about a minute: for tests, not for conclusions
-                    out:str='runs/bench', # folder for bench.json, bench.csv, costs.png, ratios.png
+                    out:str=None, # folder for bench.json, bench.csv and plots (default: a new runs/bench-<time>-…)
                     ns:str=None, # input lengths, comma-separated (default 784,4096,16384,65536; quick 256,1024)
                     ks:str=None, # Linceiver encoder ranks, comma-separated (default 16,32,64,128,256; quick 16,64)
                     batch_size:int=None, # examples per step (default 8; quick 2)
@@ -617,19 +618,24 @@ def linceiver_bench(quick:store_true=False, # small models and inputs, about a m
                     pruned_k:int=16, # gates left open before pruning (of k_max 64; quick 32)
                     no_memory:store_true=False, # skip the peak-memory subprocesses
                     no_peer:store_true=False, # leave out perceiver-pytorch
+                    debug:store_true=False, # show the traceback of an error
                    ):
     "Measure the cost of Perceiver IO, Linceiver IO and perceiver-pytorch against n; write JSON, CSV and plots."
     args = dict(quick=quick, out=out, ns=ns, ks=ks, batch_size=batch_size, repeats=repeats, threads=threads,
                 pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer)
     command = ' '.join(['linceiver_bench'] + [f"--{k}" if v is True else f"--{k} {v}" for k, v in args.items()
                                               if v is not None and v is not False])
-    given = dict(ns=_parse_ints(ns, None), ks=_parse_ints(ks, None), batch_size=batch_size, repeats=repeats,
-                 threads=threads)
-    given = {k: v for k, v in given.items() if v is not None}
-    given.update(memory=not no_memory, peer=not no_peer)
-    bc = BenchConfig.quick(**given) if quick else BenchConfig(**given)
-    results = run_benchmark(bc, pruned_k=pruned_k, command=command, log=lambda s: print(s, file=sys.stderr, flush=True))
-    paths = write_results(results, out)
+    with command_errors('linceiver_bench', debug):
+        given = dict(ns=_parse_ints(ns, None), ks=_parse_ints(ks, None), batch_size=batch_size, repeats=repeats,
+                     threads=threads)
+        given = {k: v for k, v in given.items() if v is not None}
+        given.update(memory=not no_memory, peer=not no_peer)
+        bc = BenchConfig.quick(**given) if quick else BenchConfig(**given)
+        folder, created = claim_results_folder(out, 'bench-quick' if quick else 'bench', command)  # before measuring
+        try: results = run_benchmark(bc, pruned_k=pruned_k, command=command,
+                                     log=lambda s: print(s, file=sys.stderr, flush=True))
+        except BaseException: _release_unstarted(folder, created); raise
+        paths = write_results(results, folder)
     print(format_table(ratio_rows(results['points'])))
     verdict = {True: 'met', False: 'NOT met', None: 'not measured'}
     for t in results['targets']: print(f"[{verdict[t['met']]}] {t['target']}")

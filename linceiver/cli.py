@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from .perceiver import PerceiverConfig, PerceiverIO, ImageAdapter, num_parameters, train_step
+from .perceiver import PerceiverConfig, PerceiverIO, ImageAdapter, check_number, num_parameters, train_step
 from .fedavg import ALGORITHMS, Split, run_federation, evaluate, format_table, write_csv, plot_history
 from .federations import load_federation_config, build_federation, federation_summary
 
@@ -175,6 +175,7 @@ def demo_rows(epochs:int=30, # training epochs
               seed:int=0, # seed for the split, the initialisation and the batches
              ) -> list[dict]: # one row per model: held-out accuracy, parameters, training seconds
     "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; held-out accuracy of each."
+    check_number('epochs', epochs, low=1); check_number('k', k, low=1, high=64); check_number('seed', seed)
     from sklearn.datasets import load_digits
     digits = load_digits()
     data = Split(torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16., torch.tensor(digits.target))  # (1797, 1, 8, 8)
@@ -196,7 +197,9 @@ def demo_rows(epochs:int=30, # training epochs
 def linceiver_demo(epochs:int=30, # training epochs
                    k:int=16, # Linformer rank of the encoder (the 8x8 images have n = 64 pixels)
                    seed:int=0, # seed for the split, the initialisation and the batches
+                   debug:bool=False, # show the traceback of an error
                   ):
     "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; print held-out accuracy."
+    with command_errors('linceiver_demo', debug): rows = demo_rows(epochs, k, seed)
     print(f"scikit-learn digits: 1437 train / 360 held-out images, seed {seed}, {epochs} epochs")
-    print(format_table(demo_rows(epochs, k, seed), floats='.3f'))
+    print(format_table(rows, floats='.3f'))
