@@ -4,9 +4,10 @@
 
 # %% ../nbs/05_data.ipynb #6e0adff2
 from __future__ import annotations
-import fnmatch, hashlib, json, math, os, re, shutil, socket, tempfile, urllib.request, warnings, zipfile
-from contextlib import contextmanager
+import fnmatch, hashlib, json, math, os, re, shutil, socket, struct, tempfile, urllib.request, warnings, zipfile
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Callable
 import torch
@@ -18,8 +19,9 @@ from .perceiver import ImageAdapter, AudioAdapter, TextAdapter, encode_bytes, pa
 from .fedavg import Split
 
 # %% auto #0
-__all__ = ['SOURCES', 'DATASETS', 'data_root', 'cache_root', 'DatasetSource', 'DatasetMissing', 'ensure_dataset',
-           'dataset_available', 'cached', 'DatasetSplits', 'adapter_for', 'stratified_split', 'image_splits',
+__all__ = ['SOURCES', 'DATASETS', 'data_root', 'cache_root', 'DatasetSource', 'DatasetMissing', 'offline', 'manifest',
+           'file_digest', 'verify_files', 'DatasetCorrupt', 'verify_dataset', 'ensure_dataset', 'dataset_available',
+           'cached', 'DatasetSplits', 'adapter_for', 'stratified_split', 'image_splits', 'read_idx',
            'load_fashion_mnist', 'load_mnist', 'load_cifar10', 'load_sklearn_digits', 'LogMel', 'log_mel_frames',
            'standardize_frames', 'load_fsdd', 'dtmf_waveforms', 'load_dtmf', 'load_sms_spam', 'decode_bytes',
            'load_dataset']
@@ -63,6 +65,7 @@ class DatasetSource:
     url: str|None = None      # official zip archive linceiver downloads; None: torchvision's own downloader
     prefix: str = ''          # path inside the archive that maps onto `folder`
     keep: tuple = ()          # extra archive members (patterns) kept beside `files`, e.g. licences
+    archive_sha256: str|None = None  # SHA-256 of the archive at `url`, checked before unpacking; None: not fixed
 
     def missing(self, root:Path) -> list[str]:
         "The patterns of `files` with no match under `root/folder`."
@@ -104,17 +107,108 @@ class DatasetMissing(FileNotFoundError):
             f"{source.title} ({name!r}) is missing: searched {self.path} for {', '.join(source.files)}; "
             f"{found}. {reason}\n"
             f"How to get it: {source.how.replace('DATA_ROOT', repr(str(root.absolute())))}; "
-            f"or, with internet, load_dataset({name!r}, data_dir={str(root.absolute())!r}, download=True). "
+            f"or, with internet and without LINCEIVER_OFFLINE, "
+            f"load_dataset({name!r}, data_dir={str(root.absolute())!r}, download=True). "
             f"The data root is the data_dir argument, else $LINCEIVER_DATA, else the project's data/ folder.")
+
+# %% ../nbs/05_data.ipynb #de744016
+def offline() -> bool:
+    "Whether $LINCEIVER_OFFLINE forbids every download (set to anything but '', '0', 'false' or 'no')."
+    return os.environ.get('LINCEIVER_OFFLINE', '').strip().lower() not in ('', '0', 'false', 'no')
+
+# %% ../nbs/05_data.ipynb #a63e0374
+def manifest(name:str, # a key of `SOURCES`
+            ) -> dict: # {'sha256': {path: [size, hex]}} and/or {'md5': {path: hex}}; paths under the dataset folder
+    "The shipped record of every file the loader of dataset `name` reads."
+    if name not in SOURCES: raise ValueError(f"unknown dataset {name!r}; datasets with files: {', '.join(SOURCES)}")
+    return json.loads((package_files('linceiver') / 'checksums' / f'{name}.json').read_text())
+
+# %% ../nbs/05_data.ipynb #b45a4552
+_DIGESTS = {}  # absolute path: (its (device, inode, size, mtime_ns, ctime_ns) stamp, {algorithm: hex digest})
+
+def file_digest(path:str|Path, # the file to hash
+                algorithm:str='sha256', # a hashlib algorithm name
+               ) -> str:
+    "The hex digest of the bytes of `path`, hashed again whenever the file's stamp (with its change time) changes."
+    path = Path(path).absolute()
+    st = path.stat()
+    stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    known, digests = _DIGESTS.get(path, (None, {}))
+    if known != stamp: digests = {}
+    if algorithm not in digests:
+        with open(path, 'rb') as f: digests[algorithm] = hashlib.file_digest(f, algorithm).hexdigest()
+    _DIGESTS[path] = (stamp, digests)
+    return digests[algorithm]
+
+# %% ../nbs/05_data.ipynb #fab83542
+def verify_files(folder:str|Path, # the dataset's folder
+                 record:dict, # what the files must be: a `manifest`
+                ) -> list[str]: # one line per missing or wrong file; empty when all match
+    "What is wrong with the files under `folder`, judged by their record's sizes and checksums."
+    problems, folder = [], Path(folder)
+    for algorithm in ('sha256', 'md5'):
+        for relative, expected in record.get(algorithm, {}).items():
+            size, digest = expected if algorithm == 'sha256' else (None, expected)
+            path = folder / relative
+            if not path.is_file(): problems.append(f"{relative} is missing"); continue
+            if size is not None and (actual_size := path.stat().st_size) != size:
+                problems.append(f"{relative} has {actual_size:,} bytes, expected {size:,}"
+                                + (" (truncated)" if actual_size < size else "")); continue
+            if (actual := file_digest(path, algorithm)) != digest:
+                same = " (same size: its content changed)" if size is not None else ""
+                problems.append(f"{relative} has {algorithm.upper()} {actual[:16]}…, expected {digest[:16]}…{same}")
+    return problems
+
+# %% ../nbs/05_data.ipynb #d61d9cef
+class DatasetCorrupt(ValueError):
+    "A dataset's files differ from the shipped record of their sizes and checksums."
+    def __init__(self, name:str, folder:Path, problems:list[str], root:Path|None=None):
+        source = SOURCES[name]
+        self.name, self.path, self.problems = name, Path(folder).absolute(), problems
+        shown = '; '.join(problems[:3]) + (f"; and {len(problems) - 3:,} more" if len(problems) > 3 else '')
+        how = source.how.replace('DATA_ROOT', repr(str(Path(root or folder).absolute())))
+        super().__init__(
+            f"{source.title} ({name!r}) in {self.path} failed verification: {shown}. To fix it, delete the wrong "
+            f"files (or the folder) and load the dataset again with downloading on, which fetches it afresh; or "
+            f"copy the files in anew: {how}. verify=False skips this check, for data changed on purpose.")
+
+# %% ../nbs/05_data.ipynb #11f08456
+def _links_out_of_root(root:Path, # the data root
+                      paths:list[Path], # files under `root`
+                     ) -> dict: # {symbolic link: where it leads}
+    "The symbolic links on the way to `paths` that lead out of `root`."
+    inside, links = Path(root).resolve(), {}
+    for path in paths:
+        if path.resolve().is_relative_to(inside): continue
+        step = Path(root)
+        for part in path.relative_to(root).parts:
+            step = step / part
+            if step.is_symlink(): links.setdefault(step, step.resolve()); break
+    return links
+
+def verify_dataset(name:str, # a key of `SOURCES`
+                   data_dir:str|Path|None=None, # data root; see `data_root`
+                  ) -> Path: # the dataset's folder
+    "The folder of dataset `name` once every file its loader reads matches its record; else `DatasetCorrupt`."
+    root, source = data_root(data_dir), SOURCES[name]
+    folder, record = root / source.folder, manifest(name)
+    listed = [folder / relative for algorithm in ('sha256', 'md5') for relative in record.get(algorithm, {})]
+    for link, target in _links_out_of_root(root, [p for p in listed if p.exists()]).items():
+        warnings.warn(f"{link} is a symbolic link to {target}, outside the data root {root.absolute()}: "
+                      f"{source.title} is read through it")
+    if problems := verify_files(folder, record): raise DatasetCorrupt(name, folder, problems, root)
+    return folder
 
 # %% ../nbs/05_data.ipynb #5412827b
 def _fetch_dataset(name:str, # a key of `SOURCES`
                   root:Path, # the data root to download into
                   timeout:float=60, # seconds before a stalled connection gives up
                   source:DatasetSource|None=None, # override of SOURCES[name] (tests, mirrors)
+                  record:dict|None=None, # override of manifest(name), the files' sizes and checksums
                  ) -> list[Path]: # the files added to the data root
-    "Download dataset `name` into a staging folder, then move its files into `root`."
-    source = source or SOURCES[name]
+    "Download dataset `name` into a staging folder, verify it, then move its files into `root`."
+    if offline(): raise RuntimeError("LINCEIVER_OFFLINE is set: nothing is downloaded")
+    source, record = source or SOURCES[name], record or manifest(name)
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # torchvision's downloader has no timeout argument
     try:
@@ -130,6 +224,9 @@ def _fetch_dataset(name:str, # a key of `SOURCES`
                 archive = tmp / 'archive.zip'
                 with urllib.request.urlopen(source.url, timeout=timeout) as response, open(archive, 'wb') as out:
                     shutil.copyfileobj(response, out)
+                if source.archive_sha256 and (digest := file_digest(archive)) != source.archive_sha256:
+                    raise ValueError(f"the archive {source.url} has SHA-256 {digest}, expected "
+                                     f"{source.archive_sha256}: a changed or damaged download; nothing was kept")
                 with zipfile.ZipFile(archive) as zf:
                     for member in zf.infolist():
                         relative = member.filename[len(source.prefix):]
@@ -141,6 +238,9 @@ def _fetch_dataset(name:str, # a key of `SOURCES`
                         target.parent.mkdir(parents=True, exist_ok=True)
                         with zf.open(member) as src, open(target, 'wb') as dst:
                             shutil.copyfileobj(src, dst)
+            if problems := verify_files(staged, record):
+                raise ValueError(f"the downloaded files failed verification ({'; '.join(problems[:3])}"
+                                 f"{f'; and {len(problems) - 3:,} more' if len(problems) > 3 else ''}); nothing was kept")
             added = []
             for file in sorted(p for p in staged.rglob('*') if p.is_file()):
                 target = Path(root) / source.folder / file.relative_to(staged)
@@ -158,14 +258,21 @@ def _writable(path:Path) -> bool:
 
 def ensure_dataset(name:str, # a key of `SOURCES`
                    data_dir:str|Path|None=None, # data root; see `data_root`
-                   download:bool=True, # fetch missing files when the data root is writable
+                   download:bool=True, # fetch missing files when the data root is writable (never when offline())
+                   verify:bool=True, # check every file against its shipped size and checksum (see `verify_dataset`)
                   ) -> Path: # the dataset's folder
-    "The folder of dataset `name` with its files present, downloaded first if needed; else `DatasetMissing`."
+    "The folder of dataset `name` with its files present (downloaded first if needed) and verified."
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}; datasets with files: {', '.join(SOURCES)}")
     root, source = data_root(data_dir), SOURCES[name]
-    if not (missing := source.missing(root)): return root / source.folder
-    if not download: raise DatasetMissing(name, root, missing, "Downloading was not allowed (download=False).")
+    checked = lambda: verify_dataset(name, root) if verify else root / source.folder
+    if not (missing := source.missing(root)): return checked()
+    if offline():
+        raise DatasetMissing(name, root, missing, "LINCEIVER_OFFLINE is set, so nothing was downloaded.")
+    if not download:
+        raise DatasetMissing(name, root, missing,
+                             "Downloading is off (download=False, as with the --offline option), so nothing was "
+                             "downloaded.")
     if not _writable(root):
         raise DatasetMissing(name, root, missing, "The data root is not writable, so nothing was downloaded.")
     try: _fetch_dataset(name, root)
@@ -173,7 +280,7 @@ def ensure_dataset(name:str, # a key of `SOURCES`
         raise DatasetMissing(name, root, missing, f"Downloading failed: {type(e).__name__}: {e}.") from None
     if missing := source.missing(root):
         raise DatasetMissing(name, root, missing, "The download did not contain them.")
-    return root / source.folder
+    return checked()
 
 # %% ../nbs/05_data.ipynb #04c084bc
 def dataset_available(name:str, # a dataset name (see `DATASETS`)
@@ -186,9 +293,9 @@ def dataset_available(name:str, # a dataset name (see `DATASETS`)
 def _cache_key(sources:list[Path], # the source files the value is derived from
               params:dict, # every parameter the value depends on (JSON-serialisable)
              ) -> str:
-    "16 hex digits identifying `params` and the names, sizes and modification times of `sources`."
-    stats = [(p.name, st.st_size, st.st_mtime_ns) for p in map(Path, sources) for st in [p.stat()]]
-    return hashlib.sha256(json.dumps({'sources': stats, 'params': params}, sort_keys=True).encode()).hexdigest()[:16]
+    "16 hex digits identifying `params` and the names and contents (SHA-256) of `sources`."
+    contents = [(p.name, file_digest(p)) for p in map(Path, sources)]
+    return hashlib.sha256(json.dumps({'sources': contents, 'params': params}, sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/05_data.ipynb #142a6d42
 def cached(kind:str, # what is cached, e.g. 'fsdd-logmel': the file name's prefix
@@ -203,11 +310,14 @@ def cached(kind:str, # what is cached, e.g. 'fsdd-logmel': the file name's prefi
         try: return torch.load(path, weights_only=True)
         except Exception as e: warnings.warn(f"unreadable cache entry {path} ({e}); recomputing")
     value = compute()
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-        torch.save(value, tmp); os.replace(tmp, path)
-    except OSError as e: warnings.warn(f"could not write the cache entry {path} ({e}); continuing without caching")
+        with open(tmp, 'wb') as f: torch.save(value, f)  # open() raises OSError where torch.save raises RuntimeError
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        with suppress(OSError): tmp.unlink(missing_ok=True)
+        warnings.warn(f"could not write the cache entry {path} ({type(e).__name__}: {e}); continuing without caching")
     return value
 
 # %% ../nbs/05_data.ipynb #6870ed7c
@@ -221,6 +331,19 @@ class DatasetSplits:
     classes: list             # label names; labels are 0 .. len(classes)-1
     input_shape: tuple        # one input: (channels, h, w) images, (n, n_mels) audio frames, (n,) text bytes
     groups: dict|None = None  # natural grouping, {'train': [group per sample], 'test': [...]}, e.g. speakers
+
+    def __post_init__(self):
+        k = len(self.classes)
+        for split_name in ('train', 'test'):
+            y = getattr(self, split_name).y
+            if len(y) and (bad := y[(y < 0) | (y >= k)]).numel():
+                raise ValueError(f"dataset {self.name!r}: {split_name} labels {sorted(set(bad.tolist()))[:5]} lie "
+                                 f"outside its {k} classes 0..{k - 1}: its label file is corrupt or its class list wrong")
+        if len(present := self.train.y.unique()) < 2:
+            held = f"class {int(present[0])} ({self.classes[int(present[0])]!r})" if len(present) else "none"
+            raise ValueError(f"dataset {self.name!r}: all {len(self.train):,} training labels are {held}; a model "
+                             f"trained on one class learns nothing (and scores 1.000 on held-out data of the same "
+                             f"mix): its label file is probably corrupt")
 
     @property
     def num_classes(self) -> int: return len(self.classes)
@@ -286,44 +409,75 @@ def image_splits(name:str, # registry name
     return DatasetSplits(name, 'image', train, test, list(classes), tuple(train_x.shape[1:]))
 
 # %% ../nbs/05_data.ipynb #ee253e87
+def read_idx(path:str|Path, # an idx file of unsigned bytes (the MNIST format)
+            ) -> Tensor: # uint8, of the shape its header announces
+    "The array in an idx file; an error naming the file and the record where it is cut short or malformed."
+    path = Path(path)
+    data = path.read_bytes()
+    if len(data) < 4 or data[:3] != b'\0\0\x08':
+        raise ValueError(f"{path} is not an idx file of unsigned bytes (it starts with {data[:4].hex() or 'nothing'})")
+    header = 4 + 4 * data[3]
+    if len(data) < header: raise ValueError(f"{path} is cut short inside its {header}-byte header")
+    dims = struct.unpack(f'>{data[3]}I', data[4:header])
+    record, expected = math.prod(dims[1:]), header + math.prod(dims)
+    if len(data) < expected:
+        raise ValueError(f"{path} is truncated: its header announces {dims[0]:,} records of {record} bytes "
+                         f"({expected:,} bytes) but it has {len(data):,}, so record {(len(data) - header) // record:,} "
+                         f"(counting from 0) is cut short")
+    if len(data) > expected:
+        raise ValueError(f"{path} has {len(data) - expected:,} bytes after the {dims[0]:,} records its header announces")
+    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(dims)
+
 def _load_torchvision_images(name:str, # 'fashion_mnist' | 'mnist' | 'cifar10'
                             data_dir:str|Path|None=None, # data root; see `data_root`
                             download:bool=True, # fetch missing files with torchvision's downloader
+                            verify:bool=True, # check the files against their record first
                            ) -> DatasetSplits:
     "A torchvision image dataset as whole standardised tensors (channels first)."
     import torchvision.datasets as tvd
     dataset_class = dict(fashion_mnist=tvd.FashionMNIST, mnist=tvd.MNIST, cifar10=tvd.CIFAR10)[name]
-    ensure_dataset(name, data_dir, download)
-    root = data_root(data_dir)
+    folder = ensure_dataset(name, data_dir, download, verify)
     parts = []
-    for train in (True, False):
-        ds = dataset_class(root, train=train, download=False)
-        x = torch.as_tensor(ds.data)  # (N, h, w) MNIST-like | (N, h, w, 3) CIFAR
-        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)  # (N, ch, h, w)
-        parts += [x, torch.as_tensor(ds.targets)]
-    return image_splits(name, *parts, classes=ds.classes)
+    for split in ('train', 't10k'):
+        if name == 'cifar10':
+            ds = dataset_class(data_root(data_dir), train=split == 'train', download=False)
+            x, y = torch.as_tensor(ds.data).permute(0, 3, 1, 2), torch.as_tensor(ds.targets)  # (N, 3, h, w)
+            classes = ds.classes  # read from batches.meta
+        else:
+            images, labels = folder / f'{split}-images-idx3-ubyte', folder / f'{split}-labels-idx1-ubyte'
+            x, y = read_idx(images)[:, None], read_idx(labels).long()  # (N, 1, h, w), (N,)
+            if len(x) != len(y): raise ValueError(f"{images} holds {len(x):,} images but {labels} {len(y):,} labels")
+            classes = dataset_class.classes
+        parts += [x, y]
+    return image_splits(name, *parts, classes=classes)
 
 # %% ../nbs/05_data.ipynb #b7712a61
 def load_fashion_mnist(data_dir:str|Path|None=None, # data root; see `data_root`
                        cache_dir:str|Path|None=None, # unused: nothing is derived
                        download:bool=True, # fetch missing files with torchvision's downloader
+                       *,
+                       verify:bool=True, # check the files against their record first
                       ) -> DatasetSplits:
     "Fashion-MNIST: 60,000 / 10,000 clothing images, 1×28×28, 10 classes."
-    return _load_torchvision_images('fashion_mnist', data_dir, download)
+    return _load_torchvision_images('fashion_mnist', data_dir, download, verify)
 
 def load_mnist(data_dir:str|Path|None=None, # data root; see `data_root`
                cache_dir:str|Path|None=None, # unused: nothing is derived
                download:bool=True, # fetch missing files with torchvision's downloader
+               *,
+               verify:bool=True, # check the files against their record first
               ) -> DatasetSplits:
     "MNIST: 60,000 / 10,000 handwritten digits, 1×28×28, 10 classes."
-    return _load_torchvision_images('mnist', data_dir, download)
+    return _load_torchvision_images('mnist', data_dir, download, verify)
 
 def load_cifar10(data_dir:str|Path|None=None, # data root; see `data_root`
                  cache_dir:str|Path|None=None, # unused: nothing is derived
                  download:bool=True, # fetch missing files with torchvision's downloader
+                 *,
+                 verify:bool=True, # check the files against their record first
                 ) -> DatasetSplits:
     "CIFAR-10: 50,000 / 10,000 colour images, 3×32×32, 10 classes."
-    return _load_torchvision_images('cifar10', data_dir, download)
+    return _load_torchvision_images('cifar10', data_dir, download, verify)
 
 # %% ../nbs/05_data.ipynb #d88db3d4
 def load_sklearn_digits(data_dir:str|Path|None=None, # unused: the data ship with scikit-learn
@@ -391,6 +545,32 @@ def standardize_frames(train:Split, # audio training split: x (N, n, n_mels), ma
 # %% ../nbs/05_data.ipynb #e26525a7
 _FSDD_FILE = re.compile(r'^(\d)_([A-Za-z]+)_(\d+)\.wav$')
 
+def _too_long(record:str, frames:int, max_frames:int, hop_length:int, sample_rate:int=8000) -> ValueError:
+    "The error for a clip of `frames` log-mel frames over the bound `max_frames`."
+    return ValueError(f"{record} is {frames:,} log-mel frames long ({(frames - 1) * hop_length / sample_rate:.1f} s), "
+                      f"over max_frames={max_frames} ({(max_frames - 1) * hop_length / sample_rate:.1f} s): every clip "
+                      f"is padded to the longest, so one long clip costs memory for all of them. Raise the bound with "
+                      f"the dataset option max_frames (in a federation's [[clients]] table: options = "
+                      f"{{ max_frames = {frames} }}), or remove the clip")
+
+def _read_wav(path:Path, # a wav file
+              sample_rate:int=8000, # the rate it must have, Hz
+              max_samples:int|None=None, # longest clip accepted; longer ones raise before decoding
+             ) -> Tensor: # (L,) float32 mono samples
+    "The samples of one wav file; an error naming the file when it is unreadable, empty, too long or not finite."
+    import soundfile as sf
+    try: info = sf.info(path)
+    except Exception as e: raise ValueError(f"{path} is not a readable wav file ({type(e).__name__}: {e})") from None
+    if info.samplerate != sample_rate:
+        raise ValueError(f"{path} has sample rate {info.samplerate} Hz; expected {sample_rate} Hz")
+    if info.frames == 0: raise ValueError(f"{path} holds no samples (an empty recording)")
+    if max_samples is not None and info.frames > max_samples: raise OverflowError(info.frames)
+    wave, _ = sf.read(path, dtype='float32')
+    wave = torch.from_numpy(wave.mean(1) if wave.ndim > 1 else wave)
+    if not (finite := torch.isfinite(wave)).all():
+        raise ValueError(f"{path}: sample {int((~finite).nonzero()[0]):,} of {len(wave):,} is not finite (NaN or inf)")
+    return wave
+
 def load_fsdd(data_dir:str|Path|None=None, # data root; see `data_root`
               cache_dir:str|Path|None=None, # where the log-mel frames are cached; see `cache_root`
               download:bool=True, # fetch the official archive when missing
@@ -399,27 +579,40 @@ def load_fsdd(data_dir:str|Path|None=None, # data root; see `data_root`
               n_fft:int=256, # STFT window (32 ms at 8 kHz)
               hop_length:int=80, # STFT hop (10 ms at 8 kHz)
               test_indices:int=5, # recordings with index below this are test (official: 5)
+              max_frames:int=1000, # longest clip accepted, in frames (1,000: about 10 s); longer ones raise
+              verify:bool=True, # check the recordings against their record first (and read only those)
              ) -> DatasetSplits:
     "The Free Spoken Digit Dataset as standardised log-mel frames with padding masks (official split)."
-    import soundfile as sf
-    folder = ensure_dataset('fsdd', data_dir, download)
+    for option, value in dict(n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, max_frames=max_frames).items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"fsdd option {option} must be an integer >= 1, got {value!r}")
+    folder = ensure_dataset('fsdd', data_dir, download, verify)
     wavs = sorted((folder / 'recordings').glob('*.wav'))
+    if verify:
+        listed = sorted(folder / relative for relative in manifest('fsdd')['sha256'])
+        if extra := sorted(set(wavs) - set(listed)):
+            warnings.warn(f"{len(extra)} wav file(s) in {folder / 'recordings'} are not FSDD v1.0.10 recordings and "
+                          f"are left out: {', '.join(p.name for p in extra[:3])}{' …' if len(extra) > 3 else ''} "
+                          f"(verify=False reads them)")
+        wavs = listed
     names = [_FSDD_FILE.match(p.name) for p in wavs]
     if bad := [p.name for p, m in zip(wavs, names) if m is None]:
         raise ValueError(f"unexpected file names in {folder / 'recordings'}: {bad[:3]}")
     params = dict(sample_rate=8000, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, version=1)
+    max_samples = max_frames * hop_length - 1  # the most samples with L // hop_length + 1 <= max_frames
 
     def decode_and_featurise():
         mel, frames = LogMel(8000, n_mels, n_fft, hop_length), []
         for p in wavs:
-            wave, rate = sf.read(p, dtype='float32')
-            if rate != 8000: raise ValueError(f"{p} has sample rate {rate} Hz; FSDD recordings are 8000 Hz")
-            if wave.ndim > 1: wave = wave.mean(1)
-            with torch.no_grad(): frames.append(mel(torch.from_numpy(wave)))  # (T_i, n_mels)
+            try: wave = _read_wav(p, 8000, max_samples)
+            except OverflowError as e: raise _too_long(str(p), mel.num_frames(e.args[0]), max_frames, hop_length)
+            with torch.no_grad(): frames.append(mel(wave))  # (T_i, n_mels)
         return {'frames': torch.cat(frames), 'lengths': torch.tensor([len(f) for f in frames])}
 
     with _one_thread():
         feats = cached('fsdd-logmel', wavs, params, decode_and_featurise, cache_dir)
+        if (too_long := (feats['lengths'] > max_frames).nonzero().flatten()).numel():  # a cache made under a larger bound
+            raise _too_long(str(wavs[int(too_long[0])]), int(feats['lengths'][too_long[0]]), max_frames, hop_length)
         x, mask = pad_sequences(feats['frames'].split(feats['lengths'].tolist()))  # (3000, n, n_mels), (3000, n)
     y = torch.tensor([int(m[1]) for m in names])
     speakers = [m[2] for m in names]
@@ -482,12 +675,15 @@ def load_dtmf(data_dir:str|Path|None=None, # unused: the tones are generated
               n_mels:int=40, # mel bands
               n_fft:int=256, # STFT window
               hop_length:int=80, # STFT hop
+              max_frames:int=1000, # longest clip accepted, in frames (about 10 s); longer durations raise
               **tone_options, # further `dtmf_waveforms` options (duration, snr_db, ...)
              ) -> DatasetSplits:
     "Generated DTMF tones of the digits 0-9 as standardised log-mel frames with padding masks."
     mel = LogMel(8000, n_mels, n_fft, hop_length)
     duration, silence = tone_options.get('duration', (0.1, 0.6)), tone_options.get('silence', (0.0, 0.1))
     n = mel.num_frames(round(duration[1] * 8000) + 2 * round(silence[1] * 8000))  # frames of the longest possible clip
+    if n > max_frames: raise _too_long(f"a DTMF clip of duration {duration[1]} s and silences {silence[1]} s", n,
+                                       max_frames, hop_length)
     splits = []
     for per_class, split_seed in ((train_per_class, seed), (test_per_class, seed + 1)):
         y = torch.arange(10).repeat(per_class)
@@ -496,6 +692,32 @@ def load_dtmf(data_dir:str|Path|None=None, # unused: the tones are generated
     return DatasetSplits('dtmf', 'audio', *standardize_frames(*splits), [str(d) for d in range(10)], (n, n_mels))
 
 # %% ../nbs/05_data.ipynb #0c0966a6
+def _sms_rows(path:Path, # a file of `label<TAB>text` lines
+              classes:list, # the labels allowed
+              max_bytes:int, # longest message accepted, in UTF-8 bytes
+             ) -> list[tuple[int, str, str]]: # (line number, label, text) of every non-blank line
+    "The messages of an SMS Spam Collection file; an error naming the file and the line where one is malformed."
+    data = path.read_bytes()
+    try: text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = data.count(b'\n', 0, e.start) + 1
+        raise ValueError(f"line {line:,} of {path} is not valid UTF-8 "
+                         f"(bytes {data[e.start:e.end + 3]!r})") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip(): continue
+        label, tab, message = line.partition('\t')
+        if not tab or label not in classes:
+            raise ValueError(f"line {number:,} of {path} is not '{'|'.join(classes)}<TAB>text': {line[:40]!r}")
+        if (size := len(message.encode('utf-8'))) > max_bytes:
+            raise ValueError(f"line {number:,} of {path} holds a message of {size:,} bytes, over max_bytes={max_bytes}: "
+                             f"every message is padded to the longest, so one long message costs memory for all. "
+                             f"Raise the bound with the dataset option max_bytes (in a federation's [[clients]] "
+                             f"table: options = {{ max_bytes = {size} }}), or remove the line")
+        rows.append((number, label, message))
+    if not rows: raise ValueError(f"{path} holds no messages (an empty file)")
+    return rows
+
 def load_sms_spam(data_dir:str|Path|None=None, # data root; see `data_root`
                   cache_dir:str|Path|None=None, # unused: parsing is fast
                   download:bool=True, # fetch the UCI archive when missing
@@ -503,18 +725,18 @@ def load_sms_spam(data_dir:str|Path|None=None, # data root; see `data_root`
                   test_fraction:float=0.2, # share of each class held out
                   seed:int=0, # seed of the split
                   deduplicate:bool=True, # keep only the first of messages with the same text, before splitting
+                  max_bytes:int=1024, # longest message accepted, in UTF-8 bytes; longer ones raise
+                  verify:bool=True, # check the file against its record first
                  ) -> DatasetSplits:
     "The SMS Spam Collection as UTF-8 byte ids with padding masks, de-duplicated and split per class."
-    folder = ensure_dataset('sms_spam', data_dir, download)
-    path = folder / 'SMSSpamCollection'
-    lines = [line for line in path.read_text(encoding='utf-8').splitlines() if line.strip()]
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
+        raise ValueError(f"sms_spam option max_bytes must be an integer >= 1, got {max_bytes!r}")
+    folder = ensure_dataset('sms_spam', data_dir, download, verify)
     classes = ['ham', 'spam']
-    rows = [line.split('\t', 1) for line in lines]
-    if bad := [i for i, r in enumerate(rows) if len(r) != 2 or r[0] not in classes]:
-        raise ValueError(f"line {bad[0] + 1} of {path} is not 'ham|spam<TAB>text'")
+    rows = [(label, text) for _, label, text in _sms_rows(folder / 'SMSSpamCollection', classes, max_bytes)]
     if deduplicate: rows = list({text: (label, text) for label, text in reversed(rows)}.values())[::-1]  # first of each
     y = torch.tensor([classes.index(label) for label, _ in rows])
-    with _one_thread(): ids, mask = encode_bytes([text for _, text in rows], max_len=10**6)  # (N, n), n: longest
+    with _one_thread(): ids, mask = encode_bytes([text for _, text in rows], max_len=max_bytes)  # (N, n), n: longest
     train_idx, test_idx = stratified_split(y, test_fraction, seed)
     return DatasetSplits('sms_spam', 'text', Split(ids[train_idx], y[train_idx], mask[train_idx]),
                          Split(ids[test_idx], y[test_idx], mask[test_idx]), classes, (ids.shape[1],))

@@ -4,7 +4,8 @@
 
 # %% ../nbs/05b_federations.ipynb #bcd7a94f
 from __future__ import annotations
-import tomllib
+import math, tomllib, warnings
+import inspect
 from dataclasses import fields
 from functools import partial
 from importlib.resources import files as package_files
@@ -13,7 +14,7 @@ import torch
 from torch import Tensor
 from .perceiver import PerceiverConfig
 from .fedavg import ClientSpec, FedConfig, partition, matching_test_indices
-from .data import DATASETS, DatasetSplits, load_dataset, adapter_for
+from .data import DATASETS, DatasetCorrupt, DatasetSplits, load_dataset, adapter_for
 
 # %% auto #0
 __all__ = ['PRESETS', 'preset_path', 'check_federation_config', 'load_federation_config', 'client_indices', 'build_federation',
@@ -27,15 +28,65 @@ def preset_path(name:str) -> Path:
     if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
     return Path(str(package_files('linceiver') / 'presets' / f'{name}.toml'))
 
+# %% ../nbs/05b_federations.ipynb #7897752d
+def _check_loader_options(where:str, # the table, for the message
+                          dataset:str, # a key of DATASETS
+                          options:dict, # the table's options for the dataset's loader
+                         ):
+    "A `ValueError` naming the table and the option where `options` do not fit the loader's keyword arguments."
+    parameters = inspect.signature(DATASETS[dataset]).parameters
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in parameters.values())  # e.g. load_dtmf's tone options
+    accepted = [name for name, p in parameters.items() if p.kind == p.KEYWORD_ONLY]
+    for key, value in options.items():
+        if key not in accepted:
+            if open_ended: continue
+            raise ValueError(f"{where}: options.{key} is not an option of {dataset}; its options: "
+                             f"{', '.join(accepted) or 'none'}")
+        default = parameters[key].default
+        kinds = {bool: (bool,), int: (int,), float: (int, float), tuple: (list, tuple)}.get(type(default))
+        if kinds and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+            raise ValueError(f"{where}: options.{key} must be {type(default).__name__} like its default "
+                             f"{default!r}, got {value!r}")
+
 # %% ../nbs/05b_federations.ipynb #d158688d
-_CLIENT_KEYS = {'name', 'dataset', 'clients', 'partition', 'alpha', 'shards_per_client', 'train_per_client',
-                'test_per_client', 'seed', 'options', 'adapter'}
+_PARTITIONS = ('iid', 'dirichlet', 'shards', 'natural')
+_is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
+_is_number = lambda v: (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+_CLIENT_FIELDS = {  # key: (check, the accepted values in words)
+    'name': (lambda v: isinstance(v, str) and v.strip() != '', "a non-empty string"),
+    'dataset': (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+    'clients': (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    'partition': (lambda v: v in _PARTITIONS, ', '.join(_PARTITIONS[:-1]) + f' or {_PARTITIONS[-1]}'),
+    'alpha': (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    'shards_per_client': (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    'train_per_client': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (leave it out for no cap)"),
+    'test_per_client': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (leave it out for the default)"),
+    'seed': (lambda v: _is_int(v) and 0 <= v < 2**63, "an integer in [0, 2**63)"),
+    'options': (lambda v: isinstance(v, dict), "a table of the dataset loader's options"),
+    'adapter': (lambda v: isinstance(v, dict), "a table of adapter options (c, num_bands; patch_size for images)"),
+}
+_CLIENT_KEYS = set(_CLIENT_FIELDS)
+
+def _build_configs(federation:dict, # the [federation] table
+                   model:dict, # the [model] table
+                  ) -> FedConfig:
+    "The FedConfig of a [federation] and a [model] table; errors name the table they come from."
+    try: model_cfg = PerceiverConfig(**model)
+    except (TypeError, ValueError) as e: raise ValueError(f"[model]: {e}") from None
+    try: return FedConfig(**federation, model=model_cfg)
+    except (TypeError, ValueError) as e: raise ValueError(f"[federation]: {e}") from None
 
 def check_federation_config(config:dict) -> dict:
-    "`config` if it is a well-formed federation config; else a `ValueError` naming the problem."
+    "`config` if it is a well-formed federation config; else a `ValueError` naming the table, the field and the range."
+    if not isinstance(config, dict): raise ValueError(f"a federation config is a table, got {type(config).__name__}")
     if unknown := set(config) - {'description', 'federation', 'model', 'clients'}:
         raise ValueError(f"unknown top-level keys {sorted(unknown)}; "
                          f"expected description, [federation], [model], [[clients]]")
+    if not isinstance(config.get('description', ''), str):
+        raise ValueError(f"description must be a string, got {config['description']!r}")
+    for table in ('federation', 'model'):
+        if not isinstance(config.get(table, {}), dict):
+            raise ValueError(f"[{table}] must be a table, got {config[table]!r}")
     fed_fields = {f.name for f in fields(FedConfig)} - {'model'}
     if unknown := set(config.get('federation', {})) - fed_fields:
         raise ValueError(f"unknown [federation] keys {sorted(unknown)}; "
@@ -46,19 +97,20 @@ def check_federation_config(config:dict) -> dict:
     if unknown := set(config.get('model', {})) - model_fields:
         raise ValueError(f"unknown [model] keys {sorted(unknown)}; "
                          f"PerceiverConfig fields: {', '.join(sorted(model_fields))}")
+    _build_configs(config.get('federation', {}), config.get('model', {}))
     if not config.get('clients'): raise ValueError("a federation needs at least one [[clients]] table")
+    if not isinstance(config['clients'], list) or not all(isinstance(t, dict) for t in config['clients']):
+        raise ValueError(f"clients must be an array of [[clients]] tables, got {config['clients']!r}")
     options = {}  # dataset: (where, options) of the first table on it
     for i, table in enumerate(config['clients']):
         where = f"[[clients]] #{i + 1} ({table.get('name', table.get('dataset'))})"
         if unknown := set(table) - _CLIENT_KEYS:
             raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(_CLIENT_KEYS))}")
-        if table.get('dataset') not in DATASETS:
-            raise ValueError(f"{where}: dataset must be one of {', '.join(DATASETS)}, got {table.get('dataset')!r}")
-        if not isinstance(table.get('clients', 1), int) or table.get('clients', 1) < 1:
-            raise ValueError(f"{where}: clients must be a positive integer")
-        if table.get('partition', 'iid') not in ('iid', 'dirichlet', 'shards', 'natural'):
-            raise ValueError(f"{where}: partition must be iid, dirichlet, shards or natural, "
-                             f"got {table['partition']!r}")
+        if 'dataset' not in table: raise ValueError(f"{where}: dataset is required: one of {', '.join(DATASETS)}")
+        for key, value in table.items():
+            check, accepted = _CLIENT_FIELDS[key]
+            if not check(value): raise ValueError(f"{where}: {key} must be {accepted}, got {value!r}")
+        _check_loader_options(where, table['dataset'], table.get('options', {}))
         first, first_options = options.setdefault(table['dataset'], (where, table.get('options', {})))
         if table.get('options', {}) != first_options:
             raise ValueError(f"{where}: options {table.get('options', {})} differ from {first_options} of {first} "
@@ -130,12 +182,15 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
     "The clients and the training config a federation config describes."
     config = load_federation_config(config) if isinstance(config, (str, Path)) else check_federation_config(config)
     federation = config.get('federation', {}) | ({} if seed is None else {'seed': seed})
-    cfg = FedConfig(**federation, model=PerceiverConfig(**config.get('model', {})))
+    cfg = _build_configs(federation, config.get('model', {}))
     specs, loaded, taken, takers = [], {}, {}, {}  # per dataset: its data, the training indices taken, by which tables
-    for table in config['clients']:
+    for number, table in enumerate(config['clients'], 1):
         name = table['dataset']
         if name not in loaded:
-            loaded[name] = load_dataset(name, data_dir, cache_dir, download, **table.get('options', {}))
+            try: loaded[name] = load_dataset(name, data_dir, cache_dir, download, **table.get('options', {}))
+            except DatasetCorrupt: raise  # names the dataset and the file already
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"[[clients]] #{number} ({table.get('name', name)}): {e}") from None
         data, group, clients = loaded[name], table.get('name', name), table.get('clients', 1)
         make_adapter = partial(adapter_for, data.modality, data.input_shape, **table.get('adapter', {}))
         n = make_adapter().n
@@ -157,6 +212,10 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
         taken[name] = torch.cat([taken.get(name, torch.tensor([], dtype=torch.long))] + [tr for tr, _ in pairs])
         takers.setdefault(name, []).append(repr(group))
         for i, (train_idx, test_idx) in enumerate(pairs):
+            if len(held := data.train.y[train_idx].unique()) == 1:
+                warnings.warn(f"client '{group}-{i}' trains on one class only ({data.classes[int(held[0])]!r}): its own "
+                              f"held-out draw mirrors that mix, so its held-out accuracy is trivially high; judge it on "
+                              f"dataset_test, or give [[clients]] {group!r} a larger alpha or shards_per_client")
             specs.append(ClientSpec(f'{group}-{i}', data.train.subset(train_idx), data.test.subset(test_idx),
                                     make_adapter, data.num_classes, data.modality, group=group,
                                     class_names=data.classes, dataset_test=data.test))
