@@ -67,7 +67,8 @@ def cases(tmp:Path):
     def interrupted():
         out = tmp / 'interrupted'
         p = subprocess.Popen(['linceiver_fl', '--out', str(out), '--rounds', '3', '--quiet'], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True,  # Ctrl-C reaches it even from a background shell:
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 120
         while time.time() < deadline and not (out / 'linceiver' / 'checkpoint.pt').exists(): time.sleep(0.2)
         p.send_signal(signal.SIGINT); stdout, stderr = p.communicate(timeout=60)
