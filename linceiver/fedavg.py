@@ -21,7 +21,8 @@ from .split import shared_state, load_shared_state, shared_state_problems, state
 # %% auto #0
 __all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests', 'partition_summary',
            'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update', 'local_train', 'evaluate',
-           'joint_train', 'fedavg', 'update_problems', 'train_clients', 'aggregate', 'evaluate_clients', 'run_round',
+           'joint_train', 'fedavg', 'update_problems', 'update_norm', 'bound_updates', 'cap_weights',
+           'coordinate_median', 'trimmed_mean', 'train_clients', 'aggregate', 'evaluate_clients', 'run_round',
            'run_federation', 'load_history', 'summarize', 'compare', 'plot_history', 'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
@@ -192,7 +193,7 @@ def plot_partition(specs:list[ClientSpec]) -> Figure:
 # %% ../nbs/04_fedavg.ipynb #53f19588
 @dataclass(kw_only=True)
 class FedConfig:
-    "How a federation trains: rounds, participation, local training, faults, seed, and the model."
+    "How a federation trains: rounds, participation, local training, robust aggregation, seed, and the model."
     rounds: int = 5                  # communication rounds
     fraction: float = 1.0            # share of clients asked to train each round (at least min_clients of them)
     min_clients: int = 1             # a round needs at least this many accepted updates
@@ -204,21 +205,72 @@ class FedConfig:
     rank_budget: float = 0.0         # weight of `rank_budget_loss` in the local loss (needs model.rank_gate='budget')
     shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
     group_average: tuple = ()        # client-side parts also averaged within a group: 'adapter', 'encoder', 'head'
+    update_norm_bound: float|None = 3.0  # an update's norm |state - global| may be at most this multiple of the
+                                         # round's median update norm; None: no bound
+    update_norm_action: str = 'clip' # a longer update is 'clip'ped back to the bound (direction kept) or 'reject'ed
+    weight_cap: float|None = 3.0     # a client's claimed examples count at most this multiple of the round's median
+                                     # claim (FedAvg weight); None: no cap
+    aggregator: str = 'mean'         # 'mean' (FedAvg, weighted by examples) | 'median' | 'trimmed_mean' (per
+                                     # coordinate, unweighted)
+    trim_fraction: float = 0.2       # 'trimmed_mean': share of the updates cut at each end, per coordinate
     seed: int = 0                    # seeds everything a run draws: initialisation, batches, gate noise, sampling
     model: PerceiverConfig = field(default_factory=PerceiverConfig)  # the architecture every client shares
 
     def __post_init__(self):
         if isinstance(self.model, dict): self.model = PerceiverConfig(**self.model)
+        if not isinstance(self.model, PerceiverConfig):
+            raise ValueError(f"model must be a PerceiverConfig or a dict of its fields, got {self.model!r}")
+        for name in ('rounds', 'min_clients', 'local_epochs', 'batch_size'): _check_number(name, getattr(self, name))
+        _check_number('max_local_batches', self.max_local_batches, none_ok=True)
+        _check_number('fraction', self.fraction, integer=False, low=0, low_open=True, high=1)
+        _check_number('lr', self.lr, integer=False, low_open=True, low=0)
+        for name in ('weight_decay', 'rank_budget'): _check_number(name, getattr(self, name), integer=False, low=0)
+        for name in ('update_norm_bound', 'weight_cap'):
+            _check_number(name, getattr(self, name), integer=False, none_ok=True)
+        _check_number('trim_fraction', self.trim_fraction, integer=False, low=0, high=0.5, high_open=True)
+        _check_number('seed', self.seed, low=0, high=2**32 - 1)
+        _check_choice('shared_moments', self.shared_moments, ('keep', 'reset'))
+        _check_choice('update_norm_action', self.update_norm_action, ('clip', 'reject'))
+        _check_choice('aggregator', self.aggregator, ('mean', 'median', 'trimmed_mean'))
+        if isinstance(self.group_average, str) or not isinstance(self.group_average, (list, tuple)):
+            raise ValueError("group_average must be a list of parts ('adapter', 'encoder', 'head'), "
+                             f"got {self.group_average!r}")
         self.group_average = tuple(self.group_average)
-        if not 0 < self.fraction <= 1: raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
-        if self.rounds < 1 or self.local_epochs < 1 or self.min_clients < 1:
-            raise ValueError("rounds, local_epochs and min_clients must be at least 1")
-        if self.shared_moments not in ('keep', 'reset'):
-            raise ValueError(f"shared_moments must be 'keep' or 'reset', got {self.shared_moments!r}")
         if unknown := set(self.group_average) - {'adapter', 'encoder', 'head'}:
             raise ValueError(f"group_average parts must be 'adapter', 'encoder' or 'head', got {sorted(unknown)}")
+        if self.rank_budget and self.model.rank_gate is None:
+            raise ValueError(f"rank_budget={self.rank_budget} needs gated projections: set model.rank_gate='budget' "
+                             "(or rank_budget=0)")
 
     def to_dict(self) -> dict: return asdict(self)
+
+# %% ../nbs/04_fedavg.ipynb #6441a4ab
+def _check_number(name:str, # the field, as the user writes it
+                  value, # what the user gave
+                  integer:bool=True, # an int (a bool is not a number here), or any finite real number
+                  low:float|None=1, # smallest accepted value (None: no lower bound)
+                  high:float|None=None, # largest accepted value (None: no upper bound)
+                  low_open:bool=False, # exclude `low` itself (a learning rate > 0)
+                  high_open:bool=False, # exclude `high` itself
+                  none_ok:bool=False, # None is accepted too (an option that can be off)
+                 ):
+    "Raise one `ValueError` naming the field and its accepted range unless `value` lies in it."
+    if none_ok and value is None: return
+    kind = 'an integer' if integer else 'a number'
+    if low is not None and high is not None:
+        accepted = f"{kind} in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    elif low is not None: accepted = f"{kind} {'>' if low_open else '>='} {low}"
+    else: accepted = kind
+    ok = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    ok = ok and (integer or math.isfinite(value))
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if not ok: raise ValueError(f"{name} must be {'None or ' if none_ok else ''}{accepted}, got {value!r}")
+
+def _check_choice(name:str, value, choices:tuple):
+    "Raise one `ValueError` naming the field and its choices unless `value` is one of them."
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 # %% ../nbs/04_fedavg.ipynb #8c665f04
 def _toy_federation(samples:int=64, # training samples per client (test: half as many)
@@ -298,6 +350,7 @@ class Update:
     state: dict[str, Tensor]|None        # the state it sends (None when nothing is shared: local-only training)
     num_examples: int                    # examples trained on per local epoch: the FedAvg weight
     metrics: dict                        # training loss and accuracy over the round
+    notes: list[str] = field(default_factory=list)  # what the server changed: clipped, weight capped
 
 def _batches(client:Client, cfg:FedConfig):
     "One local epoch of `client`'s (x, mask, y) batches, in its generator's order, capped at its batch limit."
@@ -360,15 +413,26 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
             for i, c in enumerate(clients)]
 
 # %% ../nbs/04_fedavg.ipynb #c94f128e
-def fedavg(states:list[dict[str, Tensor]], # client states with identical keys, shapes and dtypes
+def _check_states(states:list[dict[str, Tensor]], # client states to be combined
+                  who:str='fedavg', # the caller, for the message
+                 ):
+    "Raise one `ValueError` unless `states` are dicts of finite tensors with the first one's keys, shapes and dtypes."
+    if not states: raise ValueError(f"{who} needs at least one state")
+    for i, state in enumerate(states):
+        if not isinstance(state, dict): raise ValueError(f"{who}: state {i} is a {type(state).__name__}, not a dict")
+        if problems := shared_state_problems(state, states[0], finite=True):
+            raise ValueError(f"{who}: state {i} cannot be combined with state 0: " + "; ".join(problems))
+
+def fedavg(states:list[dict[str, Tensor]], # client states with identical keys, shapes and dtypes, finite values
            weights:list[float], # one non-negative weight per state, typically its number of examples
           ) -> dict[str, Tensor]:
-    "Weighted average of `states` (FedAvg)."
-    if not states: raise ValueError("fedavg needs at least one state")
+    "Weighted average of `states` (FedAvg); refuses states that differ in keys, shapes or dtypes, or hold NaN."
+    _check_states(states)
     if len(states) != len(weights): raise ValueError(f"got {len(states)} states but {len(weights)} weights")
-    w = torch.tensor(weights, dtype=torch.float64)
-    if (w < 0).any() or w.sum() <= 0 or not torch.isfinite(w).all():
+    numbers = all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights)
+    if not numbers or min(weights) < 0 or sum(weights) <= 0:
         raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
+    w = torch.tensor(weights, dtype=torch.float64)
     w = w / w.sum()
     largest = int(w.argmax())
     out = {}
@@ -386,6 +450,70 @@ def update_problems(state:dict, num_examples, reference:dict) -> list[str]:
     problems = [] if valid else [f"num_examples must be a positive integer, got {num_examples!r}"]
     if not isinstance(state, dict): return problems + [f"the update is a {type(state).__name__}, not a state dict"]
     return problems + shared_state_problems(state, reference, finite=True)
+
+# %% ../nbs/04_fedavg.ipynb #ab0734e7
+def update_norm(state:dict[str, Tensor], # a client's state
+                reference:dict[str, Tensor], # the global state it started from
+               ) -> float:
+    "The L2 norm of `state - reference` over all floating-point tensors (in float64, so a huge update cannot overflow)."
+    return math.sqrt(sum(float((state[k].double() - r.double()).square().sum())
+                         for k, r in reference.items() if r.is_floating_point()))
+
+def bound_updates(updates:list[Update], # checked updates (keys, shapes, dtypes, finite values)
+                  global_state:dict[str, Tensor], # the state every update started from
+                  bound:float|None, # multiple of the median update norm allowed; None: no bound
+                  action:str='clip', # 'clip' a longer update back to the bound, or 'reject' it
+                 ) -> tuple[list[Update], dict[str, list[str]]]: # kept (clipped ones replaced), rejected with reasons
+    "Apply the update-norm bound relative to the round's median update norm."
+    if bound is None or not updates: return list(updates), {}
+    norms = [update_norm(u.state, global_state) for u in updates]
+    median = statistics.median(norms)
+    kept, rejected = [], {}
+    for u, norm in zip(updates, norms):
+        if norm <= bound * median: kept.append(u); continue
+        reason = f"update norm {norm:.3g} exceeds {bound:g} x the round's median {median:.3g}"
+        if action == 'reject':
+            rejected[u.client] = [reason]; _logger.warning("update from %s rejected: %s", u.client, reason); continue
+        scale = bound * median / norm
+        state = {k: (g.double() + (u.state[k].double() - g.double()) * scale).to(g.dtype) if g.is_floating_point()
+                 else u.state[k] for k, g in global_state.items()}
+        kept.append(replace(u, state=state, notes=u.notes + [f"{reason}: clipped to {bound * median:.3g}"]))
+        _logger.warning("update from %s clipped: %s", u.client, reason)
+    return kept, rejected
+
+# %% ../nbs/04_fedavg.ipynb #55f10f43
+def cap_weights(claims:list[int], # each client's claimed number of examples
+                cap:float|None, # multiple of the median claim one client may count; None: no cap
+               ) -> list[float]: # the weights FedAvg uses
+    "Claimed examples capped at `cap` times the median claim."
+    if cap is None: return list(claims)
+    limit = cap * statistics.median(claims)
+    return [min(n, limit) for n in claims]
+
+# %% ../nbs/04_fedavg.ipynb #93d06e25
+def _per_coordinate(states:list[dict[str, Tensor]], who:str, reduce:Callable) -> dict[str, Tensor]:
+    "Apply `reduce` to every key's values stacked over clients and sorted per coordinate (in float64)."
+    _check_states(states, who)
+    out = {}
+    for key, ref in states[0].items():
+        stacked = torch.stack([s[key] for s in states]).sort(0).values  # (clients, ...) sorted per coordinate
+        if not ref.is_floating_point(): out[key] = stacked[(len(states) - 1) // 2].clone(); continue
+        out[key] = reduce(stacked.double()).to(ref.dtype)
+    return out
+
+def coordinate_median(states:list[dict[str, Tensor]], # client states with identical keys, shapes and dtypes
+                     ) -> dict[str, Tensor]:
+    "The coordinate-wise median of `states` (Flower's FedMedian)."
+    n = len(states)
+    return _per_coordinate(states, 'coordinate_median', lambda v: (v[(n - 1) // 2] + v[n // 2]) / 2)
+
+def trimmed_mean(states:list[dict[str, Tensor]], # client states with identical keys, shapes and dtypes
+                 trim_fraction:float=0.2, # share of the states cut at each end, per coordinate (below 0.5)
+                ) -> dict[str, Tensor]:
+    "The coordinate-wise trimmed mean of `states` (Flower's FedTrimmedAvg)."
+    _check_number('trim_fraction', trim_fraction, integer=False, low=0, high=0.5, high_open=True)
+    n = len(states); k = int(trim_fraction * n)
+    return _per_coordinate(states, 'trimmed_mean', lambda v: v[k:n - k].mean(0))
 
 # %% ../nbs/04_fedavg.ipynb #964900bf
 ALGORITHMS = ('linceiver', 'local', 'fedavg', 'centralized')
@@ -439,16 +567,26 @@ def train_clients(clients:list[Client], # the clients asked to train this round
 
 def aggregate(updates:list[Update], # what the clients sent
               global_state:dict, # the current global state: every update is checked against it
+              cfg:FedConfig|None=None, # the robust-aggregation options; None: FedConfig's defaults
              ) -> tuple[dict|None, list[Update], dict[str, list[str]]]: # new state or None, accepted, rejected
-    "The server's step: check every update, drop a bad one with its reasons, FedAvg the rest by examples."
-    accepted, rejected = [], {}
+    "The server's step: check every update, drop a bad one with its reasons, bound the rest, then combine them."
+    cfg = cfg or FedConfig()
+    checked, rejected = [], {}
     for u in updates:
         if problems := update_problems(u.state, u.num_examples, global_state):
             rejected[u.client] = problems
             _logger.warning("update from %s rejected: %s", u.client, "; ".join(problems))
-        else: accepted.append(u)
+        else: checked.append(u)
+    accepted, too_long = bound_updates(checked, global_state, cfg.update_norm_bound, cfg.update_norm_action)
+    rejected.update(too_long)
     if not accepted: return None, accepted, rejected
-    return fedavg([u.state for u in accepted], [u.num_examples for u in accepted]), accepted, rejected
+    states = [u.state for u in accepted]
+    if cfg.aggregator == 'median': return coordinate_median(states), accepted, rejected
+    if cfg.aggregator == 'trimmed_mean': return trimmed_mean(states, cfg.trim_fraction), accepted, rejected
+    weights = cap_weights([u.num_examples for u in accepted], cfg.weight_cap)
+    capped = lambda u, w: replace(u, notes=u.notes + [f"weight capped from {u.num_examples} to {w:g}"])
+    accepted = [u if w == u.num_examples else capped(u, w) for u, w in zip(accepted, weights)]
+    return fedavg(states, weights), accepted, rejected
 
 def _received_bytes(updates:list[Update]) -> int:
     "Bytes of every update that arrived as tensors, accepted or not."
@@ -484,7 +622,7 @@ def run_round(round_:int, # 1, 2, ...
     received, accepted, rejected = 0, updates, {}  # local and centralized training send nothing
     if global_state is not None:
         received = _received_bytes(updates)
-        new_state, accepted, rejected = aggregate(updates, global_state)
+        new_state, accepted, rejected = aggregate(updates, global_state, cfg)
         global_state = new_state if new_state is not None else global_state
     if len(accepted) < min(cfg.min_clients, len(clients)):
         raise RuntimeError(f"round {round_}: {len(accepted)} usable updates, fewer than min_clients={cfg.min_clients} "
@@ -501,6 +639,7 @@ def run_round(round_:int, # 1, 2, ...
     accuracies = [r['accuracy'] for r in results.values()]
     return global_state, dict(
         round=round_, selected=selected, accepted=[u.client for u in accepted], skipped=skipped, rejected=rejected,
+        adjusted={u.client: u.notes for u in accepted if u.notes},
         train={u.client: u.metrics for u in accepted}, clients=results,
         mean_accuracy=statistics.mean(accuracies), median_accuracy=statistics.median(accuracies),
         bytes_down=sent, bytes_up=received, seconds=time.perf_counter() - start)
