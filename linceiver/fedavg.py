@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_fedavg.ipynb #dbbff1b3
 from __future__ import annotations
-import itertools, json, logging, math, random, statistics, time, csv
+import contextlib, csv, fcntl, hashlib, itertools, json, logging, math, os, random, statistics, time
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -23,7 +23,8 @@ __all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indi
            'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update', 'local_train', 'evaluate',
            'joint_train', 'fedavg', 'update_problems', 'update_norm', 'bound_updates', 'cap_weights',
            'coordinate_median', 'trimmed_mean', 'train_clients', 'aggregate', 'evaluate_clients', 'run_round',
-           'run_federation', 'load_history', 'summarize', 'compare', 'plot_history', 'explore_histories']
+           'run_federation', 'checkpoint_digest', 'load_checkpoint', 'load_history', 'summarize', 'compare',
+           'plot_history', 'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
 @dataclass
@@ -656,16 +657,18 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
     "Run a federation of `specs` for `cfg.rounds` rounds and return its history."
     _check_run(specs, algorithm, out_dir, resume)
     out_dir = None if out_dir is None else Path(out_dir)
-    clients, evaluator = _build_clients(specs, cfg, algorithm)
-    global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg') else None
-    history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs], rounds=[])
-    if resume: global_state, history = _restore(out_dir, clients, algorithm, cfg)
-    rounds = range(len(history['rounds']) + 1, cfg.rounds + 1)
-    for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
-        global_state, record = run_round(round_, specs, clients, evaluator, global_state, cfg, algorithm,
-                                         local_train_fn, last=round_ == cfg.rounds)
-        history['rounds'].append(record)
-        if out_dir is not None: _save(out_dir, history, clients, global_state, round_, algorithm)
+    with _claim(out_dir, resume):  # no other run writes here until this one ends
+        clients, evaluator = _build_clients(specs, cfg, algorithm)
+        global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg') else None
+        history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs],
+                       rounds=[])
+        if resume: global_state, history = _restore(out_dir, clients, algorithm, cfg)
+        rounds = range(len(history['rounds']) + 1, cfg.rounds + 1)
+        for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
+            global_state, record = run_round(round_, specs, clients, evaluator, global_state, cfg, algorithm,
+                                             local_train_fn, last=round_ == cfg.rounds)
+            history['rounds'].append(record)
+            if out_dir is not None: _save(out_dir, history, clients, global_state, round_, algorithm)
     return history
 
 def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
@@ -677,12 +680,48 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
         raise ValueError("classic FedAvg averages whole models, so all clients need one architecture; "
                          f"groups here: {sorted({s.group for s in specs})}")
     if resume and out_dir is None: raise ValueError("resume needs the out_dir of the run to continue")
-    if out_dir is None: return
-    ckpt = Path(out_dir) / 'checkpoint.pt'
-    if resume and not ckpt.exists(): raise FileNotFoundError(f"no checkpoint to resume in {out_dir}")
-    if not resume and ckpt.exists():
-        raise FileExistsError(f"{out_dir} already holds a run: pass resume=True to continue it, "
+    if out_dir is not None: _check_folder(Path(out_dir), resume)
+
+# %% ../nbs/04_fedavg.ipynb #8f63e2d1
+_LOCK = '.run.lock'
+_RUN_FILES = ('checkpoint.pt', 'history.json', 'history.csv')
+
+def _check_folder(out_dir:Path, resume:bool):
+    "Refuse a new run over a run's files, and a resume without a checkpoint; writes nothing."
+    if out_dir.exists() and not out_dir.is_dir(): raise NotADirectoryError(f"out_dir {out_dir} is not a folder")
+    if resume and not (out_dir / 'checkpoint.pt').exists():
+        raise FileNotFoundError(f"no checkpoint to resume in {out_dir}")
+    if not resume and (found := [name for name in _RUN_FILES if (out_dir / name).exists()]):
+        raise FileExistsError(f"{out_dir} already holds a run ({', '.join(found)}): pass resume=True to continue it, "
                               "or choose another out_dir (results are never overwritten)")
+
+@contextlib.contextmanager
+def _claim(out_dir:Path|None, # the run's folder (None: nothing to claim)
+           resume:bool, # whether the run continues the checkpoint in out_dir
+          ):
+    "Hold an exclusive lock on `out_dir` for the run; refuse one that another run holds or that holds a run's files."
+    if out_dir is None: yield; return
+    created, lock = not out_dir.exists(), out_dir / _LOCK
+    in_use = FileExistsError(f"{out_dir} is in use by another run (it holds {lock}): wait for that run to end, "
+                             "or choose another out_dir")
+    for _ in range(10):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        try: fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        except FileNotFoundError: continue  # the folder was removed by a run that just ended
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: os.close(fd); raise in_use from None
+        try: current = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError: current = False
+        if current: break
+        os.close(fd)  # a run that just ended removed this lock file after we opened it: take the new one
+    else: raise in_use
+    try:
+        _check_folder(out_dir, resume)  # again, now that no other run can write here
+        yield
+    finally:
+        lock.unlink(); os.close(fd)  # unlinked while held: a run waiting on the old file sees it is stale
+        if created and not any(out_dir.iterdir()):
+            with contextlib.suppress(OSError): out_dir.rmdir()  # nothing was saved: leave no empty folder
 
 # %% ../nbs/04_fedavg.ipynb #655946a4
 def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig, sent:int, received:int) -> tuple[int, int]:
@@ -700,22 +739,78 @@ def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig, sen
         received += sum(map(state_bytes, states)); sent += state_bytes(averaged) * len(members)
     return sent, received
 
+# %% ../nbs/04_fedavg.ipynb #75248c02
+def _digest(value, h):
+    "Feed `value` (nested dicts, lists, tensors, plain values) into the hash `h` in a fixed order."
+    if isinstance(value, Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"tensor {t.dtype} {tuple(t.shape)}:".encode()); h.update(t.reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(value, dict):
+        h.update(b'{')
+        for key in sorted(value, key=repr): _digest(key, h); _digest(value[key], h)
+        h.update(b'}')
+    elif isinstance(value, (list, tuple)):
+        h.update(b'[')
+        for item in value: _digest(item, h)
+        h.update(b']')
+    else: h.update(f"{type(value).__name__} {value!r};".encode())
+
+def checkpoint_digest(ckpt:dict) -> str:
+    "The SHA-256 (hex) of a checkpoint's content, without its own 'sha256' entry."
+    h = hashlib.sha256()
+    _digest({k: v for k, v in ckpt.items() if k != 'sha256'}, h)
+    return h.hexdigest()
+
+def load_checkpoint(path:str|Path) -> dict:
+    "A checkpoint written by `run_federation`; refused with a clear error unless it reads and matches its SHA-256."
+    path, way_out = Path(path), "restore it from a copy, or start a new run in another out_dir"
+    try: ckpt = torch.load(path, weights_only=True)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [''])[0][:200]
+        raise ValueError(f"{path} cannot be read as a checkpoint ({type(e).__name__}: {first}): it is damaged or "
+                         f"was modified; {way_out}") from None
+    if not isinstance(ckpt, dict) or 'sha256' not in ckpt:
+        raise ValueError(f"{path} has no checksum: it was not written by this version of run_federation; {way_out}")
+    if checkpoint_digest(ckpt) != ckpt['sha256']:
+        raise ValueError(f"{path} does not match its SHA-256 checksum: it is damaged or was modified after it was "
+                         f"written; {way_out}")
+    return ckpt
+
 # %% ../nbs/04_fedavg.ipynb #e8f79e35
+def _nonfinite(state:dict[str, Tensor], name:str) -> list[str]:
+    "The entries of `state` holding NaN or infinite values, as `name[key]`."
+    return [f"{name}[{key!r}]" for key, t in state.items()
+            if isinstance(t, Tensor) and t.is_floating_point() and not torch.isfinite(t).all()]
+
 def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_:int, algorithm:str):
-    "Write the checkpoint (atomically), history.json and history.csv after a round."
-    out_dir.mkdir(parents=True, exist_ok=True)
+    "Write the checkpoint (atomically, with its SHA-256), history.json and history.csv after a round."
+    held = f"round {round_ - 1}" if round_ > 1 else "nothing yet"  # what the checkpoint on disk holds now
+    bad = (_nonfinite(global_state or {}, 'global_state') +
+           [e for c in clients for e in _nonfinite(c.model.state_dict(), f"client {c.name!r}")])
+    if bad: raise FloatingPointError(f"round {round_}: {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} not finite; "
+                                     f"refusing to checkpoint it (the checkpoint in {out_dir} holds {held})")
     ckpt = dict(round=round_, algorithm=algorithm, global_state=global_state, history=json.dumps(history),
                 clients={c.name: c.checkpoint() for c in clients})
-    torch.save(ckpt, out_dir / 'checkpoint.pt.tmp'); (out_dir / 'checkpoint.pt.tmp').replace(out_dir / 'checkpoint.pt')
-    (out_dir / 'history.json').write_text(json.dumps(history, indent=1))
-    write_csv([dict(algorithm=algorithm, round=r['round'], client=name, status=res['status'], accuracy=res['accuracy'],
-                    loss=res['loss'], dataset_accuracy=res.get('dataset_accuracy', ''), bytes_up=r['bytes_up'],
-                    bytes_down=r['bytes_down'], seconds=round(r['seconds'], 3))
-               for r in history['rounds'] for name, res in r['clients'].items()], out_dir / 'history.csv')
+    ckpt['sha256'] = checkpoint_digest(ckpt)
+    rows = [dict(algorithm=algorithm, round=r['round'], client=name, status=res['status'], accuracy=res['accuracy'],
+                 loss=res['loss'], dataset_accuracy=res.get('dataset_accuracy', ''), bytes_up=r['bytes_up'],
+                 bytes_down=r['bytes_down'], seconds=round(r['seconds'], 3))
+            for r in history['rounds'] for name, res in r['clients'].items()]
+    writes = [('checkpoint.pt', lambda path: torch.save(ckpt, path)),
+              ('history.json', lambda path: path.write_text(json.dumps(history, indent=1))),
+              ('history.csv', lambda path: write_csv(rows, path))]
+    for name, write in writes:
+        tmp = out_dir / f"{name}.{os.getpid()}.tmp"  # per process: two writers never share a temporary file
+        try: write(tmp); tmp.replace(out_dir / name)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            held = f"round {round_}" if name != 'checkpoint.pt' else held
+            raise OSError(e.errno, f"could not write {out_dir / name} after round {round_} ({e.strerror or e}); "
+                                   f"the last good checkpoint holds {held}: free space, then resume") from e
 
 def _restore(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -> tuple[dict|None, dict]:
     "The global state and history of the run in `out_dir`, with every client restored to where it stopped."
-    ckpt = torch.load(out_dir / 'checkpoint.pt', weights_only=True)
+    ckpt = load_checkpoint(out_dir / 'checkpoint.pt')
     history = json.loads(ckpt['history'])
     if ckpt['algorithm'] != algorithm or history['config'] != json.loads(json.dumps(cfg.to_dict())):
         raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; "
