@@ -276,8 +276,10 @@ def _check_choice(name:str, value, choices:tuple):
 # %% ../nbs/04_fedavg.ipynb #8c665f04
 def _toy_federation(samples:int=64, # training samples per client (test: half as many)
                    seed:int=0,
+                   image_clients:int=2, # how many image clients
+                   sequence_clients:int=2, # how many variable-length sequence ("audio") clients
                   ) -> list[ClientSpec]:
-    "Test fixture: two image and two variable-length sequence clients with different label sets."
+    "Test fixture: image and variable-length sequence clients with different label sets."
     from linceiver.perceiver import ImageAdapter, AudioAdapter
     g = torch.Generator().manual_seed(seed)
     def images(num):
@@ -294,10 +296,10 @@ def _toy_federation(samples:int=64, # training samples per client (test: half as
         return Split(x * mask[..., None], y, mask)
     specs = [ClientSpec(f'image-{i}', images(samples), images(samples // 2),
                         lambda: ImageAdapter(image_size=8, c=16, num_bands=2), 4, 'image')
-             for i in range(2)]
+             for i in range(image_clients)]
     specs += [ClientSpec(f'audio-{i}', sequences(samples), sequences(samples // 2),
                          lambda: AudioAdapter(max_frames=32, n_mels=8, c=16, num_bands=4), 3, 'audio')
-              for i in range(2)]
+              for i in range(sequence_clients)]
     return specs
 
 # %% ../nbs/04_fedavg.ipynb #1a612957
@@ -787,8 +789,9 @@ def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_
     held = f"round {round_ - 1}" if round_ > 1 else "nothing yet"  # what the checkpoint on disk holds now
     bad = (_nonfinite(global_state or {}, 'global_state') +
            [e for c in clients for e in _nonfinite(c.model.state_dict(), f"client {c.name!r}")])
-    if bad: raise FloatingPointError(f"round {round_}: {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} not finite; "
-                                     f"refusing to checkpoint it (the checkpoint in {out_dir} holds {held})")
+    if bad:
+        raise FloatingPointError(f"round {round_}: {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} not finite; "
+                                 f"refusing to checkpoint it (the checkpoint in {out_dir} holds {held})")
     ckpt = dict(round=round_, algorithm=algorithm, global_state=global_state, history=json.dumps(history),
                 clients={c.name: c.checkpoint() for c in clients})
     ckpt['sha256'] = checkpoint_digest(ckpt)
