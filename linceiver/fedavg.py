@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_fedavg.ipynb #dbbff1b3
 from __future__ import annotations
-import contextlib, csv, fcntl, hashlib, itertools, json, logging, math, os, random, statistics, time
+import contextlib, csv, hashlib, itertools, json, logging, math, os, random, statistics, time
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -703,6 +703,7 @@ def _claim(out_dir:Path|None, # the run's folder (None: nothing to claim)
           ):
     "Hold an exclusive lock on `out_dir` for the run; refuse one that another run holds or that holds a run's files."
     if out_dir is None: yield; return
+    import fcntl  # POSIX only; imported here so that the rest of the module imports everywhere
     created, lock = not out_dir.exists(), out_dir / _LOCK
     in_use = FileExistsError(f"{out_dir} is in use by another run (it holds {lock}): wait for that run to end, "
                              "or choose another out_dir")
