@@ -175,7 +175,7 @@ def demo_rows(epochs:int=30, # training epochs
               seed:int=0, # seed for the split, the initialisation and the batches
              ) -> list[dict]: # one row per model: held-out accuracy, parameters, training seconds
     "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; held-out accuracy of each."
-    check_number('epochs', epochs, low=1); check_number('k', k, low=1, high=64); check_number('seed', seed)
+    check_number('epochs', epochs, low=1); check_number('k', k, low=1, high=64); check_number('seed', seed, low=0)
     from sklearn.datasets import load_digits
     digits = load_digits()
     data = Split(torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16., torch.tensor(digits.target))  # (1797, 1, 8, 8)

@@ -15,7 +15,7 @@ from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
 from .adaptive import rank_budget_loss
-from .perceiver import PerceiverConfig, PerceiverIO, train_step
+from .perceiver import PerceiverConfig, PerceiverIO, check_number, train_step
 from .split import shared_state, load_shared_state, shared_state_problems, state_bytes
 
 # %% auto #0
@@ -221,15 +221,16 @@ class FedConfig:
         if isinstance(self.model, dict): self.model = PerceiverConfig(**self.model)
         if not isinstance(self.model, PerceiverConfig):
             raise ValueError(f"model must be a PerceiverConfig or a dict of its fields, got {self.model!r}")
-        for name in ('rounds', 'min_clients', 'local_epochs', 'batch_size'): _check_number(name, getattr(self, name))
-        _check_number('max_local_batches', self.max_local_batches, none_ok=True)
-        _check_number('fraction', self.fraction, integer=False, low=0, low_open=True, high=1)
-        _check_number('lr', self.lr, integer=False, low_open=True, low=0)
-        for name in ('weight_decay', 'rank_budget'): _check_number(name, getattr(self, name), integer=False, low=0)
+        for name in ('rounds', 'min_clients', 'local_epochs', 'batch_size'):
+            check_number(name, getattr(self, name), low=1)
+        check_number('max_local_batches', self.max_local_batches, low=1, none_ok=True)
+        check_number('fraction', self.fraction, integer=False, low=0, low_open=True, high=1)
+        check_number('lr', self.lr, integer=False, low_open=True, low=0)
+        for name in ('weight_decay', 'rank_budget'): check_number(name, getattr(self, name), integer=False, low=0)
         for name in ('update_norm_bound', 'weight_cap'):
-            _check_number(name, getattr(self, name), integer=False, none_ok=True)
-        _check_number('trim_fraction', self.trim_fraction, integer=False, low=0, high=0.5, high_open=True)
-        _check_number('seed', self.seed, low=0, high=2**32 - 1)
+            check_number(name, getattr(self, name), integer=False, low=1, none_ok=True)
+        check_number('trim_fraction', self.trim_fraction, integer=False, low=0, high=0.5, high_open=True)
+        check_number('seed', self.seed, low=0, high=2**32 - 1)
         _check_choice('shared_moments', self.shared_moments, ('keep', 'reset'))
         _check_choice('update_norm_action', self.update_norm_action, ('clip', 'reject'))
         _check_choice('aggregator', self.aggregator, ('mean', 'median', 'trimmed_mean'))
@@ -246,28 +247,6 @@ class FedConfig:
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../nbs/04_fedavg.ipynb #6441a4ab
-def _check_number(name:str, # the field, as the user writes it
-                  value, # what the user gave
-                  integer:bool=True, # an int (a bool is not a number here), or any finite real number
-                  low:float|None=1, # smallest accepted value (None: no lower bound)
-                  high:float|None=None, # largest accepted value (None: no upper bound)
-                  low_open:bool=False, # exclude `low` itself (a learning rate > 0)
-                  high_open:bool=False, # exclude `high` itself
-                  none_ok:bool=False, # None is accepted too (an option that can be off)
-                 ):
-    "Raise one `ValueError` naming the field and its accepted range unless `value` lies in it."
-    if none_ok and value is None: return
-    kind = 'an integer' if integer else 'a number'
-    if low is not None and high is not None:
-        accepted = f"{kind} in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-    elif low is not None: accepted = f"{kind} {'>' if low_open else '>='} {low}"
-    else: accepted = kind
-    ok = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
-    ok = ok and (integer or math.isfinite(value))
-    ok = ok and (low is None or (value > low if low_open else value >= low))
-    ok = ok and (high is None or (value < high if high_open else value <= high))
-    if not ok: raise ValueError(f"{name} must be {'None or ' if none_ok else ''}{accepted}, got {value!r}")
-
 def _check_choice(name:str, value, choices:tuple):
     "Raise one `ValueError` naming the field and its choices unless `value` is one of them."
     if value not in choices:
@@ -514,7 +493,7 @@ def trimmed_mean(states:list[dict[str, Tensor]], # client states with identical 
                  trim_fraction:float=0.2, # share of the states cut at each end, per coordinate (below 0.5)
                 ) -> dict[str, Tensor]:
     "The coordinate-wise trimmed mean of `states` (Flower's FedTrimmedAvg)."
-    _check_number('trim_fraction', trim_fraction, integer=False, low=0, high=0.5, high_open=True)
+    check_number('trim_fraction', trim_fraction, integer=False, low=0, high=0.5, high_open=True)
     n = len(states); k = int(trim_fraction * n)
     return _per_coordinate(states, 'trimmed_mean', lambda v: v[k:n - k].mean(0))
 

@@ -20,22 +20,28 @@ __all__ = ['check_number', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentio
            'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'train_step']
 
 # %% ../nbs/02_perceiver_io.ipynb #f447b749
-def check_number(name:str, # the field, as the user wrote it
+def check_number(name:str, # the field, as the user writes it
                  value, # what the user gave
-                 integer:bool=True, # an int (bools are not numbers here) or any real number
-                 low:float|None=None, # smallest accepted value
-                 high:float|None=None, # largest accepted value
-                 low_open:bool=False, # exclude `low` itself (e.g. a learning rate > 0)
+                 integer:bool=True, # an int (a bool is not a number here), or any finite real number
+                 low:float|None=None, # smallest accepted value (None: no lower bound)
+                 high:float|None=None, # largest accepted value (None: no upper bound)
+                 low_open:bool=False, # exclude `low` itself (a learning rate > 0)
+                 high_open:bool=False, # exclude `high` itself
+                 none_ok:bool=False, # None is accepted too (an option that can be off)
                 ):
-    "Raise one `ValueError` naming `name` and the accepted range unless `value` is a number in it."
+    "Raise one `ValueError` naming the field and its accepted range unless `value` lies in it."
+    if none_ok and value is None: return
     kind = 'an integer' if integer else 'a number'
-    bounds = [f"> {low}" if low_open else f">= {low}"] if low is not None else []
-    bounds += [f"<= {high}"] if high is not None else []
-    accepted = f"{kind}{' ' + ' and '.join(bounds) if bounds else ''}"
-    types = (int,) if integer else (int, float)
-    ok = isinstance(value, types) and not isinstance(value, bool) and (integer or math.isfinite(value))
-    ok = ok and (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
-    if not ok: raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    if low is not None and high is not None:
+        accepted = f"{kind} in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    elif low is not None: accepted = f"{kind} {'>' if low_open else '>='} {low}"
+    elif high is not None: accepted = f"{kind} {'<' if high_open else '<='} {high}"
+    else: accepted = kind
+    ok = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    ok = ok and (integer or math.isfinite(value))
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if not ok: raise ValueError(f"{name} must be {'None or ' if none_ok else ''}{accepted}, got {value!r}")
 
 # %% ../nbs/02_perceiver_io.ipynb #6442093a
 @dataclass(kw_only=True)
