@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import torchaudio
 from einops import rearrange
 from torch import nn, Tensor
-from .perceiver import ImageAdapter, AudioAdapter, TextAdapter, encode_bytes, pad_sequences
+from .perceiver import ImageAdapter, AudioAdapter, TextAdapter
 from .fedavg import Split
 
 # %% auto #0
@@ -527,20 +527,19 @@ def _one_thread():
 # %% ../nbs/05_data.ipynb #2af954ee
 def log_mel_frames(waves:list[Tensor], # waveforms (L_i,) of one sample rate
                    mel:LogMel, # the featuriser
-                   n:int|None=None, # frames to pad to; default: the longest clip
-                  ) -> tuple[Tensor, Tensor]: # (N, n, n_mels) frames and (N, n) mask
-    "Log-mel frames of each clip, computed clip by clip, padded with a mask."
-    with torch.no_grad(): frames = [mel(torch.as_tensor(w, dtype=torch.float32)) for w in waves]  # (T_i, n_mels) each
-    return pad_sequences(frames, n)
+                  ) -> list[Tensor]: # (T_i, n_mels) frames of each clip
+    "Log-mel frames of each clip, computed clip by clip; never padded."
+    with torch.no_grad(): return [mel(torch.as_tensor(w, dtype=torch.float32)) for w in waves]  # (T_i, n_mels) each
 
 # %% ../nbs/05_data.ipynb #9dd3b4ca
-def standardize_frames(train:Split, # audio training split: x (N, n, n_mels), mask (N, n)
+def standardize_frames(train:Split, # audio training split, packed: values (frames, n_mels)
                        *others:Split, # further splits standardised with the training statistics
                       ) -> list[Split]:
-    "Splits whose frames are standardised per band with the training split's real frames; padding stays 0."
-    real = train.x[train.mask]  # (frames, n_mels)
-    mean, std = real.mean(0), real.std(0).clamp_min(1e-6)  # (n_mels,)
-    return [Split((s.x - mean) / std * s.mask[..., None], s.y, s.mask) for s in (train, *others)]
+    "Splits whose frames are standardised per band with the training split's real frames; they stay packed."
+    if not all(s.is_packed for s in (train, *others)):
+        raise ValueError("standardize_frames needs variable-length (packed) splits")
+    mean, std = train.values.mean(0), train.values.std(0).clamp_min(1e-6)  # (n_mels,)
+    return [Split.from_packed((s.values - mean) / std, s.lengths, s.y, s.n) for s in (train, *others)]
 
 # %% ../nbs/05_data.ipynb #e26525a7
 _FSDD_FILE = re.compile(r'^(\d)_([A-Za-z]+)_(\d+)\.wav$')
@@ -548,9 +547,9 @@ _FSDD_FILE = re.compile(r'^(\d)_([A-Za-z]+)_(\d+)\.wav$')
 def _too_long(record:str, frames:int, max_frames:int, hop_length:int, sample_rate:int=8000) -> ValueError:
     "The error for a clip of `frames` log-mel frames over the bound `max_frames`."
     return ValueError(f"{record} is {frames:,} log-mel frames long ({(frames - 1) * hop_length / sample_rate:.1f} s), "
-                      f"over max_frames={max_frames} ({(max_frames - 1) * hop_length / sample_rate:.1f} s): every clip "
-                      f"is padded to the longest, so one long clip costs memory for all of them. Raise the bound with "
-                      f"the dataset option max_frames (in a federation's [[clients]] table: options = "
+                      f"over max_frames={max_frames} ({(max_frames - 1) * hop_length / sample_rate:.1f} s): the "
+                      f"longest clip sets the input length every adapter of the dataset is built for. Raise the bound "
+                      f"with the dataset option max_frames (in a federation's [[clients]] table: options = "
                       f"{{ max_frames = {frames} }}), or remove the clip")
 
 def _read_wav(path:Path, # a wav file
@@ -613,14 +612,13 @@ def load_fsdd(data_dir:str|Path|None=None, # data root; see `data_root`
         feats = cached('fsdd-logmel', wavs, params, decode_and_featurise, cache_dir)
         if (too_long := (feats['lengths'] > max_frames).nonzero().flatten()).numel():  # a cache made under a larger bound
             raise _too_long(str(wavs[int(too_long[0])]), int(feats['lengths'][too_long[0]]), max_frames, hop_length)
-        x, mask = pad_sequences(feats['frames'].split(feats['lengths'].tolist()))  # (3000, n, n_mels), (3000, n)
     y = torch.tensor([int(m[1]) for m in names])
+    clips = Split.from_packed(feats['frames'], feats['lengths'], y)  # packed (frames, n_mels); n: the longest clip
     speakers = [m[2] for m in names]
     is_test = torch.tensor([int(m[3]) < test_indices for m in names])
     train_idx, test_idx = (~is_test).nonzero().flatten(), is_test.nonzero().flatten()
-    train, test = standardize_frames(Split(x[train_idx], y[train_idx], mask[train_idx]),
-                                     Split(x[test_idx], y[test_idx], mask[test_idx]))
-    return DatasetSplits('fsdd', 'audio', train, test, [str(d) for d in range(10)], tuple(x.shape[1:]),
+    train, test = standardize_frames(clips.subset(train_idx), clips.subset(test_idx))
+    return DatasetSplits('fsdd', 'audio', train, test, [str(d) for d in range(10)], (clips.n, n_mels),
                          groups={'train': [speakers[i] for i in train_idx], 'test': [speakers[i] for i in test_idx]})
 
 # %% ../nbs/05_data.ipynb #638c1285
@@ -687,8 +685,8 @@ def load_dtmf(data_dir:str|Path|None=None, # unused: the tones are generated
     splits = []
     for per_class, split_seed in ((train_per_class, seed), (test_per_class, seed + 1)):
         y = torch.arange(10).repeat(per_class)
-        with _one_thread(): x, mask = log_mel_frames(dtmf_waveforms(y, seed=split_seed, **tone_options), mel, n)
-        splits.append(Split(x, y, mask))
+        with _one_thread(): frames = log_mel_frames(dtmf_waveforms(y, seed=split_seed, **tone_options), mel)
+        splits.append(Split.from_sequences(frames, y, n))  # packed; n: the longest possible clip
     return DatasetSplits('dtmf', 'audio', *standardize_frames(*splits), [str(d) for d in range(10)], (n, n_mels))
 
 # %% ../nbs/05_data.ipynb #0c0966a6
@@ -711,7 +709,7 @@ def _sms_rows(path:Path, # a file of `label<TAB>text` lines
             raise ValueError(f"line {number:,} of {path} is not '{'|'.join(classes)}<TAB>text': {line[:40]!r}")
         if (size := len(message.encode('utf-8'))) > max_bytes:
             raise ValueError(f"line {number:,} of {path} holds a message of {size:,} bytes, over max_bytes={max_bytes}: "
-                             f"every message is padded to the longest, so one long message costs memory for all. "
+                             f"the longest message sets the input length every text adapter is built for. "
                              f"Raise the bound with the dataset option max_bytes (in a federation's [[clients]] "
                              f"table: options = {{ max_bytes = {size} }}), or remove the line")
         rows.append((number, label, message))
@@ -736,10 +734,12 @@ def load_sms_spam(data_dir:str|Path|None=None, # data root; see `data_root`
     rows = [(label, text) for _, label, text in _sms_rows(folder / 'SMSSpamCollection', classes, max_bytes)]
     if deduplicate: rows = list({text: (label, text) for label, text in reversed(rows)}.values())[::-1]  # first of each
     y = torch.tensor([classes.index(label) for label, _ in rows])
-    with _one_thread(): ids, mask = encode_bytes([text for _, text in rows], max_len=max_bytes)  # (N, n), n: longest
+    encoded = [text.encode('utf-8') for _, text in rows]
+    ids = torch.tensor(list(b''.join(encoded)), dtype=torch.long)  # (bytes,) every message's byte ids, packed
+    messages = Split.from_packed(ids, [len(e) for e in encoded], y)  # n: the longest message
     train_idx, test_idx = stratified_split(y, test_fraction, seed)
-    return DatasetSplits('sms_spam', 'text', Split(ids[train_idx], y[train_idx], mask[train_idx]),
-                         Split(ids[test_idx], y[test_idx], mask[test_idx]), classes, (ids.shape[1],))
+    return DatasetSplits('sms_spam', 'text', messages.subset(train_idx), messages.subset(test_idx), classes,
+                         (messages.n,))
 
 # %% ../nbs/05_data.ipynb #159d9efb
 def decode_bytes(ids:Tensor, # (n,) byte ids

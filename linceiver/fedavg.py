@@ -27,32 +27,104 @@ __all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indi
            'plot_history', 'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
-@dataclass
 class Split:
-    "Inputs, labels and (for variable-length data) a padding mask of one data split."
-    x: Tensor                # (N, ...) inputs as the client's adapter expects them, padded along dim 1 when masked
-    y: Tensor                # (N,) integer labels
-    mask: Tensor|None = None # (N, n) bool, True on real tokens; None when every input has full length
+    "Inputs and labels of one data split; variable-length inputs are stored packed, without padding."
+    def __init__(self,
+                 x:Tensor, # (N, ...) inputs as the client's adapter expects them; (N, n, ...) padded when masked
+                 y:Tensor, # (N,) integer labels
+                 mask:Tensor|None=None, # (N, n) bool, True on each sample's real tokens (a prefix); None: full length
+                ):
+        if len(x) != len(y): raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        if mask is None: self._x, self.y, self.values, self.lengths, self.n = x, y, None, None, None; return
+        mask = torch.as_tensor(mask, dtype=torch.bool)
+        if tuple(mask.shape) != tuple(x.shape[:2]):
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match x's (N, n) = {tuple(x.shape[:2])}")
+        lengths = mask.sum(1)
+        if not torch.equal(mask, torch.arange(mask.shape[1]) < lengths[:, None]):
+            raise ValueError("mask must be True on a prefix of each row (the real tokens first, then the padding)")
+        self._set_packed(x[mask], lengths, y, x.shape[1])  # padding values are dropped: batches pad with 0
 
-    def __post_init__(self):
-        if len(self.x) != len(self.y): raise ValueError(f"x has {len(self.x)} samples but y has {len(self.y)}")
-        if self.mask is not None and tuple(self.mask.shape) != tuple(self.x.shape[:2]):
-            raise ValueError(f"mask shape {tuple(self.mask.shape)} "
-                             f"does not match x's (N, n) = {tuple(self.x.shape[:2])}")
+    def _set_packed(self, values:Tensor, lengths:Tensor, y:Tensor, n:int|None):
+        "Hold `values` (total, ...): the real tokens of all samples one after another, sample i's `lengths[i]` long."
+        lengths = torch.as_tensor(lengths, dtype=torch.long)
+        longest = int(lengths.max()) if len(lengths) else 0
+        n = longest if n is None else int(n)
+        if len(lengths) != len(y): raise ValueError(f"{len(lengths)} lengths but y has {len(y)} labels")
+        if int(lengths.sum()) != len(values):
+            raise ValueError(f"the lengths add up to {int(lengths.sum())} tokens but values holds {len(values)}")
+        if longest > n: raise ValueError(f"a sequence of length {longest} is longer than n={n}")
+        self._x, self.y, self.values, self.lengths, self.n = None, y, values, lengths, n
+        self.offsets = lengths.cumsum(0) - lengths  # (N,) where each sample starts in `values`
+
+    @classmethod
+    def from_packed(cls, values:Tensor, # (total, ...) the real tokens of all samples, one sample after another
+                    lengths:Tensor, # (N,) tokens of each sample
+                    y:Tensor, # (N,) integer labels
+                    n:int|None=None, # the length `x` pads to; default: the longest sample
+                   ) -> Split:
+        "A variable-length split from its packed tokens and per-sample lengths."
+        split = cls.__new__(cls)
+        split._set_packed(values, lengths, y, n)
+        return split
+
+    @classmethod
+    def from_sequences(cls, seqs:list[Tensor], # N tensors (n_i, ...) with equal trailing shapes
+                       y:Tensor, # (N,) integer labels
+                       n:int|None=None, # the length `x` pads to; default: the longest sequence
+                      ) -> Split:
+        "A variable-length split from its sequences, never padded to a common length."
+        if not len(seqs): raise ValueError("no sequences: a split needs at least one")
+        return cls.from_packed(torch.cat(list(seqs)), [len(s) for s in seqs], y, n)
+
+    @property
+    def is_packed(self) -> bool: return self.lengths is not None
+
+    @property
+    def x(self) -> Tensor:
+        "(N, ...) inputs; for variable-length data (N, n, ...) padded to `n`, built on each call (costs N × n tokens)."
+        return self._x if not self.is_packed else self._padded(torch.arange(len(self)), self.n)[0]
+
+    @property
+    def mask(self) -> Tensor|None:
+        "(N, n) bool, True on real tokens, built on each call; None for fixed-size data."
+        return None if not self.is_packed else torch.arange(self.n) < self.lengths[:, None]
 
     def __len__(self): return len(self.y)
 
+    def __repr__(self):
+        if not self.is_packed: return f"Split(N={len(self)}, x={tuple(self._x.shape)})"
+        return f"Split(N={len(self)}, tokens={tuple(self.values.shape)}, n={self.n})"
+
+    def stored_bytes(self) -> int:
+        "Bytes of the tensors this split holds."
+        tensors = [self._x, self.y] if not self.is_packed else [self.values, self.y, self.lengths, self.offsets]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def _token_index(self, idx:Tensor, n:int) -> tuple[Tensor, Tensor]:
+        "The (b, n) mask of samples `idx` padded to `n`, and where their real tokens lie in `values`."
+        mask = torch.arange(n) < self.lengths[idx, None]  # (b, n)
+        return mask, (self.offsets[idx, None] + torch.arange(n))[mask]  # (b, n), (tokens,)
+
+    def _padded(self, idx:Tensor, n:int) -> tuple[Tensor, Tensor]:
+        "Inputs (b, n, ...) of samples `idx` padded with 0 to `n`, and their mask (b, n)."
+        mask, where = self._token_index(idx, n)
+        x = self.values.new_zeros((len(idx), n, *self.values.shape[1:]))  # (b, n, ...)
+        x[mask] = self.values[where]
+        return x, mask
+
     def subset(self, idx:Tensor) -> Split:
-        "The samples at `idx`."
-        return Split(self.x[idx], self.y[idx], None if self.mask is None else self.mask[idx])
+        "The samples at `idx` (indices, a boolean mask or a slice)."
+        if not self.is_packed: return Split(self._x[idx], self.y[idx])
+        idx = torch.arange(len(self))[idx]
+        _, where = self._token_index(idx, int(self.lengths[idx].max()) if len(idx) else 0)
+        return Split.from_packed(self.values[where], self.lengths[idx], self.y[idx], self.n)
 
     def batch(self, idx:Tensor) -> tuple[Tensor, Tensor|None, Tensor]:
-        "Inputs, mask and labels of the samples at `idx`, trimmed to the longest real sequence among them."
-        x, y = self.x[idx], self.y[idx]
-        if self.mask is None: return x, None, y
-        mask = self.mask[idx]
-        n = int(mask.any(0).nonzero().max()) + 1 if mask.any() else 1
-        return x[:, :n], mask[:, :n], y
+        "Inputs, mask and labels of the samples at `idx`, padded to the longest real sequence among them."
+        if not self.is_packed: return self._x[idx], None, self.y[idx]
+        idx = torch.arange(len(self))[idx]
+        n = max(int(self.lengths[idx].max()) if len(idx) else 1, 1)
+        return *self._padded(idx, n), self.y[idx]
 
     def batches(self, batch_size:int, shuffle:bool=False, generator:torch.Generator|None=None):
         "Yield (x, mask, y) batches; shuffled with `generator` when `shuffle`."
@@ -61,12 +133,13 @@ class Split:
 
     @staticmethod
     def concat(splits:list[Split]) -> Split:
-        "One split holding all samples of `splits` (padded to the longest)."
-        n = max(s.x.shape[1] for s in splits) if splits[0].mask is not None else None
-        pad = lambda t, value: t if n is None else F.pad(t, [0, 0] * (t.ndim - 2) + [0, n - t.shape[1]], value=value)
-        xs = torch.cat([pad(s.x, 0) for s in splits])
-        masks = None if n is None else torch.cat([pad(s.mask, False) for s in splits])
-        return Split(xs, torch.cat([s.y for s in splits]), masks)
+        "One split holding all samples of `splits`; variable-length ones stay packed (`n`: the largest)."
+        if len({s.is_packed for s in splits}) != 1:
+            raise ValueError("cannot concatenate variable-length splits with fixed-size ones")
+        y = torch.cat([s.y for s in splits])
+        if not splits[0].is_packed: return Split(torch.cat([s._x for s in splits]), y)
+        return Split.from_packed(torch.cat([s.values for s in splits]), torch.cat([s.lengths for s in splits]), y,
+                                 max(s.n for s in splits))
 
 # %% ../nbs/04_fedavg.ipynb #9c96a0e6
 @dataclass
