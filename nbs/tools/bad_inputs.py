@@ -2,7 +2,7 @@
 happened is classified as a clean error (non-zero exit, no traceback, the last line names the problem), a traceback,
 a silent run (exit 0 where an error was due) or a loss (a run's results overwritten or mixed).
 
-    python nbs/tools/bad_inputs.py --out nbs/results/bad_inputs.json   # from the repository root; about 5 minutes
+    cd nbs && python tools/bad_inputs.py --out results/bad_inputs.json   # about 6 minutes
 
 Needs LINCEIVER_DATA (the real datasets, read-only: the cases that corrupt data work on copies)."""
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
@@ -192,8 +192,9 @@ if __name__ == '__main__':
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--only', help='run only the cases whose name contains this')
     args = parser.parse_args()
-    rows = []
+    rows, out, start_dir = [], Path(args.out).absolute() if args.out else None, os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # runs without --out make their default folders here, not in the caller's folder
         for kind, name, expect, action in cases(Path(tmp)):
             if args.only and args.only not in name: continue
             start = time.time()
@@ -204,9 +205,10 @@ if __name__ == '__main__':
             rows.append(dict(kind=kind, case=name, expect=expect, outcome=outcome, exit=rc, said=said,
                              seconds=round(time.time() - start, 1)))
             print(f"{outcome:9s} {kind:11s} {name}: {said}", flush=True)
+        os.chdir(start_dir)
     counts = {k: sum(r['outcome'] == k for r in rows) for k in ('clean', 'traceback', 'silent', 'lost', 'unclear', 'failed')}
     print(json.dumps(dict(tried=len(rows), **counts)))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(dict(command='python nbs/tools/bad_inputs.py --out ' + args.out,
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(dict(command=' '.join(['python', *sys.argv]),
                                                   tried=len(rows), counts=counts, cases=rows), indent=1))
