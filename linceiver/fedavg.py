@@ -918,6 +918,7 @@ def plot_history(history:dict, # a run's history (`run_federation`, `load_histor
     bytes_ax.bar([r - 0.2 for r in rounds], [r['bytes_up'] / 1e6 for r in history['rounds']], 0.4, label='up')
     bytes_ax.bar([r + 0.2 for r in rounds], [r['bytes_down'] / 1e6 for r in history['rounds']], 0.4, label='down')
     bytes_ax.set(xlabel='round', ylabel='MB', title='bytes per round'); bytes_ax.legend()
+    for ax in (acc_ax, bytes_ax): ax.set_xticks(rounds)  # rounds are whole numbers
     fig.tight_layout()
     return fig
 
