@@ -75,7 +75,15 @@ class FullAttention(nn.Module):
                 mask:Tensor|None=None, # (b, n) bool, True where the context holds a real token
                ) -> Tensor: # (b, m, q_dim)
         context = x if context is None else context
-        key_src, value_src, attn_mask = self.prepare_context(context, mask)
+        return self.attend(x, *self.prepare_context(context, mask))
+
+    def attend(self,
+               x:Tensor, # queries (b, m, q_dim)
+               key_src:Tensor, # (b, n, kv_dim) tokens the keys are computed from
+               value_src:Tensor, # (b, n, kv_dim) tokens the values are computed from
+               attn_mask:Tensor|None=None, # broadcastable to (b, h, m, n): bool (True = attend) or additive
+              ) -> Tensor: # (b, m, q_dim)
+        "Attention of `x` over keys and values computed from prepared context tokens."
         q = rearrange(self.to_q(x), 'b m (h e) -> b h m e', h=self.heads)
         k = rearrange(self.to_k(key_src), 'b n (h e) -> b h n e', h=self.heads)
         v = rearrange(self.to_v(value_src), 'b n (h e) -> b h n e', h=self.heads)
@@ -107,6 +115,10 @@ class LinformerAttention(FullAttention):
         "Compress `context` to k tokens for keys and values, and apply the rank gate if there is one."
         key_src = self.proj_k(context, mask)  # (b, k, c)
         value_src = key_src if self.proj_v is None else self.proj_v(context, mask)
+        return self.apply_gate(key_src, value_src)
+
+    def apply_gate(self, key_src:Tensor, value_src:Tensor):
+        "Compressed key and value sources (b, k, c) with the rank gate applied, and the attention mask it implies."
         if self.gate is None: return key_src, value_src, None
         s = self.gate()
         if getattr(self.gate, 'scales_columns', False):
@@ -119,7 +131,7 @@ class LinformerAttention(FullAttention):
         if not is_open.any(): return key_src[:, :0], value_src[:, :0], None  # every gate closed: nothing to read
         # log s_j in float32, then exactly -inf where s_j = 0 (clamped first: no log(0), so no NaN gradient)
         log_s = s.float().clamp_min(torch.finfo(torch.float32).tiny).log().masked_fill(~is_open, float('-inf'))
-        return key_src, value_src, rearrange(log_s.to(context.dtype), 'k -> 1 1 1 k')
+        return key_src, value_src, rearrange(log_s.to(key_src.dtype), 'k -> 1 1 1 k')
 
 # %% ../nbs/00_linformer.ipynb #6b983970
 def forward_flops(module:nn.Module, *args, **kwargs) -> int:

@@ -11,13 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from einops import rearrange, repeat
+from fastcore.basics import patch
 from .linformer import FullAttention, LinformerAttention
 from .adaptive import add_rank_gates
 
 # %% auto #0
 __all__ = ['check_number', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock', 'PerceiverHead',
            'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter', 'pad_sequences', 'encode_bytes',
-           'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'train_step']
+           'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'compress_affine', 'train_step']
 
 # %% ../nbs/02_perceiver_io.ipynb #f447b749
 def check_number(name:str, # the field, as the user writes it
@@ -63,6 +64,8 @@ class PerceiverConfig:
     rank_gate: str|None = None   # None | 'budget' (ours, prunable) | 'published': gates on every Linformer projection
     shared_mode: str = 'data'    # 'data' (ours): the shared latent stack runs on the encoded latents
                                  # | 'published': on the latent array alone, before the encoder (the prototype's split)
+    compress_first: bool = False # Linformer encoder: apply E to the raw inputs, before the adapter's Linear and the
+                                 # key/value LayerNorm (no (b, n, c) tensor); False: per token, then E
 
     def __post_init__(self):
         for field in ('m', 'd', 'heads', 'mlp_ratio', 'o', 'k', 'latent_k'):
@@ -72,7 +75,9 @@ class PerceiverConfig:
         if 'linformer' in (self.latent_attention, self.decoder_attention) and self.latent_k > self.m:
             raise ValueError(f"latent_k must be at most m={self.m} for Linformer latent or decoder attention, "
                              f"got {self.latent_k}")
-        if not isinstance(self.share_kv, bool): raise ValueError(f"share_kv must be true or false, got {self.share_kv!r}")
+        for field in ('share_kv', 'compress_first'):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"{field} must be true or false, got {getattr(self, field)!r}")
         for field in ('encoder_attention', 'latent_attention', 'decoder_attention'):
             if getattr(self, field) not in ('full', 'linformer'):
                 raise ValueError(f"{field} must be 'full' or 'linformer', got {getattr(self, field)!r}")
@@ -178,13 +183,17 @@ class ImageAdapter(nn.Module):
         self.register_buffer('pos', fourier_features(grid, num_bands), persistent=False)  # (n, f)
         self.proj = nn.Linear(channels * patch_size**2 + self.pos.shape[1], c)
 
-    def forward(self, x:Tensor, mask:Tensor|None=None) -> tuple[Tensor, None]:
+    def patches(self, x:Tensor) -> Tensor:
+        "Check images (b, channels, h, w) and cut them into flattened patches (b, n, p*p*channels): the raw features."
         _check_input(x, 4, f"images of shape (b, {', '.join(map(str, self.image_shape))})")
         if tuple(x.shape[1:]) != self.image_shape:
             raise ValueError(f"expected images of shape (b, {', '.join(map(str, self.image_shape))}), "
                              f"got {tuple(x.shape)}")
         p = self.patch_size
-        patches = rearrange(x, 'b ch (h p1) (w p2) -> b (h w) (p1 p2 ch)', p1=p, p2=p)  # (b, n, p*p*ch)
+        return rearrange(x, 'b ch (h p1) (w p2) -> b (h w) (p1 p2 ch)', p1=p, p2=p)  # (b, n, p*p*ch)
+
+    def forward(self, x:Tensor, mask:Tensor|None=None) -> tuple[Tensor, None]:
+        patches = self.patches(x)  # (b, n, p*p*ch)
         pos = repeat(self.pos, 'n f -> b n f', b=x.shape[0])
         return self.proj(torch.cat([patches, pos], dim=-1)), None  # (b, n, c)
 
@@ -202,11 +211,16 @@ class AudioAdapter(nn.Module):
         self.register_buffer('pos', fourier_features((max_frames,), num_bands), persistent=False)  # (n, f)
         self.proj = nn.Linear(n_mels + self.pos.shape[1], c)
 
-    def forward(self, frames:Tensor, mask:Tensor|None=None) -> tuple[Tensor, Tensor|None]:
+    def check(self, frames:Tensor) -> Tensor:
+        "`frames` (b, n, n_mels) if they fit this adapter; a `ValueError` saying what is wrong otherwise."
         _check_input(frames, 3, f"log-mel frames of shape (b, frames, {self.n_mels})")
         b, n, mels = frames.shape
         if mels != self.n_mels: raise ValueError(f"expected {self.n_mels} mel bands, got {mels}")
         if n > self.n: raise ValueError(f"clip of {n} frames is longer than this adapter's max_frames={self.n}")
+        return frames
+
+    def forward(self, frames:Tensor, mask:Tensor|None=None) -> tuple[Tensor, Tensor|None]:
+        b, n, _ = self.check(frames).shape
         pos = repeat(self.pos[:n], 'n f -> b n f', b=b)
         return self.proj(torch.cat([frames, pos], dim=-1)), mask
 
@@ -224,12 +238,17 @@ class TextAdapter(nn.Module):
         self.register_buffer('pos', fourier_features((max_len,), num_bands), persistent=False)  # (n, f)
         self.pos_proj = nn.Linear(self.pos.shape[1], c)
 
-    def forward(self, ids:Tensor, mask:Tensor|None=None) -> tuple[Tensor, Tensor|None]:
+    def check(self, ids:Tensor) -> Tensor:
+        "`ids` (b, n) if they are bytes that fit this adapter; a `ValueError` saying what is wrong otherwise."
         _check_input(ids, 2, "byte ids of shape (b, n)")
         if ids.is_floating_point() or ids.min() < 0 or ids.max() > 255:
             raise ValueError("byte ids must be integers in [0, 255]")
         if ids.shape[1] > self.n:
             raise ValueError(f"text of {ids.shape[1]} bytes is longer than this adapter's max_len={self.n}")
+        return ids
+
+    def forward(self, ids:Tensor, mask:Tensor|None=None) -> tuple[Tensor, Tensor|None]:
+        ids = self.check(ids)
         return self.embed(ids) + self.pos_proj(self.pos[:ids.shape[1]]), mask  # (b, n, c)
 
 def pad_sequences(seqs:list[Tensor], # tensors of shape (n_i, ...) with equal trailing shapes
@@ -282,14 +301,25 @@ class PerceiverIO(nn.Module):
         self.head = PerceiverHead(cfg)
         if cfg.rank_gate: add_rank_gates(self, mode=cfg.rank_gate)
 
+    @property
+    def compresses_first(self) -> bool:
+        "Whether the encoder applies E to raw inputs: `cfg.compress_first`, a Linformer encoder, an affine adapter."
+        return (self.cfg.compress_first and self.cfg.encoder_attention == 'linformer'
+                and hasattr(self.adapter, 'compress'))
+
+    def encode(self, latents:Tensor, x:Tensor, mask:Tensor|None=None) -> Tensor:
+        "The encoder cross-attention: `latents` (b, m, d) read the input `x` through the adapter."
+        if self.compresses_first: return self.encoder.forward_compressed(latents, self.adapter, x, mask)
+        tokens, mask = self.adapter(x, mask)  # (b, n, c)
+        return self.encoder(latents, tokens, mask)  # (b, m, d)
+
     def forward(self,
                 x:Tensor, # raw input, as the adapter expects it
                 mask:Tensor|None=None, # (b, n) padding mask, True on real tokens
                ) -> Tensor: # (b, num_classes) logits
-        tokens, mask = self.adapter(x, mask)  # (b, n, c)
-        latents = self.shared.initial_latents(tokens.shape[0])  # (b, m, d)
-        if self.cfg.shared_mode == 'published': return self.head(self.encoder(self.shared(latents), tokens, mask))
-        return self.head(self.shared(self.encoder(latents, tokens, mask)))  # (b, num_classes)
+        latents = self.shared.initial_latents(x.shape[0])  # (b, m, d)
+        if self.cfg.shared_mode == 'published': return self.head(self.encode(self.shared(latents), x, mask))
+        return self.head(self.shared(self.encode(latents, x, mask)))  # (b, num_classes)
 
 # %% ../nbs/02_perceiver_io.ipynb #855e7902
 def num_parameters(model:nn.Module) -> int:
@@ -308,6 +338,92 @@ def _set_identity_projections(model:nn.Module) -> nn.Module:
                         raise ValueError(f"an identity projection needs k == n, got k={proj.k}, n={proj.n}")
                     proj.E.copy_(torch.eye(proj.n))
     return model
+
+# %% ../nbs/02_perceiver_io.ipynb #cf9a9cc1
+def compress_affine(proj:nn.Linear, # the adapter's Linear on [raw features; position features]
+                    raw:Tensor, # (b, n, r) raw per-token features (r may be 0)
+                    pos:Tensor, # (n_max, f) position features, the same for every example
+                    E:Tensor, # (n_max, k) the Linformer projection
+                    mask:Tensor|None=None, # (b, n) bool, True on real tokens; None: all real
+                   ) -> tuple[Tensor, Tensor]: # E^T proj([raw; pos]) over the real tokens (b, k, c), and s = E^T m
+    "E^T of an affine per-token adapter's tokens, computed on the raw features: no (b, n, c) tensor."
+    b, n, r = raw.shape
+    E, pos = E[:n], pos[:n]  # (n, k), (n, f)
+    w_raw, w_pos = proj.weight.split([r, pos.shape[1]], dim=1)  # (c, r), (c, f)
+    if mask is None:
+        s = E.sum(0)  # (k,): every token is real
+        fixed = (E.T @ pos) @ w_pos.T + s[:, None] * proj.bias  # (k, c), once per forward
+    else:
+        if mask.shape != (b, n):
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match the input's (b, n) = {(b, n)}")
+        pad = ~mask.bool()[..., None]  # (b, n, 1)
+        raw = raw.masked_fill(pad, 0.)
+        s = torch.einsum('bn,nk->bk', mask.to(E.dtype), E)  # (b, k): E summed over each example's real tokens
+        pos_c = torch.einsum('bnf,nk->bkf', pos.masked_fill(pad, 0.), E)  # (b, k, f)
+        fixed = pos_c @ w_pos.T + s[..., None] * proj.bias  # (b, k, c)
+    return torch.einsum('bnr,nk->bkr', raw, E) @ w_raw.T + fixed, s  # (b, k, c), (k,) or (b, k)
+
+# %% ../nbs/02_perceiver_io.ipynb #ff563ca0
+@patch
+def compress(self:ImageAdapter,
+             x:Tensor, # images (b, channels, h, w)
+             mask:Tensor|None, # ignored: images have no padding
+             E:Tensor, # (n, k) the encoder's projection
+            ) -> tuple[Tensor, Tensor]: # E^T of the tokens (b, k, c) and E's column sums (k,)
+    "`E^T` of this adapter's tokens, computed on the raw patches (see `compress_affine`)."
+    return compress_affine(self.proj, self.patches(x), self.pos, E)
+
+# %% ../nbs/02_perceiver_io.ipynb #4c9f7dbc
+@patch
+def compress(self:AudioAdapter,
+             frames:Tensor, # (b, n, n_mels) log-mel frames
+             mask:Tensor|None, # (b, n) True on real frames
+             E:Tensor, # (max_frames, k) the encoder's projection
+            ) -> tuple[Tensor, Tensor]: # E^T of the real tokens (b, k, c) and s = E^T m
+    "`E^T` of this adapter's tokens over the real frames, computed on the raw frames (see `compress_affine`)."
+    return compress_affine(self.proj, self.check(frames), self.pos, E, mask)
+
+# %% ../nbs/02_perceiver_io.ipynb #0d12d623
+@patch
+def compress(self:TextAdapter,
+             ids:Tensor, # (b, n) byte ids
+             mask:Tensor|None, # (b, n) True on real bytes
+             E:Tensor, # (max_len, k) the encoder's projection
+            ) -> tuple[Tensor, Tensor]: # E^T of the real tokens (b, k, c) and s = E^T m
+    "`E^T` of this adapter's tokens: E's rows summed by byte id, then the embedding; positions as in `compress_affine`."
+    b, n = self.check(ids).shape
+    real = ids.new_ones(b, n, dtype=E.dtype) if mask is None else mask.to(E.dtype)
+    rows = (torch.arange(b, device=ids.device)[:, None] * 256 + ids).flatten()  # (b*n,) example-and-byte bucket
+    cols = torch.arange(n, device=ids.device).repeat(b)  # (b*n,) position
+    counts = torch.sparse_coo_tensor(torch.stack([rows, cols]), real.flatten(), (b * 256, n),
+                                     check_invariants=False)  # sparse one-hot: indices in range by construction
+    by_byte = rearrange(torch.sparse.mm(counts, E[:n]), '(b v) k -> b k v', b=b)  # (b, k, 256)
+    pos, s = compress_affine(self.pos_proj, E.new_zeros(b, n, 0), self.pos, E, mask)  # (b, k, c) or (k, c)
+    return by_byte @ self.embed.weight + pos, s  # (b, k, c)
+
+# %% ../nbs/02_perceiver_io.ipynb #15c14f74
+@patch
+def compressed_norm(self:CrossAttentionBlock,
+                    y:Tensor, # (b, k, c) compressed tokens
+                    s:Tensor, # (k,) or (b, k): E summed over the real tokens
+                   ) -> Tensor: # (b, k, c)
+    "The key/value LayerNorm on compressed tokens, its bias weighted by s as in E^T LN(x)."
+    norm = self.norm_kv
+    return F.layer_norm(y, y.shape[-1:], norm.weight, None, norm.eps) + s[..., None] * norm.bias
+
+@patch
+def forward_compressed(self:CrossAttentionBlock,
+                       x:Tensor, # queries (b, m, d)
+                       adapter:nn.Module, # an affine adapter with `compress(inputs, mask, E)`
+                       inputs:Tensor, # raw inputs, as the adapter expects them
+                       mask:Tensor|None=None, # (b, n) True on real tokens
+                      ) -> Tensor: # (b, m, d)
+    "The Linformer encoder block reading raw `inputs` compressed first: E, then the adapter's Linear and the LayerNorm."
+    attn = self.attn
+    key_src = self.compressed_norm(*adapter.compress(inputs, mask, attn.proj_k.E))  # (b, k, c)
+    value_src = key_src if attn.proj_v is None else self.compressed_norm(*adapter.compress(inputs, mask, attn.proj_v.E))
+    x = x + attn.attend(self.norm_q(x), *attn.apply_gate(key_src, value_src))  # (b, m, d)
+    return x + self.mlp(x)
 
 # %% ../nbs/02_perceiver_io.ipynb #caa61b7b
 def train_step(model:nn.Module, # any classifier returning (b, num_classes) logits
