@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from .perceiver import PerceiverConfig, PerceiverIO, ImageAdapter, check_number, num_parameters, train_step
+from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, check_number, num_parameters, train_step,
+                                 resolve_device, device_name, check_precision, adamw)
 from .fedavg import ALGORITHMS, Split, run_federation, evaluate, format_table, write_csv, plot_history
 from .federations import load_federation_config, build_federation, federation_summary
 
@@ -86,12 +87,14 @@ def run_experiment(federation:str='demo', # a preset name or the path of a .toml
     if any(a not in ALGORITHMS for a in algorithms):
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
     if resume and out is None: raise ValueError("--resume needs --out: the folder of the run to continue")
+    if overrides.get('device') is not None: resolve_device(overrides['device'])  # before building anything
     config = load_federation_config(federation)
     specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    device = device_name(resolve_device(cfg.device))  # an unavailable device is refused before a folder is claimed
     if algorithm == 'compare' and len({s.group for s in specs}) == 1: algorithms.insert(2, 'fedavg')
     record = dict(federation=str(federation), algorithm=algorithm, config=config, resolved=cfg.to_dict(),
-                  data_dir=str(data_dir) if data_dir else None)
+                  data_dir=str(data_dir) if data_dir else None, device=device, precision=cfg.precision)
     if resume: out, created = _check_resumable(Path(out), record), False
     else:
         out, created = claim_results_folder(out, f"{Path(str(federation)).stem}-{algorithm}", ' '.join(sys.argv))
@@ -117,7 +120,8 @@ def _check_resumable(out:Path, record:dict) -> Path:
         raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
     saved = json.loads((out / 'federation.json').read_text())
     now = json.loads(json.dumps(record, default=str))
-    if {k: saved.get(k) for k in ('algorithm', 'resolved')} != {k: now[k] for k in ('algorithm', 'resolved')}:
+    same = lambda r: (r.get('algorithm'), {k: v for k, v in (r.get('resolved') or {}).items() if k != 'device'})
+    if same(saved) != same(now):  # the device may change: a run started on a GPU may resume on a CPU
         raise ValueError(f"the run in {out} was started with a different algorithm or config; refusing to mix runs")
     return out
 
@@ -158,6 +162,8 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
                  resume:bool=False, # continue the run in --out from its checkpoint
                  quiet:bool=False, # no progress bars
                  offline:bool=False, # never download: a missing dataset is an error (also LINCEIVER_OFFLINE=1)
+                 device:str=None, # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps (default: the config's)
+                 precision:str=None, # fp32 or bf16 (autocast) (default: the config's)
                  debug:bool=False, # show the traceback of an error
                 ):
     "Run a federation from a preset or a TOML config; print the per-client held-out accuracy table."
@@ -165,7 +171,8 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
     if offline: os.environ['LINCEIVER_OFFLINE'] = '1'
     with command_errors('linceiver_fl', debug, hint):
         rows, out = run_experiment(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
-                                   rounds=rounds, max_local_batches=max_local_batches)
+                                   rounds=rounds, max_local_batches=max_local_batches, device=device,
+                                   precision=precision)
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 
@@ -173,33 +180,41 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
 def demo_rows(epochs:int=30, # training epochs
               k:int=16, # Linformer rank of the encoder (the 8x8 images have n = 64 pixels)
               seed:int=0, # seed for the split, the initialisation and the batches
-             ) -> list[dict]: # one row per model: held-out accuracy, parameters, training seconds
+              device:str='auto', # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
+              precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+             ) -> list[dict]: # one row per model: held-out accuracy, parameters, training seconds, device, precision
     "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; held-out accuracy of each."
     check_number('epochs', epochs, low=1); check_number('k', k, low=1, high=64); check_number('seed', seed, low=0)
+    dev = resolve_device(device); check_precision(precision)
     from sklearn.datasets import load_digits
     digits = load_digits()
     data = Split(torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16., torch.tensor(digits.target))  # (1797, 1, 8, 8)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-    test, train = data.subset(order[:360]), data.subset(order[360:])
+    test, train = data.subset(order[:360]).to(dev), data.subset(order[360:]).to(dev)  # on the device once
     cfg, rows = PerceiverConfig(m=16, d=64, depth=2, k=k), []
     for name, c in (('Perceiver IO (full attention)', cfg.baseline), (f'Linceiver IO (k={k})', cfg)):
         torch.manual_seed(seed)
-        model = PerceiverIO(c, ImageAdapter(image_size=8, c=32, num_bands=4))
-        optimizer, generator = torch.optim.AdamW(model.parameters(), lr=1e-3), torch.Generator().manual_seed(seed)
+        model = PerceiverIO(c, ImageAdapter(image_size=8, c=32, num_bands=4)).to(dev)
+        optimizer, generator = adamw(model.parameters(), dev, lr=1e-3), torch.Generator().manual_seed(seed)
         start = time.perf_counter()
         for _ in range(epochs):
-            for x, mask, y in train.batches(64, shuffle=True, generator=generator): train_step(model, optimizer, x, y, mask)
-        rows.append(dict(model=name, accuracy=evaluate(model, test)['accuracy'], parameters=num_parameters(model),
-                         seconds=time.perf_counter() - start))
+            for x, mask, y in train.batches(64, shuffle=True, generator=generator):
+                train_step(model, optimizer, x, y, mask, precision=precision, check_finite=dev.type == 'cpu')
+        accuracy = evaluate(model, test, precision=precision)['accuracy']  # waits for the last step
+        rows.append(dict(model=name, accuracy=accuracy, parameters=num_parameters(model),
+                         seconds=time.perf_counter() - start, device=device_name(dev), precision=precision))
     return rows
 
 @call_parse
 def linceiver_demo(epochs:int=30, # training epochs
                    k:int=16, # Linformer rank of the encoder (the 8x8 images have n = 64 pixels)
                    seed:int=0, # seed for the split, the initialisation and the batches
+                   device:str='auto', # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
+                   precision:str='fp32', # fp32 or bf16 (autocast)
                    debug:bool=False, # show the traceback of an error
                   ):
     "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; print held-out accuracy."
-    with command_errors('linceiver_demo', debug): rows = demo_rows(epochs, k, seed)
-    print(f"scikit-learn digits: 1437 train / 360 held-out images, seed {seed}, {epochs} epochs")
-    print(format_table(rows, floats='.3f'))
+    with command_errors('linceiver_demo', debug): rows = demo_rows(epochs, k, seed, device, precision)
+    print(f"scikit-learn digits: 1437 train / 360 held-out images, seed {seed}, {epochs} epochs, "
+          f"{rows[0]['device']}, {precision}")
+    print(format_table([{k: v for k, v in r.items() if k not in ('device', 'precision')} for r in rows], floats='.3f'))

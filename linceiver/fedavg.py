@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_fedavg.ipynb #dbbff1b3
 from __future__ import annotations
-import contextlib, csv, hashlib, itertools, json, logging, math, os, random, statistics, time
+import contextlib, csv, hashlib, itertools, json, logging, math, os, random, re, statistics, time
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -15,7 +15,8 @@ from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
 from .adaptive import rank_budget_loss
-from .perceiver import PerceiverConfig, PerceiverIO, check_number, train_step
+from .perceiver import (PerceiverConfig, PerceiverIO, check_number, train_step, resolve_device, device_name,
+                                 check_precision, precision_context, adamw)
 from .split import shared_state, load_shared_state, shared_state_problems, state_bytes
 
 # %% auto #0
@@ -108,6 +109,7 @@ class Split:
     def _padded(self, idx:Tensor, n:int) -> tuple[Tensor, Tensor]:
         "Inputs (b, n, ...) of samples `idx` padded with 0 to `n`, and their mask (b, n)."
         mask, where = self._token_index(idx, n)
+        mask, where = mask.to(self.values.device), where.to(self.values.device)  # no-ops on the CPU
         x = self.values.new_zeros((len(idx), n, *self.values.shape[1:]))  # (b, n, ...)
         x[mask] = self.values[where]
         return x, mask
@@ -118,6 +120,21 @@ class Split:
         idx = torch.arange(len(self))[idx]
         _, where = self._token_index(idx, int(self.lengths[idx].max()) if len(idx) else 0)
         return Split.from_packed(self.values[where], self.lengths[idx], self.y[idx], self.n)
+
+    def to(self, device:torch.device|str) -> Split:
+        "This split with its inputs and labels on `device`: copied once and kept; the index bookkeeping stays on the CPU."
+        device = torch.device(device)
+        here = self.y.device
+        if here == device or (device.index is None and here.type == device.type): return self
+        copies = self.__dict__.setdefault('_copies', {})
+        if str(device) not in copies:
+            copy = Split.__new__(Split)
+            copy.__dict__.update({k: v for k, v in self.__dict__.items() if k != '_copies'})
+            if self.is_packed: copy.values = self.values.to(device)
+            else: copy._x = self._x.to(device)
+            copy.y = self.y.to(device)
+            copies[str(device)] = copy
+        return copies[str(device)]
 
     def batch(self, idx:Tensor) -> tuple[Tensor, Tensor|None, Tensor]:
         "Inputs, mask and labels of the samples at `idx`, padded to the longest real sequence among them."
@@ -287,6 +304,9 @@ class FedConfig:
     aggregator: str = 'mean'         # 'mean' (FedAvg, weighted by examples) | 'median' | 'trimmed_mean' (per
                                      # coordinate, unweighted)
     trim_fraction: float = 0.2       # 'trimmed_mean': share of the updates cut at each end, per coordinate
+    device: str = 'auto'             # where clients train and evaluate: 'auto' (cuda, else mps, else cpu) | 'cpu' |
+                                     # 'cuda' | 'cuda:N' | 'mps'
+    precision: str = 'fp32'          # 'fp32' | 'bf16' (autocast of the forward pass and the loss)
     seed: int = 0                    # seeds everything a run draws: initialisation, batches, gate noise, sampling
     model: PerceiverConfig = field(default_factory=PerceiverConfig)  # the architecture every client shares
 
@@ -304,6 +324,9 @@ class FedConfig:
             check_number(name, getattr(self, name), integer=False, low=1, none_ok=True)
         check_number('trim_fraction', self.trim_fraction, integer=False, low=0, high=0.5, high_open=True)
         check_number('seed', self.seed, low=0, high=2**32 - 1)
+        if not isinstance(self.device, str) or not re.fullmatch(r'auto|cpu|mps|cuda(:\d+)?', self.device):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
+        check_precision(self.precision)
         _check_choice('shared_moments', self.shared_moments, ('keep', 'reset'))
         _check_choice('update_norm_action', self.update_norm_action, ('clip', 'reject'))
         _check_choice('aggregator', self.aggregator, ('mean', 'median', 'trimmed_mean'))
@@ -355,6 +378,13 @@ def _toy_federation(samples:int=64, # training samples per client (test: half as
     return specs
 
 # %% ../nbs/04_fedavg.ipynb #1a612957
+def _on_cpu(value):
+    "`value` (nested dicts and lists of tensors) with every tensor on the CPU: a checkpoint loads on any machine."
+    if isinstance(value, Tensor): return value.cpu()
+    if isinstance(value, dict): return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)): return type(value)(_on_cpu(v) for v in value)
+    return value
+
 class Client:
     "A federated client: its data, its own `PerceiverIO` and optimizer, its generators; all persist across rounds."
     def __init__(self, spec:ClientSpec, cfg:FedConfig, index:int,
@@ -368,16 +398,18 @@ class Client:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.model = PerceiverIO(replace(cfg.model, num_classes=spec.num_classes), spec.make_adapter())
+        self.device = resolve_device(cfg.device)
+        self.model.to(self.device)  # its data moves there once, on first use (`Split.to`)
         if shared is not None: self.model.shared = shared
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = adamw(self.model.parameters(), self.device, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
         self.rounds_trained = 0  # seeds the round's other randomness (rank-gate noise), so a resumed run matches
         self.version = -1  # the round whose global state this client holds (-1: none yet; 0: the initial one)
 
     def state_to_send(self) -> dict[str, Tensor]:
         "A copy of what this client sends: its shared state, or its whole model for classic FedAvg."
-        if self.scope == 'shared': return shared_state(self.model)
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if self.scope == 'shared': return _on_cpu(shared_state(self.model))  # what travels lives on the host
+        return {k: v.detach().to('cpu', copy=True) for k, v in self.model.state_dict().items()}
 
     def receive(self, state:dict[str, Tensor], cfg:FedConfig):
         "Load the global state; `cfg.shared_moments='reset'` also drops the received parameters' AdamW moments."
@@ -389,7 +421,7 @@ class Client:
 
     def checkpoint(self) -> dict:
         "Everything needed to continue this client: model, optimizer, batch generator, rounds trained."
-        return dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
+        return dict(model=_on_cpu(self.model.state_dict()), optimizer=_on_cpu(self.optimizer.state_dict()),
                     generator=self.generator.get_state(), rounds_trained=self.rounds_trained)
 
     def restore(self, state:dict):
@@ -418,35 +450,61 @@ def _penalty(model:nn.Module, cfg:FedConfig):
 
 def local_train(client:Client, cfg:FedConfig) -> Update:
     "Train `client` for one round (`cfg.local_epochs` passes over its data); returns its update."
-    seen = total_loss = correct = 0
+    steps = []  # (batch size, loss, correct) per step, kept on the device until the round ends
+    on_host = client.device.type == 'cpu'  # reading a loss on the CPU costs nothing; on a GPU it waits for the step
     with torch.random.fork_rng(devices=[]):  # gate noise from the run's seed, never from the ambient generator
         torch.manual_seed(client.seed * 1_000 + client.rounds_trained)
         for epoch in range(cfg.local_epochs):
             for x, mask, y in _batches(client, cfg):
-                try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, _penalty(client.model, cfg))
+                try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, _penalty(client.model, cfg),
+                                               cfg.precision, check_finite=on_host)
                 except FloatingPointError as e:
                     raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
-                seen += len(y); total_loss += loss.item() * len(y); correct += int((logits.argmax(1) == y).sum())
-    if seen == 0: raise ValueError(f"client {client.name!r} has no training data")
+                steps.append((len(y), loss, (logits.argmax(1) == y).sum()))
+    if not steps: raise ValueError(f"client {client.name!r} has no training data")
+    seen, metrics = _round_metrics(steps, f"client {client.name!r}")
     client.rounds_trained += 1
-    metrics = dict(train_loss=total_loss / seen, train_accuracy=correct / seen)
     return Update(client.name, client.state_to_send(), seen // cfg.local_epochs, metrics)
 
+def _round_metrics(steps:list[tuple[int, Tensor, Tensor]], # (batch size, loss, correct) per training step
+                   who:str, # for the error message
+                  ) -> tuple[int, dict]: # examples seen, and the training loss and accuracy
+    "A round's training metrics from its per-step tensors, read from the device once (the round's one sync)."
+    losses = torch.stack([loss for _, loss, _ in steps]).tolist()
+    corrects = torch.stack([correct for _, _, correct in steps]).tolist()
+    if bad := [i for i, loss in enumerate(losses) if not math.isfinite(loss)]:  # on a GPU, found here, not per step
+        raise FloatingPointError(f"{who}: the training loss of step {bad[0]} of this round is {losses[bad[0]]}")
+    seen = total_loss = correct = 0
+    for (size, _, _), loss, right in zip(steps, losses, corrects):
+        seen += size; total_loss += loss * size; correct += right
+    return seen, dict(train_loss=total_loss / seen, train_accuracy=correct / seen)
+
 @torch.no_grad()
-def evaluate(model:nn.Module, split:Split, batch_size:int=256) -> dict:
+def evaluate(model:nn.Module, # a classifier; it is evaluated where its parameters live
+             split:Split, # held-out data; copied to the model's device once (`Split.to`)
+             batch_size:int=256,
+             precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+            ) -> dict:
     "Loss and accuracy of `model` on `split` (held-out data), in eval mode."
     model.eval()
+    device = next(model.parameters()).device
+    losses, corrects = [], []
+    with precision_context(device.type, precision):
+        for x, mask, y in split.to(device).batches(batch_size):
+            logits = model(x, mask)
+            losses.append(F.cross_entropy(logits.float(), y, reduction='sum')); corrects.append((logits.argmax(1) == y).sum())
     total_loss = correct = 0
-    for x, mask, y in split.batches(batch_size):
-        logits = model(x, mask)
-        total_loss += F.cross_entropy(logits, y, reduction='sum').item(); correct += int((logits.argmax(1) == y).sum())
+    if losses:  # read from the device once
+        for loss, right in zip(torch.stack(losses).tolist(), torch.stack(corrects).tolist()):
+            total_loss += loss; correct += right
     return dict(loss=total_loss / max(len(split), 1), accuracy=correct / max(len(split), 1))
 
 # %% ../nbs/04_fedavg.ipynb #7b43a289
 def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
     "One round of centralized training: all pooled clients' batches interleaved at random, one optimizer for all."
     optimizer = clients[0].optimizer  # shared by every pooled client (see `_build_clients`)
-    seen, total_loss, correct = ([0] * len(clients) for _ in range(3))
+    steps = [[] for _ in clients]  # per client: (batch size, loss, correct) per step
+    on_host = clients[0].device.type == 'cpu'
     order = torch.Generator().manual_seed(clients[0].seed * 1_000 + clients[0].rounds_trained)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(clients[0].seed * 1_000 + clients[0].rounds_trained)
@@ -458,14 +516,14 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
             for i in schedule[torch.randperm(len(schedule), generator=order)].tolist():
                 x, mask, y = next(epochs[i])
                 model = clients[i].model
-                try: loss, logits = train_step(model, optimizer, x, y, mask, _penalty(model, cfg))
+                try: loss, logits = train_step(model, optimizer, x, y, mask, _penalty(model, cfg), cfg.precision,
+                                               check_finite=on_host)
                 except FloatingPointError as e: raise FloatingPointError(f"centralized, local epoch {epoch}: {e}")
-                seen[i] += len(y); total_loss[i] += loss.item() * len(y)
-                correct[i] += int((logits.argmax(1) == y).sum())
+                steps[i].append((len(y), loss, (logits.argmax(1) == y).sum()))
     for c in clients: c.rounds_trained += 1
-    return [Update(c.name, None, seen[i] // cfg.local_epochs,
-                   dict(train_loss=total_loss[i] / max(seen[i], 1), train_accuracy=correct[i] / max(seen[i], 1)))
-            for i, c in enumerate(clients)]
+    results = [_round_metrics(s, f"centralized, {c.name!r}") if s else (0, dict(train_loss=0., train_accuracy=0.))
+               for s, c in zip(steps, clients)]
+    return [Update(c.name, None, seen // cfg.local_epochs, metrics) for c, (seen, metrics) in zip(clients, results)]
 
 # %% ../nbs/04_fedavg.ipynb #c94f128e
 def _check_states(states:list[dict[str, Tensor]], # client states to be combined
@@ -588,7 +646,7 @@ def _build_clients(specs:list[ClientSpec], cfg:FedConfig, algorithm:str) -> tupl
         clients.append(client)
         by_spec.update({m.name: client for m in members})
     parameters = list({id(p): p for c in clients for p in c.model.parameters()}.values())  # the backbone once
-    optimizer = torch.optim.AdamW(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = adamw(parameters, clients[0].device, lr=cfg.lr, weight_decay=cfg.weight_decay)
     for c in clients: c.optimizer = optimizer
     return clients, by_spec
 
@@ -648,14 +706,16 @@ def _received_bytes(updates:list[Update]) -> int:
     return sum(state_bytes(u.state) for u in updates
                if isinstance(u.state, dict) and all(isinstance(v, Tensor) for v in u.state.values()))
 
-def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], dataset_tests:bool=False) -> dict[str, dict]:
+def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], dataset_tests:bool=False,
+                     precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+                    ) -> dict[str, dict]:
     "Every client's held-out loss and accuracy (and, with `dataset_tests`, accuracy on its dataset's whole test set)."
     results = {}
     for spec in specs:
         model = evaluator[spec.name].model
-        results[spec.name] = evaluate(model, spec.test)
+        results[spec.name] = evaluate(model, spec.test, precision=precision)
         if dataset_tests and spec.dataset_test is not None:
-            results[spec.name]['dataset_accuracy'] = evaluate(model, spec.dataset_test)['accuracy']
+            results[spec.name]['dataset_accuracy'] = evaluate(model, spec.dataset_test, precision=precision)['accuracy']
     return results
 
 # %% ../nbs/04_fedavg.ipynb #247ff158
@@ -686,7 +746,7 @@ def run_round(round_:int, # 1, 2, ...
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
     if cfg.group_average:
         sent, received = _average_groups(clients, [u.client for u in accepted], cfg, sent, received)
-    results = evaluate_clients(specs, evaluator, dataset_tests=last)
+    results = evaluate_clients(specs, evaluator, dataset_tests=last, precision=cfg.precision)
     for spec in specs:
         name = evaluator[spec.name].name
         results[spec.name]['status'] = ('skipped' if name in skipped else 'rejected' if name in rejected else
@@ -711,16 +771,18 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
     "Run a federation of `specs` for `cfg.rounds` rounds and return its history."
     _check_run(specs, algorithm, out_dir, resume)
     out_dir = None if out_dir is None else Path(out_dir)
+    device = device_name(resolve_device(cfg.device))  # an unavailable device fails here, before anything is built
     with _claim(out_dir, resume):  # no other run writes here until this one ends
         clients, evaluator = _build_clients(specs, cfg, algorithm)
         global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg') else None
         history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs],
-                       rounds=[])
+                       device=device, precision=cfg.precision, rounds=[])
         if resume: global_state, history = _restore(out_dir, clients, algorithm, cfg)
         rounds = range(len(history['rounds']) + 1, cfg.rounds + 1)
         for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
             global_state, record = run_round(round_, specs, clients, evaluator, global_state, cfg, algorithm,
                                              local_train_fn, last=round_ == cfg.rounds)
+            record['device'] = device  # per round: a resumed run may continue elsewhere
             history['rounds'].append(record)
             if out_dir is not None: _save(out_dir, history, clients, global_state, round_, algorithm)
     return history
@@ -786,7 +848,7 @@ def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig, sen
     for members in groups.values():
         senders = [c for c in members if c.name in accepted]
         if not senders: continue
-        part_state = lambda c: {k: v.detach().clone() for k, v in c.model.state_dict().items()
+        part_state = lambda c: {k: v.detach().to('cpu', copy=True) for k, v in c.model.state_dict().items()
                                 if k.split('.')[0] in cfg.group_average}
         states = [part_state(c) for c in senders]
         averaged = fedavg(states, [len(c.spec.train) for c in senders])
@@ -819,7 +881,7 @@ def checkpoint_digest(ckpt:dict) -> str:
 def load_checkpoint(path:str|Path) -> dict:
     "A checkpoint written by `run_federation`; refused with a clear error unless it reads and matches its SHA-256."
     path, way_out = Path(path), "restore it from a copy, or start a new run in another out_dir"
-    try: ckpt = torch.load(path, weights_only=True)
+    try: ckpt = torch.load(path, weights_only=True, map_location='cpu')
     except Exception as e:
         first = (str(e).strip().splitlines() or [''])[0][:200]
         raise ValueError(f"{path} cannot be read as a checkpoint ({type(e).__name__}: {first}): it is damaged or "
@@ -868,7 +930,8 @@ def _restore(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -
     "The global state and history of the run in `out_dir`, with every client restored to where it stopped."
     ckpt = load_checkpoint(out_dir / 'checkpoint.pt')
     history = json.loads(ckpt['history'])
-    if ckpt['algorithm'] != algorithm or history['config'] != json.loads(json.dumps(cfg.to_dict())):
+    same = lambda config: {k: v for k, v in config.items() if k != 'device'}  # a run may resume on another device
+    if ckpt['algorithm'] != algorithm or same(history['config']) != same(json.loads(json.dumps(cfg.to_dict()))):
         raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; "
                          "refusing to mix runs")
     by_name = {c.name: c for c in clients}

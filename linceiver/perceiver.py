@@ -16,9 +16,10 @@ from .linformer import FullAttention, LinformerAttention
 from .adaptive import add_rank_gates
 
 # %% auto #0
-__all__ = ['check_number', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock', 'PerceiverHead',
-           'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter', 'pad_sequences', 'encode_bytes',
-           'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'compress_affine', 'train_step']
+__all__ = ['PRECISIONS', 'check_number', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock',
+           'PerceiverHead', 'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter', 'pad_sequences',
+           'encode_bytes', 'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'compress_affine', 'train_step',
+           'resolve_device', 'device_name', 'check_precision', 'precision_context', 'adamw']
 
 # %% ../nbs/02_perceiver_io.ipynb #f447b749
 def check_number(name:str, # the field, as the user writes it
@@ -432,14 +433,68 @@ def train_step(model:nn.Module, # any classifier returning (b, num_classes) logi
                y:Tensor, # (b,) integer labels
                mask:Tensor|None=None, # (b, n) padding mask, True on real tokens
                penalty:Callable[[], Tensor]|None=None, # extra loss term added to the cross-entropy (e.g. a rank budget)
+               precision:str='fp32', # 'fp32' | 'bf16': the forward pass and the loss under bfloat16 autocast
+               check_finite:bool=True, # refuse a non-finite loss before stepping (reads the loss: a GPU sync)
               ) -> tuple[Tensor, Tensor]: # the detached loss and logits
     "One training step: forward, cross-entropy (+ penalty), backward, optimizer step."
     model.train()
-    logits = model(x) if mask is None else model(x, mask)
-    loss = F.cross_entropy(logits, y)
-    if penalty is not None: loss = loss + penalty()
-    if not torch.isfinite(loss): raise FloatingPointError(f"the training loss is {loss.item()}")
+    with precision_context(x.device.type, precision):
+        logits = model(x) if mask is None else model(x, mask)
+        loss = F.cross_entropy(logits, y)
+        if penalty is not None: loss = loss + penalty()
+    if check_finite and not torch.isfinite(loss): raise FloatingPointError(f"the training loss is {loss.item()}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.detach(), logits.detach()
+
+# %% ../nbs/02_perceiver_io.ipynb #398f5fee
+import contextlib
+
+PRECISIONS = ('fp32', 'bf16')
+
+def resolve_device(device:str|torch.device='auto', # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
+                  ) -> torch.device:
+    "The torch device `device` names, refused with one clear error where this machine does not have it."
+    named = str(device) if isinstance(device, torch.device) else device
+    usage = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    mps = getattr(torch.backends, 'mps', None)
+    has_mps = mps is not None and mps.is_available()
+    if named == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu')
+    try: dev = torch.device(named) if isinstance(named, str) else None
+    except RuntimeError: dev = None
+    if dev is None or dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(f"device must be {usage}, got {device!r}")
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device {named!r}: CUDA is not available on this machine (torch {torch.__version__}); "
+                         "use device 'cpu' or 'auto'")
+    if dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {named!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == 'mps' and not has_mps:
+        raise ValueError(f"device {named!r}: MPS is not available on this machine; use device 'cpu' or 'auto'")
+    return dev
+
+def device_name(device:torch.device) -> str:
+    "What results record about a device: 'cpu', 'mps', or 'cuda:N (the GPU's name)'."
+    if device.type != 'cuda': return device.type
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+def check_precision(precision:str): # 'fp32' | 'bf16'
+    "Raise one `ValueError` naming the choices unless `precision` is one of `PRECISIONS`."
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+
+def precision_context(device_type:str, # 'cpu' | 'cuda' | 'mps': where the computation runs
+                      precision:str='fp32', # 'fp32': nothing changes | 'bf16': bfloat16 autocast
+                     ):
+    "The context a forward pass runs in: nothing for fp32, `torch.autocast` to bfloat16 for bf16."
+    check_precision(precision)
+    if precision == 'fp32': return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=torch.bfloat16)
+
+def adamw(parameters, # the parameters to optimize
+          device:torch.device, # where they live: CUDA gets the fused kernel
+          **kwargs, # AdamW's options (lr, weight_decay, ...)
+         ) -> torch.optim.AdamW:
+    "AdamW, fused (one kernel for all parameters) where the device has it."
+    return torch.optim.AdamW(parameters, **kwargs, **(dict(fused=True) if device.type == 'cuda' else {}))
