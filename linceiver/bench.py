@@ -261,13 +261,17 @@ def bench_model(bc:BenchConfig, name:str, n:int, pruned_k:int) -> nn.Module:
     if name == 'linceiver_pruned': return pruned_linceiver(bc.perceiver_config(k=bc.prune_k), adapter, pruned_k)
     if name.startswith('linceiver_k'):
         return PerceiverIO(bc.perceiver_config(k=int(name.removeprefix('linceiver_k'))), adapter)
+    if name.startswith('linceiver_first_k'):  # compress before embedding (image and audio workloads)
+        k = int(name.removeprefix('linceiver_first_k'))
+        return PerceiverIO(bc.perceiver_config(k=k, compress_first=True), adapter)
     raise ValueError(f"unknown benchmark model {name!r}")
 
 # %% ../nbs/07_bench.ipynb #8244df37
 def bench_model_names(bc:BenchConfig) -> list[str]:
     "Names of the models of a benchmark: the baseline first."
     peer = ['perceiver_pytorch'] if bc.peer else []
-    return ['perceiver_io'] + [f'linceiver_k{k}' for k in bc.ks] + ['linceiver_pruned'] + peer
+    first = [f'linceiver_first_k{k}' for k in bc.ks] if bc.workload in ('image', 'audio') else []
+    return ['perceiver_io'] + [f'linceiver_k{k}' for k in bc.ks] + first + ['linceiver_pruned'] + peer
 
 # %% ../nbs/07_bench.ipynb #0f728aa1
 def interleaved_times(fns:dict, # name -> callable taking no arguments
@@ -533,7 +537,10 @@ def _style(model:str) -> dict:
         return dict(color='tab:red', lw=2, ls='--', marker='s', label='perceiver-pytorch PerceiverIO')
     if model == 'linceiver_pruned':
         return dict(color='tab:green', lw=2, ls=':', marker='^', label='Linceiver IO pruned')
-    return dict(marker='.', label=f"Linceiver IO k={model[len('linceiver_k'):]}")
+    if model.startswith('linceiver_first_k'):
+        k = model.removeprefix('linceiver_first_k')
+        return dict(marker='x', ls='-.', label=f"Linceiver IO k={k}, compressed first")
+    return dict(marker='.', label=f"Linceiver IO k={model.removeprefix('linceiver_k')}")
 
 # %% ../nbs/07_bench.ipynb #2bc0048e
 def plot_costs(results:dict) -> Figure:
