@@ -20,7 +20,7 @@ import linceiver
 from .linformer import LinformerAttention
 from .adaptive import effective_k, prune, gated_attentions
 from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, AudioAdapter, num_parameters, train_step,
-                                 resolve_device, device_name, check_precision, precision_context)
+                                 check_choice, resolve_device, device_name, check_precision, precision_context)
 from .split import shared_state, state_bytes
 from .fedavg import format_table, write_csv
 from .cli import claim_results_folder, command_errors, _release_unstarted
@@ -111,8 +111,7 @@ class BenchConfig:
             raise ValueError(f"prune_k={self.prune_k} must be at most the smallest n={self.ns[0]}")
         if self.repeats < 3:
             raise ValueError(f"repeats must be at least 3 for a median and an interquartile range, got {self.repeats}")
-        if self.workload not in WORKLOADS:
-            raise ValueError(f"workload must be one of {', '.join(map(repr, WORKLOADS))}, got {self.workload!r}")
+        check_choice('workload', self.workload, WORKLOADS)
         if self.workload == 'image' and (odd := [n for n in self.ns if math.isqrt(n) ** 2 != n]):
             raise ValueError(f"workload 'image' reads square images of n = side² pixels (784 = 28², 4096 = 64², ...); "
                              f"{odd} are not squares")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_cli.ipynb #cc02854c
 from __future__ import annotations
-import json, os, shutil, socket, statistics, sys, tempfile, time, traceback
+import json, os, shutil, socket, statistics, sys, tempfile, time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path

@@ -15,7 +15,7 @@ from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
 from .adaptive import rank_budget_loss
-from .perceiver import (PerceiverConfig, PerceiverIO, check_number, train_step, resolve_device, device_name,
+from .perceiver import (PerceiverConfig, PerceiverIO, check_number, check_choice, train_step, resolve_device, device_name,
                                  check_precision, precision_context, adamw)
 from .split import shared_state, load_shared_state, shared_state_problems, state_bytes
 
@@ -327,9 +327,9 @@ class FedConfig:
         if not isinstance(self.device, str) or not re.fullmatch(r'auto|cpu|mps|cuda(:\d+)?', self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
         check_precision(self.precision)
-        _check_choice('shared_moments', self.shared_moments, ('keep', 'reset'))
-        _check_choice('update_norm_action', self.update_norm_action, ('clip', 'reject'))
-        _check_choice('aggregator', self.aggregator, ('mean', 'median', 'trimmed_mean'))
+        check_choice('shared_moments', self.shared_moments, ('keep', 'reset'))
+        check_choice('update_norm_action', self.update_norm_action, ('clip', 'reject'))
+        check_choice('aggregator', self.aggregator, ('mean', 'median', 'trimmed_mean'))
         if isinstance(self.group_average, str) or not isinstance(self.group_average, (list, tuple)):
             raise ValueError("group_average must be a list of parts ('adapter', 'encoder', 'head'), "
                              f"got {self.group_average!r}")
@@ -343,10 +343,7 @@ class FedConfig:
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../nbs/04_fedavg.ipynb #6441a4ab
-def _check_choice(name:str, value, choices:tuple):
-    "Raise one `ValueError` naming the field and its choices unless `value` is one of them."
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+#| export
 
 # %% ../nbs/04_fedavg.ipynb #8c665f04
 def _toy_federation(samples:int=64, # training samples per client (test: half as many)

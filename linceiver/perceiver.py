@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_perceiver_io.ipynb #0aefd80a
 from __future__ import annotations
-import math
+import contextlib, math
 from typing import Callable
 from dataclasses import dataclass, asdict
 import torch
@@ -16,10 +16,10 @@ from .linformer import FullAttention, LinformerAttention
 from .adaptive import add_rank_gates
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'check_number', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock', 'SelfAttentionBlock',
-           'PerceiverHead', 'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter', 'pad_sequences',
-           'encode_bytes', 'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'compress_affine', 'train_step',
-           'resolve_device', 'device_name', 'check_precision', 'precision_context', 'adamw']
+__all__ = ['PRECISIONS', 'check_number', 'check_choice', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock',
+           'SelfAttentionBlock', 'PerceiverHead', 'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter',
+           'pad_sequences', 'encode_bytes', 'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'compress_affine',
+           'train_step', 'resolve_device', 'device_name', 'check_precision', 'precision_context', 'adamw']
 
 # %% ../nbs/02_perceiver_io.ipynb #f447b749
 def check_number(name:str, # the field, as the user writes it
@@ -44,6 +44,13 @@ def check_number(name:str, # the field, as the user writes it
     ok = ok and (low is None or (value > low if low_open else value >= low))
     ok = ok and (high is None or (value < high if high_open else value <= high))
     if not ok: raise ValueError(f"{name} must be {'None or ' if none_ok else ''}{accepted}, got {value!r}")
+
+def check_choice(name:str, # the field, as the user writes it
+                 value, # what the user gave
+                 choices:tuple, # the accepted values
+                ):
+    "Raise one `ValueError` naming the field and its choices unless `value` is one of them."
+    if value not in choices: raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 # %% ../nbs/02_perceiver_io.ipynb #6442093a
 @dataclass(kw_only=True)
@@ -80,12 +87,9 @@ class PerceiverConfig:
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(f"{field} must be true or false, got {getattr(self, field)!r}")
         for field in ('encoder_attention', 'latent_attention', 'decoder_attention'):
-            if getattr(self, field) not in ('full', 'linformer'):
-                raise ValueError(f"{field} must be 'full' or 'linformer', got {getattr(self, field)!r}")
-        if self.rank_gate not in (None, 'budget', 'published'):
-            raise ValueError(f"rank_gate must be None, 'budget' or 'published', got {self.rank_gate!r}")
-        if self.shared_mode not in ('data', 'published'):
-            raise ValueError(f"shared_mode must be 'data' or 'published', got {self.shared_mode!r}")
+            check_choice(field, getattr(self, field), ('full', 'linformer'))
+        check_choice('rank_gate', self.rank_gate, (None, 'budget', 'published'))
+        check_choice('shared_mode', self.shared_mode, ('data', 'published'))
         if self.d % self.heads: raise ValueError(f"d={self.d} must be divisible by heads={self.heads}")
 
     @property
@@ -449,8 +453,6 @@ def train_step(model:nn.Module, # any classifier returning (b, num_classes) logi
     return loss.detach(), logits.detach()
 
 # %% ../nbs/02_perceiver_io.ipynb #398f5fee
-import contextlib
-
 PRECISIONS = ('fp32', 'bf16')
 
 def resolve_device(device:str|torch.device='auto', # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
@@ -481,8 +483,7 @@ def device_name(device:torch.device) -> str:
 
 def check_precision(precision:str): # 'fp32' | 'bf16'
     "Raise one `ValueError` naming the choices unless `precision` is one of `PRECISIONS`."
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    check_choice('precision', precision, PRECISIONS)
 
 def precision_context(device_type:str, # 'cpu' | 'cuda' | 'mps': where the computation runs
                       precision:str='fp32', # 'fp32': nothing changes | 'bf16': bfloat16 autocast
