@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_bench.ipynb #021c2c41
 from __future__ import annotations
-import json, math, os, platform, re, resource, subprocess, sys, time, uuid
+import ctypes, gc, json, math, os, platform, re, resource, subprocess, sys, time, uuid
 from dataclasses import dataclass, asdict, replace
 from io import BytesIO
 from pathlib import Path
@@ -49,6 +49,15 @@ class TokenAdapter(nn.Module):
         if x.shape[1] > self.n:
             raise ValueError(f"input of {x.shape[1]} tokens is longer than this adapter's n={self.n}")
         return x, mask
+
+    def compress(self, x:Tensor, mask:Tensor|None, E:Tensor) -> tuple[Tensor, Tensor]:
+        "`E^T` of the real tokens (b, k, c) and s = E^T m, for an encoder that compresses first: no copy of x."
+        x, mask = self(x, mask)
+        Et = E[:x.shape[1]].T  # (k, n)
+        # one example at a time: a batched product would save a transposed copy of x for the backward pass
+        if mask is None: return torch.stack([Et @ xi for xi in x]), Et.sum(1)  # (b, k, c), (k,)
+        real = mask.to(E.dtype)  # (b, n)
+        return torch.stack([(Et * r) @ xi for xi, r in zip(x, real)]), real @ Et.T  # (b, k, c), (b, k)
 
 # %% ../nbs/07_bench.ipynb #1ea7ec7b
 class PerceiverPytorchIO(nn.Module):
@@ -173,11 +182,13 @@ def train_step_flops(model:nn.Module, x:Tensor, y:Tensor) -> int:
 _ENCODER_PATHS = {'PerceiverIO': 'PerceiverIO.encoder',
                   'PerceiverPytorchIO': 'PerceiverPytorchIO.perceiver.cross_attend_block'}
 
-def forward_flops_and_encoder_share(model:nn.Module, x:Tensor) -> tuple[int, float]:
+def forward_flops_and_encoder_share(model:nn.Module, x:Tensor) -> tuple[int, float|None]:
     "FLOPs of one forward pass (MATH attention backend) and the fraction of them spent in the encoder cross-attention."
     model.eval()
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter: model(x)
     total = counter.get_total_flops()
+    if getattr(model, 'compresses_first', False):  # its encoder runs through methods, not module calls: not attributed
+        return total, None
     encoder = sum(counter.get_flop_counts().get(_ENCODER_PATHS.get(type(model).__name__, ''), {}).values())
     return total, encoder / total
 
@@ -190,6 +201,14 @@ def _proc_status_kb(field:str) -> int:
     for line in Path('/proc/self/status').read_text().splitlines():
         if line.startswith(field + ':'): return int(line.split()[1])
     raise KeyError(field)
+
+def _warm_up(bc:BenchConfig, spec:dict, x:Tensor, y:Tensor):
+    "One training step of the same model on one example, then its memory handed back to the OS (glibc's malloc_trim)."
+    model = bench_model(bc, spec['name'], spec['n'], spec['pruned_k'])
+    train_step(model, torch.optim.Adam(model.parameters(), lr=1e-4), x, y, precision=bc.precision)
+    del model; gc.collect()
+    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError): pass  # not glibc: freed memory may stay resident and hide part of the peak
 
 def _train_memory_child():
     "Subprocess entry: read a spec on stdin, train two steps, print the peak resident memory above the batch as JSON."
@@ -207,11 +226,12 @@ def _train_memory_child():
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device) - before
         print(json.dumps(dict(peak_bytes=peak, method='torch.cuda.max_memory_allocated above the batch'))); return
+    _warm_up(bc, spec, x[:1], y[:1])  # the runtime's one-time costs (code pages, thread pools) are not the model's
     rss_before = _proc_status_kb('VmRSS')
     model = bench_model(bc, spec['name'], spec['n'], spec['pruned_k'])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     try:  # Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS: the peak is that of the steps
-        Path('/proc/self/clear_refs').write_text('5'); method = 'VmHWM after /proc/self/clear_refs reset'
+        Path('/proc/self/clear_refs').write_text('5'); method = 'VmHWM after a warm-up step and a /proc/self/clear_refs reset'
     except OSError: method = 'ru_maxrss (peak includes building the model)'
     for _ in range(2): train_step(model, optimizer, x, y, precision=bc.precision)  # the first also allocates Adam state
     if method.startswith('VmHWM'): peak = _proc_status_kb('VmHWM')
@@ -260,7 +280,7 @@ def bench_model(bc:BenchConfig, name:str, n:int, pruned_k:int) -> nn.Module:
     if name == 'linceiver_pruned': return pruned_linceiver(bc.perceiver_config(k=bc.prune_k), adapter, pruned_k)
     if name.startswith('linceiver_k'):
         return PerceiverIO(bc.perceiver_config(k=int(name.removeprefix('linceiver_k'))), adapter)
-    if name.startswith('linceiver_first_k'):  # compress before embedding (image and audio workloads)
+    if name.startswith('linceiver_first_k'):  # compress before embedding
         k = int(name.removeprefix('linceiver_first_k'))
         return PerceiverIO(bc.perceiver_config(k=k, compress_first=True), adapter)
     raise ValueError(f"unknown benchmark model {name!r}")
@@ -269,7 +289,7 @@ def bench_model(bc:BenchConfig, name:str, n:int, pruned_k:int) -> nn.Module:
 def bench_model_names(bc:BenchConfig) -> list[str]:
     "Names of the models of a benchmark: the baseline first."
     peer = ['perceiver_pytorch'] if bc.peer else []
-    first = [f'linceiver_first_k{k}' for k in bc.ks] if bc.workload in ('image', 'audio') else []
+    first = [f'linceiver_first_k{k}' for k in bc.ks]
     return ['perceiver_io'] + [f'linceiver_k{k}' for k in bc.ks] + first + ['linceiver_pruned'] + peer
 
 # %% ../nbs/07_bench.ipynb #0f728aa1
@@ -333,7 +353,7 @@ def _model_costs(bc:BenchConfig, name:str, model:nn.Module, n:int, x:Tensor, y:T
     shared = state_bytes(shared_state(model)) if isinstance(model, PerceiverIO) else None
     return dict(n=n, model=name, family=_family(name), k=k, params=num_parameters(model),
                 model_bytes=state_bytes(model.state_dict()), shared_bytes=shared,
-                forward_flops=fwd, encoder_forward_share=round(share, 4),
+                forward_flops=fwd, encoder_forward_share=None if share is None else round(share, 4),
                 train_step_flops=train_step_flops(model, x, y))
 
 def bench_point(bc:BenchConfig, # what to measure
@@ -686,19 +706,25 @@ def linceiver_bench(quick:store_true=False, # small models and inputs, about a m
                     no_memory:store_true=False, # skip the peak-memory subprocesses
                     no_peer:store_true=False, # leave out perceiver-pytorch
                     workload:str=None, # tokens (default: synthetic tokens), image (ImageAdapter) or audio (AudioAdapter)
+                    m:int=None, # latents (default 128; quick 32)
+                    d:int=None, # latent width (default 128; quick 64)
+                    depth:int=None, # latent self-attention blocks (default 4; quick 1)
+                    heads:int=None, # attention heads (default 4)
+                    c:int=None, # input token width (default 64; quick 16)
                     device:str=None, # auto (default: cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
                     precision:str=None, # fp32 (default) or bf16 (autocast)
                     debug:store_true=False, # show the traceback of an error
                    ):
     "Measure the cost of Perceiver IO, Linceiver IO and perceiver-pytorch against n; write JSON, CSV and plots."
     args = dict(quick=quick, out=out, ns=ns, ks=ks, batch_size=batch_size, repeats=repeats, threads=threads,
-                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, device=device,
-                precision=precision)
+                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, m=m, d=d, depth=depth,
+                heads=heads, c=c, device=device, precision=precision)
     command = ' '.join(['linceiver_bench'] + [f"--{k}" if v is True else f"--{k} {v}" for k, v in args.items()
                                               if v is not None and v is not False])
     with command_errors('linceiver_bench', debug):
         given = dict(ns=_parse_ints(ns, None), ks=_parse_ints(ks, None), batch_size=batch_size, repeats=repeats,
-                     threads=threads, workload=workload, device=device, precision=precision)
+                     threads=threads, workload=workload, m=m, d=d, depth=depth, heads=heads, c=c, device=device,
+                     precision=precision)
         given = {k: v for k, v in given.items() if v is not None}
         given.update(memory=not no_memory, peer=not no_peer)
         bc = BenchConfig.quick(**given) if quick else BenchConfig(**given)
