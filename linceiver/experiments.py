@@ -186,8 +186,9 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
             for x, mask, y in train.batches(recipe.batch_size, shuffle=True, generator=generator):
                 if recipe.augment == 'shift': x = random_shift(x, recipe.max_shift, generator)
                 smoothing.y = y
-                loss, _ = train_step(model, optimizer, x, y, mask, penalty=smoothing if recipe.label_smoothing else None,
-                                     precision=precision, check_finite=device.type == 'cpu')
+                penalty = smoothing if recipe.label_smoothing else None
+                loss, _ = train_step(model, optimizer, x, y, mask, penalty=penalty, precision=precision,
+                                     check_finite=device.type == 'cpu')
                 losses.append(loss); schedule.step()
             last_loss = torch.stack(losses).mean().item()  # one read per epoch (waits for the device)
             if not math.isfinite(last_loss): raise FloatingPointError(f"the training loss is {last_loss}")
@@ -306,7 +307,8 @@ def _open_folder(out:str|Path|None, experiment:Experiment, plan:dict, command:st
         saved = json.loads((Path(out) / 'experiment.json').read_text())
         if _plan_of(saved) != plan:
             raise ValueError(f"{out} holds a run of {saved.get('name')!r} at scale {saved.get('scale')!r} with a "
-                             f"different config (cells, seeds or precision); results are never mixed: choose another --out")
+                             f"different config (cells, seeds or precision); results are never mixed: "
+                             "choose another --out")
         return Path(out), False, True
     folder, created = claim_results_folder(out, f"{experiment.name}-{experiment.about.get('scale')}", command)
     return folder, created, False
@@ -340,7 +342,8 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         name=experiment.name, scale=scale, seeds=list(parse_seeds(seeds)), about=experiment.about, key=plan['key'],
         precision=precision, started=time.strftime('%Y-%m-%d %H:%M:%S'), cells=plan['cells'], runs=[])
     record['runs'].append(dict(command=command, git_commit=git_commit(), device=device_name(dev), jobs=jobs,
-                               machine=_machine_info(threads, dev, precision), started=time.strftime('%Y-%m-%d %H:%M:%S')))
+                               machine=_machine_info(threads, dev, precision),
+                               started=time.strftime('%Y-%m-%d %H:%M:%S')))
     record.update(command=command, git_commit=record['runs'][-1]['git_commit'], device=device_name(dev),
                   machine=record['runs'][-1]['machine'])
     rows = load_results(folder)
@@ -359,7 +362,8 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         if not rows: _release_unstarted(folder, created)
         raise
     if experiment.plots and todo:
-        for plot_name, fig in load_entry(experiment.plots)(rows).items(): fig.savefig(folder / f"{plot_name}.png", dpi=120)
+        for plot_name, fig in load_entry(experiment.plots)(rows).items():
+            fig.savefig(folder / f"{plot_name}.png", dpi=120)
     return load_results(folder), folder
 
 def _run_cells(experiment:Experiment, todo:list[dict], device:torch.device, precision:str, jobs:int, threads:int,
@@ -426,7 +430,7 @@ def linceiver_experiment(name:str, # the experiment: k_sweep (more as notebooks 
         if out is not None: hint['hint'] = f"finished cells are in {out}/results.csv; rerun the same command to resume"
         rows, folder = run_experiment(name, scale, seeds, device, precision, out, jobs, not quiet, command)
     summary = summary_rows(rows, metrics=('accuracy', 'train_seconds'))
-    print(format_table([{**{k: v for k, v in r.items() if not k.endswith(('_mean', '_std'))},
+    print(format_table([{**{k: '—' if v is None else v for k, v in r.items() if not k.endswith(('_mean', '_std'))},
                          'accuracy': f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}",
                          'train_seconds': f"{r['train_seconds_mean']:.1f}"} for r in summary]))
     print(f"results in {folder}/")
