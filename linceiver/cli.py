@@ -12,7 +12,8 @@ import torch
 from fastcore.script import call_parse
 from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, check_number, num_parameters, train_step,
                                  resolve_device, device_name, check_precision, adamw)
-from .fedavg import ALGORITHMS, Split, run_federation, evaluate, format_table, write_csv, plot_history
+from .fedavg import (ALGORITHMS, applicable_algorithms, Split, run_federation, evaluate, format_table, write_csv,
+                              plot_history)
 from .federations import load_federation_config, build_federation, federation_summary
 
 # %% auto #0
@@ -83,8 +84,7 @@ def run_experiment(federation:str='demo', # a preset name or the path of a .toml
                    **overrides, # FedConfig fields to override, e.g. rounds=2
                   ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
     "Build the federation a config describes, claim a results folder, run it, and write the folder."
-    algorithms = [a for a in ALGORITHMS if a != 'fedavg'] if algorithm == 'compare' else [algorithm]
-    if any(a not in ALGORITHMS for a in algorithms):
+    if algorithm != 'compare' and algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
     if resume and out is None: raise ValueError("--resume needs --out: the folder of the run to continue")
     if overrides.get('device') is not None: resolve_device(overrides['device'])  # before building anything
@@ -92,7 +92,7 @@ def run_experiment(federation:str='demo', # a preset name or the path of a .toml
     specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     device = device_name(resolve_device(cfg.device))  # an unavailable device is refused before a folder is claimed
-    if algorithm == 'compare' and len({s.group for s in specs}) == 1: algorithms.insert(2, 'fedavg')
+    algorithms = list(applicable_algorithms(specs)) if algorithm == 'compare' else [algorithm]
     record = dict(federation=str(federation), algorithm=algorithm, config=config, resolved=cfg.to_dict(),
                   data_dir=str(data_dir) if data_dir else None, device=device, precision=cfg.precision)
     if resume: out, created = _check_resumable(Path(out), record), False
@@ -153,7 +153,7 @@ def result_rows(specs, histories:dict[str, dict]) -> list[dict]:
 
 @call_parse
 def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, digits) or the path of a .toml config
-                 algorithm:str='linceiver', # linceiver, local, fedavg, centralized, or compare (all that apply)
+                 algorithm:str='linceiver', # linceiver, local, fedavg, fedper, centralized, or compare (all that apply)
                  rounds:int=None, # override the config's number of rounds
                  seed:int=None, # the whole run's seed: partition, test draws, initialisation, batches
                  max_local_batches:int=None, # cap local batches per epoch (quick runs)

@@ -22,10 +22,10 @@ from .split import shared_state, load_shared_state, shared_state_problems, state
 # %% auto #0
 __all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests', 'partition_summary',
            'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update', 'local_train', 'evaluate',
-           'joint_train', 'fedavg', 'update_problems', 'update_norm', 'bound_updates', 'cap_weights',
-           'coordinate_median', 'trimmed_mean', 'train_clients', 'aggregate', 'evaluate_clients', 'run_round',
-           'run_federation', 'checkpoint_digest', 'load_checkpoint', 'load_history', 'summarize', 'compare',
-           'plot_history', 'explore_histories']
+           'joint_train', 'finetune', 'fedavg', 'update_problems', 'update_norm', 'bound_updates', 'cap_weights',
+           'coordinate_median', 'trimmed_mean', 'applicable_algorithms', 'train_clients', 'aggregate',
+           'evaluate_clients', 'run_round', 'run_federation', 'checkpoint_digest', 'load_checkpoint', 'load_history',
+           'summarize', 'compare', 'plot_history', 'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
 class Split:
@@ -294,6 +294,12 @@ class FedConfig:
     lr: float = 1e-3                 # AdamW learning rate (each client keeps its own optimizer across rounds)
     weight_decay: float = 1e-4       # AdamW weight decay
     rank_budget: float = 0.0         # weight of `rank_budget_loss` in the local loss (needs model.rank_gate='budget')
+    prox_mu: float = 0.0             # FedProx: (prox_mu / 2)·|w - w_global|² over the received parameters is added to
+                                     # the local loss; 0: none
+    shared_lr_scale: float = 1.0     # the learning rate of the received (averaged) parameters, a multiple of lr
+    finetune_epochs: int = 0         # after the last round, each client trains what it keeps (the parts it does not
+                                     # send; everything for local-only) for this many epochs, the received parts
+                                     # frozen, before the final evaluation; 0: none
     shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
     group_average: tuple = ()        # client-side parts also averaged within a group: 'adapter', 'encoder', 'head'
     update_norm_bound: float|None = 3.0  # an update's norm |state - global| may be at most this multiple of the
@@ -319,7 +325,10 @@ class FedConfig:
         check_number('max_local_batches', self.max_local_batches, low=1, none_ok=True)
         check_number('fraction', self.fraction, integer=False, low=0, low_open=True, high=1)
         check_number('lr', self.lr, integer=False, low_open=True, low=0)
-        for name in ('weight_decay', 'rank_budget'): check_number(name, getattr(self, name), integer=False, low=0)
+        for name in ('weight_decay', 'rank_budget', 'prox_mu'):
+            check_number(name, getattr(self, name), integer=False, low=0)
+        check_number('shared_lr_scale', self.shared_lr_scale, integer=False, low=0, low_open=True)
+        check_number('finetune_epochs', self.finetune_epochs, low=0)
         for name in ('update_norm_bound', 'weight_cap'):
             check_number(name, getattr(self, name), integer=False, low=1, none_ok=True)
         check_number('trim_fraction', self.trim_fraction, integer=False, low=0, high=0.5, high_open=True)
@@ -385,7 +394,8 @@ def _on_cpu(value):
 class Client:
     "A federated client: its data, its own `PerceiverIO` and optimizer, its generators; all persist across rounds."
     def __init__(self, spec:ClientSpec, cfg:FedConfig, index:int,
-                 scope:str='shared', # what it sends and receives: 'shared' (Linceiver) or 'full' (classic FedAvg)
+                 scope:str='shared', # what it sends and receives: 'shared' (Linceiver), 'full' (classic FedAvg) or
+                                     # 'body' (FedPer: everything but the head) or 'none' (local-only)
                  shared:nn.Module|None=None, # a SharedLatentPerceiver to use instead of its own (centralized baseline)
                  pooled:int=1, # how many clients' data this one pools (centralized baseline): scales its batch cap
                 ):
@@ -398,23 +408,40 @@ class Client:
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Split.to`)
         if shared is not None: self.model.shared = shared
-        self.optimizer = adamw(self.model.parameters(), self.device, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sent = {id(p) for p in self.sent_parameters()}
+        kept = [p for p in self.model.parameters() if id(p) not in sent]
+        groups = [dict(params=list(self.sent_parameters()), lr=cfg.lr * cfg.shared_lr_scale), dict(params=kept)]
+        self.optimizer = adamw([g for g in groups if g['params']], self.device, lr=cfg.lr,
+                               weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
         self.rounds_trained = 0  # seeds the round's other randomness (rank-gate noise), so a resumed run matches
         self.version = -1  # the round whose global state this client holds (-1: none yet; 0: the initial one)
 
-    def state_to_send(self) -> dict[str, Tensor]:
-        "A copy of what this client sends: its shared state, or its whole model for classic FedAvg."
+    def sent_parameters(self) -> list[nn.Parameter]:
+        "The parameters this client sends and receives: the shared part, the whole model, or all but the head."
+        if self.scope == 'none': return []
+        if self.scope == 'shared': return list(self.model.shared.parameters())
+        if self.scope == 'full': return list(self.model.parameters())
+        return [p for name, p in self.model.named_parameters() if not name.startswith('head.')]
+
+    def state_to_send(self) -> dict[str, Tensor]|None:
+        "A copy of what this client sends: its shared state, its whole model (FedAvg), all but its head (FedPer), or None."
+        if self.scope == 'none': return None
         if self.scope == 'shared': return _on_cpu(shared_state(self.model))  # what travels lives on the host
-        return {k: v.detach().to('cpu', copy=True) for k, v in self.model.state_dict().items()}
+        return {k: v.detach().to('cpu', copy=True) for k, v in self.model.state_dict().items()
+                if self.scope == 'full' or not k.startswith('head.')}
 
     def receive(self, state:dict[str, Tensor], cfg:FedConfig):
         "Load the global state; `cfg.shared_moments='reset'` also drops the received parameters' AdamW moments."
         if self.scope == 'shared': load_shared_state(self.model, state)
-        else: self.model.load_state_dict(state)
+        elif self.scope == 'full': self.model.load_state_dict(state)
+        else:
+            missing, unexpected = self.model.load_state_dict(state, strict=False)
+            if unexpected or any(not k.startswith('head.') for k in missing):
+                raise ValueError(f"client {self.name!r}: the FedPer state does not fit: missing "
+                                 f"{[k for k in missing if not k.startswith('head.')]}, unexpected {unexpected}")
         if cfg.shared_moments == 'reset':
-            received = self.model.shared.parameters() if self.scope == 'shared' else self.model.parameters()
-            for p in received: self.optimizer.state.pop(p, None)
+            for p in self.sent_parameters(): self.optimizer.state.pop(p, None)
 
     def checkpoint(self) -> dict:
         "Everything needed to continue this client: model, optimizer, batch generator, rounds trained."
@@ -441,19 +468,31 @@ def _batches(client:Client, cfg:FedConfig):
     batches = client.spec.train.batches(cfg.batch_size, shuffle=True, generator=client.generator)
     return itertools.islice(batches, client.max_local_batches)
 
-def _penalty(model:nn.Module, cfg:FedConfig):
-    "The rank-budget term of the local loss, or None."
-    return (lambda: cfg.rank_budget * rank_budget_loss(model)) if cfg.rank_budget else None
+def _penalty(model:nn.Module, cfg:FedConfig,
+             anchor:list[tuple[Tensor, Tensor]]|None=None, # FedProx: (parameter, its received value) pairs
+            ):
+    "The extra terms of the local loss — the rank budget, the proximal term — or None."
+    terms = []
+    if cfg.rank_budget: terms.append(lambda: cfg.rank_budget * rank_budget_loss(model))
+    if cfg.prox_mu and anchor:
+        terms.append(lambda: cfg.prox_mu / 2 * sum((p - p0).square().sum() for p, p0 in anchor))
+    return (lambda: sum(term() for term in terms)) if terms else None
+
+def _anchor(client:Client, cfg:FedConfig) -> list[tuple[Tensor, Tensor]]|None:
+    "FedProx's reference: each received parameter and its value now (after receiving); None when unused."
+    if not cfg.prox_mu or client.version < 0: return None  # local-only clients never receive anything
+    return [(p, p.detach().clone()) for p in client.sent_parameters()]
 
 def local_train(client:Client, cfg:FedConfig) -> Update:
     "Train `client` for one round (`cfg.local_epochs` passes over its data); returns its update."
     steps = []  # (batch size, loss, correct) per step, kept on the device until the round ends
     on_host = client.device.type == 'cpu'  # reading a loss on the CPU costs nothing; on a GPU it waits for the step
+    penalty = _penalty(client.model, cfg, _anchor(client, cfg))
     with torch.random.fork_rng(devices=[]):  # gate noise from the run's seed, never from the ambient generator
         torch.manual_seed(client.seed * 1_000 + client.rounds_trained)
         for epoch in range(cfg.local_epochs):
             for x, mask, y in _batches(client, cfg):
-                try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, _penalty(client.model, cfg),
+                try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, penalty,
                                                cfg.precision, check_finite=on_host)
                 except FloatingPointError as e:
                     raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
@@ -521,6 +560,18 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
     results = [_round_metrics(s, f"centralized, {c.name!r}") if s else (0, dict(train_loss=0., train_accuracy=0.))
                for s, c in zip(steps, clients)]
     return [Update(c.name, None, seen // cfg.local_epochs, metrics) for c, (seen, metrics) in zip(clients, results)]
+
+# %% ../nbs/04_fedavg.ipynb #eafc6a16
+def finetune(client:Client, cfg:FedConfig) -> dict:
+    "`cfg.finetune_epochs` passes over the client's data training what it keeps, the received parts frozen; metrics."
+    frozen = client.sent_parameters()
+    if len(frozen) == len(list(client.model.parameters())): return {}  # it keeps nothing (classic FedAvg)
+    trainable = [p.requires_grad for p in frozen]
+    for p in frozen: p.requires_grad_(False)
+    try: update = local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0.))
+    finally:
+        for p, flag in zip(frozen, trainable): p.requires_grad_(flag)
+    return update.metrics
 
 # %% ../nbs/04_fedavg.ipynb #c94f128e
 def _check_states(states:list[dict[str, Tensor]], # client states to be combined
@@ -626,12 +677,18 @@ def trimmed_mean(states:list[dict[str, Tensor]], # client states with identical 
     return _per_coordinate(states, 'trimmed_mean', lambda v: v[k:n - k].mean(0))
 
 # %% ../nbs/04_fedavg.ipynb #964900bf
-ALGORITHMS = ('linceiver', 'local', 'fedavg', 'centralized')
+ALGORITHMS = ('linceiver', 'local', 'fedavg', 'fedper', 'centralized')
+_SCOPES = dict(fedavg='full', fedper='body', local='none')  # what a client sends; Linceiver FL: the shared part
+
+def applicable_algorithms(specs:list[ClientSpec]) -> tuple[str, ...]:
+    "The algorithms that can run these clients: FedAvg and FedPer average whole models and need one architecture."
+    one_architecture = len({s.group for s in specs}) == 1
+    return tuple(a for a in ALGORITHMS if one_architecture or a not in ('fedavg', 'fedper'))
 
 def _build_clients(specs:list[ClientSpec], cfg:FedConfig, algorithm:str) -> tuple[list[Client], dict[str, Client]]:
     "The training clients, and for each spec the client whose model evaluates it."
     if algorithm != 'centralized':
-        clients = [Client(s, cfg, i, scope='full' if algorithm == 'fedavg' else 'shared') for i, s in enumerate(specs)]
+        clients = [Client(s, cfg, i, scope=_SCOPES.get(algorithm, 'shared')) for i, s in enumerate(specs)]
         return clients, {c.name: c for c in clients}
     groups = {}
     for s in specs: groups.setdefault(s.group, []).append(s)
@@ -743,6 +800,9 @@ def run_round(round_:int, # 1, 2, ...
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
     if cfg.group_average:
         sent, received = _average_groups(clients, [u.client for u in accepted], cfg, sent, received)
+    finetuned = {}
+    if last and cfg.finetune_epochs and algorithm in ('linceiver', 'fedper', 'local'):
+        finetuned = {c.name: finetune(c, cfg) for c in clients}
     results = evaluate_clients(specs, evaluator, dataset_tests=last, precision=cfg.precision)
     for spec in specs:
         name = evaluator[spec.name].name
@@ -752,7 +812,7 @@ def run_round(round_:int, # 1, 2, ...
     return global_state, dict(
         round=round_, selected=selected, accepted=[u.client for u in accepted], skipped=skipped, rejected=rejected,
         adjusted={u.client: u.notes for u in accepted if u.notes},
-        train={u.client: u.metrics for u in accepted}, clients=results,
+        train={u.client: u.metrics for u in accepted}, finetuned=finetuned, clients=results,
         mean_accuracy=statistics.mean(accuracies), median_accuracy=statistics.median(accuracies),
         bytes_down=sent, bytes_up=received, seconds=time.perf_counter() - start)
 
@@ -771,7 +831,7 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
     device = device_name(resolve_device(cfg.device))  # an unavailable device fails here, before anything is built
     with _claim(out_dir, resume):  # no other run writes here until this one ends
         clients, evaluator = _build_clients(specs, cfg, algorithm)
-        global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg') else None
+        global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg', 'fedper') else None
         history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs],
                        device=device, precision=cfg.precision, rounds=[])
         if resume: global_state, history = _restore(out_dir, clients, algorithm, cfg)
@@ -789,9 +849,9 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
     if algorithm not in ALGORITHMS: raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     names = [s.name for s in specs]
     if len(set(names)) != len(names): raise ValueError(f"client names must be unique, got {names}")
-    if algorithm == 'fedavg' and len({s.group for s in specs}) > 1:
-        raise ValueError("classic FedAvg averages whole models, so all clients need one architecture; "
-                         f"groups here: {sorted({s.group for s in specs})}")
+    if algorithm in ('fedavg', 'fedper') and len({s.group for s in specs}) > 1:
+        raise ValueError(f"{algorithm} averages whole models (FedPer: all but the head), so all clients need one "
+                         f"architecture; groups here: {sorted({s.group for s in specs})}")
     if resume and out_dir is None: raise ValueError("resume needs the out_dir of the run to continue")
     if out_dir is not None: _check_folder(Path(out_dir), resume)
 
@@ -957,8 +1017,7 @@ def compare(specs:list[ClientSpec], cfg:FedConfig,
             progress:bool=True,
            ) -> tuple[list[dict], dict[str, dict]]: # table rows, histories by algorithm
     "Run several algorithms on the same clients and seed; returns the comparison rows and the histories."
-    homogeneous = len({s.group for s in specs}) == 1
-    algorithms = algorithms or tuple(a for a in ALGORITHMS if a != 'fedavg' or homogeneous)
+    algorithms = algorithms or applicable_algorithms(specs)
     histories = {a: run_federation(specs, cfg, a, out_dir=None if out_dir is None else Path(out_dir) / a,
                                    progress=progress) for a in algorithms}
     return [summarize(h) for h in histories.values()], histories
