@@ -30,7 +30,8 @@ __all__ = ['EXPERIMENTS', 'SCALES', 'Experiment', 'load_entry', 'cell_id', 'pars
            'linceiver_experiment']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
-EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep'}  # name -> 'module:function(scale, seeds) -> Experiment'
+EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
+               'ten_clients': 'linceiver.exp_fed:ten_clients', 'modalities': 'linceiver.exp_fed:modalities'}
 SCALES = ('quick', 'reduced', 'full')  # seconds for tests; <= 90 minutes on 2 CPU cores; the published protocol
 
 @dataclass(kw_only=True)
