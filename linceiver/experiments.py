@@ -31,6 +31,7 @@ __all__ = ['EXPERIMENTS', 'SCALES', 'Experiment', 'load_entry', 'cell_id', 'pars
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
+               'adaptive_rank': 'linceiver.exp_adaptive:adaptive_rank',
                'ten_clients': 'linceiver.exp_fed:ten_clients', 'modalities': 'linceiver.exp_fed:modalities'}
 SCALES = ('quick', 'reduced', 'full')  # seconds for tests; <= 90 minutes on 2 CPU cores; the published protocol
 
@@ -166,6 +167,7 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
                      seed:int=0, # seeds the batches' order and the augmentation
                      device:torch.device|str='cpu', # where the model lives
                      precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+                     penalty:Callable[[], Tensor]|None=None, # extra loss term of every step (e.g. a rank budget)
                     ) -> dict: # accuracy and loss on the held-out split, train_seconds, last_train_loss, sizes
     "Train `model` with `recipe` and measure it on held-out data only."
     device = torch.device(device); check_precision(precision)
@@ -179,6 +181,8 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup, recipe.schedule))
     generator = torch.Generator().manual_seed(seed)
     smoothing = smoothing_penalty(model, recipe.label_smoothing)
+    added = [t for t in (smoothing if recipe.label_smoothing else None, penalty) if t is not None]
+    terms = (lambda: sum(t() for t in added)) if added else None
     if device.type == 'cuda': torch.cuda.synchronize(device)
     start = time.perf_counter()
     with smoothing:
@@ -187,8 +191,7 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
             for x, mask, y in train.batches(recipe.batch_size, shuffle=True, generator=generator):
                 if recipe.augment == 'shift': x = random_shift(x, recipe.max_shift, generator)
                 smoothing.y = y
-                penalty = smoothing if recipe.label_smoothing else None
-                loss, _ = train_step(model, optimizer, x, y, mask, penalty=penalty, precision=precision,
+                loss, _ = train_step(model, optimizer, x, y, mask, penalty=terms, precision=precision,
                                      check_finite=device.type == 'cpu')
                 losses.append(loss); schedule.step()
             last_loss = torch.stack(losses).mean().item()  # one read per epoch (waits for the device)
@@ -413,7 +416,7 @@ def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
 
 # %% ../nbs/08_experiments.ipynb #8a2a5a76
 @call_parse
-def linceiver_experiment(name:str, # the experiment: k_sweep (more as notebooks add them)
+def linceiver_experiment(name:str, # the experiment: k_sweep or adaptive_rank
                          seeds:str='0,1,2', # comma-separated seeds; every model and setting runs each
                          scale:str='quick', # quick (seconds), reduced (<= 90 min on 2 CPU cores) or full (a GPU)
                          device:str='auto', # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
