@@ -231,7 +231,8 @@ def _train_memory_child():
     model = bench_model(bc, spec['name'], spec['n'], spec['pruned_k'])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     try:  # Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS: the peak is that of the steps
-        Path('/proc/self/clear_refs').write_text('5'); method = 'VmHWM after a warm-up step and a /proc/self/clear_refs reset'
+        Path('/proc/self/clear_refs').write_text('5')
+        method = 'VmHWM after a warm-up step and a /proc/self/clear_refs reset'
     except OSError: method = 'ru_maxrss (peak includes building the model)'
     for _ in range(2): train_step(model, optimizer, x, y, precision=bc.precision)  # the first also allocates Adam state
     if method.startswith('VmHWM'): peak = _proc_status_kb('VmHWM')

@@ -425,7 +425,7 @@ class Client:
         return [p for name, p in self.model.named_parameters() if not name.startswith('head.')]
 
     def state_to_send(self) -> dict[str, Tensor]|None:
-        "A copy of what this client sends: its shared state, its whole model (FedAvg), all but its head (FedPer), or None."
+        "A copy of what it sends: the shared state, the whole model (FedAvg), all but the head (FedPer), or None."
         if self.scope == 'none': return None
         if self.scope == 'shared': return _on_cpu(shared_state(self.model))  # what travels lives on the host
         return {k: v.detach().to('cpu', copy=True) for k, v in self.model.state_dict().items()
