@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_fedavg.ipynb #dbbff1b3
 from __future__ import annotations
-import contextlib, csv, hashlib, itertools, json, logging, math, os, random, re, statistics, time
+import contextlib, csv, hashlib, itertools, json, logging, math, os, random, re, statistics, time, zlib
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -297,6 +297,8 @@ class FedConfig:
     prox_mu: float = 0.0             # FedProx: (prox_mu / 2)·|w - w_global|² over the received parameters is added to
                                      # the local loss; 0: none
     shared_lr_scale: float = 1.0     # the learning rate of the received (averaged) parameters, a multiple of lr
+    client_init: str = 'client'      # initial weights of what clients keep: 'client' (each from its own seed) |
+                                     # 'group' (every client of a group from the same weights, as from one model)
     finetune_epochs: int = 0         # after the last round, each client trains what it keeps (the parts it does not
                                      # send; everything for local-only) for this many epochs, the received parts
                                      # frozen, before the final evaluation; 0: none
@@ -337,6 +339,7 @@ class FedConfig:
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
         check_precision(self.precision)
         check_choice('shared_moments', self.shared_moments, ('keep', 'reset'))
+        check_choice('client_init', self.client_init, ('client', 'group'))
         check_choice('update_norm_action', self.update_norm_action, ('clip', 'reject'))
         check_choice('aggregator', self.aggregator, ('mean', 'median', 'trimmed_mean'))
         if isinstance(self.group_average, str) or not isinstance(self.group_average, (list, tuple)):
@@ -402,8 +405,10 @@ class Client:
         self.spec, self.name, self.scope, self.index = spec, spec.name, scope, index
         self.max_local_batches = None if cfg.max_local_batches is None else cfg.max_local_batches * pooled
         self.seed = cfg.seed * 100_003 + index
+        group_seed = cfg.seed * 100_003 + 50_000 + zlib.crc32(spec.group.encode())  # the same for a group's clients
+        init = self.seed if cfg.client_init == 'client' else group_seed
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+            torch.manual_seed(init)
             self.model = PerceiverIO(replace(cfg.model, num_classes=spec.num_classes), spec.make_adapter())
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Split.to`)
