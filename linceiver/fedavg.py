@@ -397,7 +397,7 @@ def _on_cpu(value):
 class Client:
     "A federated client: its data, its own `PerceiverIO` and optimizer, its generators; all persist across rounds."
     def __init__(self, spec:ClientSpec, cfg:FedConfig, index:int,
-                 scope:str='shared', # what it sends and receives: 'shared' (Linceiver), 'full' (classic FedAvg) or
+                 scope:str='shared', # what it sends and receives: 'shared' (Linceiver), 'full' (classic FedAvg),
                                      # 'body' (FedPer: everything but the head) or 'none' (local-only)
                  shared:nn.Module|None=None, # a SharedLatentPerceiver to use instead of its own (centralized baseline)
                  pooled:int=1, # how many clients' data this one pools (centralized baseline): scales its batch cap
@@ -413,9 +413,10 @@ class Client:
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Split.to`)
         if shared is not None: self.model.shared = shared
-        sent = {id(p) for p in self.sent_parameters()}
-        kept = [p for p in self.model.parameters() if id(p) not in sent]
-        groups = [dict(params=list(self.sent_parameters()), lr=cfg.lr * cfg.shared_lr_scale), dict(params=kept)]
+        sent = self.sent_parameters()
+        sent_ids = {id(p) for p in sent}
+        kept = [p for p in self.model.parameters() if id(p) not in sent_ids]
+        groups = [dict(params=sent, lr=cfg.lr * cfg.shared_lr_scale), dict(params=kept)]
         self.optimizer = adamw([g for g in groups if g['params']], self.device, lr=cfg.lr,
                                weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
