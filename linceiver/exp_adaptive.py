@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_exp_adaptive.ipynb #ee3b261c
 from __future__ import annotations
-import copy, json, statistics, uuid
+import copy, json, statistics
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -17,7 +17,7 @@ from .linformer import forward_flops
 from .fedavg import evaluate, format_table
 from .data import dataset_available
 from .experiments import (Experiment, Recipe, load_results, summary_rows, train_classifier, model_costs,
-                                   subset_indices, _dataset)
+                                   subset_indices, _dataset, explore_view)
 from .exp_k import preset_settings, latest_results
 
 # %% auto #0
@@ -320,20 +320,7 @@ def explore_adaptive(rows:list[dict], # rows of an adaptive_rank results.csv
                      dataset:str|None=None, # the dataset shown first (default: the first present)
                     ):
     "One dataset's table of models; a dropdown for the dataset in a live notebook."
-    from IPython.display import display, update_display, Markdown
+    from IPython.display import Markdown
     datasets = list(dict.fromkeys(r['dataset'] for r in rows))
-    dataset = datasets[0] if dataset is None else dataset
-    if dataset not in datasets: raise ValueError(f"dataset must be one of {datasets}, got {dataset!r}")
-    view = lambda d: Markdown(format_table(adaptive_table(rows, d)))
-    view_id = f'explore-adaptive-{uuid.uuid4().hex}'
-    try: import ipywidgets as widgets
-    except ImportError: widgets = None
-    control = None
-    if widgets is not None:
-        control = widgets.Dropdown(options=datasets, value=dataset, description='dataset')
-        control.observe(lambda change: update_display(view(change['new']), display_id=view_id), names='value')
-        bundle = control._repr_mimebundle_()
-        bundle['text/plain'] = 'A dropdown for the dataset (in a live notebook); below, its default view.'
-        display(bundle, raw=True)
-    display(view(dataset), display_id=view_id)
-    return control
+    return explore_view(datasets, datasets[0] if dataset is None else dataset,
+                        lambda d: Markdown(format_table(adaptive_table(rows, d))), 'dataset')

@@ -4,13 +4,13 @@
 
 # %% ../nbs/10_exp_k.ipynb #a4f341c9
 from __future__ import annotations
-import tomllib, uuid
+import tomllib
 from dataclasses import asdict
 from io import BytesIO
 from pathlib import Path
 from matplotlib.figure import Figure
 import linceiver
-from .experiments import Experiment, Recipe, load_results, summary_rows
+from .experiments import Experiment, Recipe, load_results, summary_rows, explore_view
 from .fedavg import format_table
 
 # %% auto #0
@@ -116,20 +116,6 @@ def explore_k(rows:list[dict], # rows of a k_sweep results.csv
               k:int|None=None, # the k shown first (default: the smallest present)
              ):
     "One k's accuracy ± std and costs beside the baseline's; a dropdown for k in a live notebook."
-    from IPython.display import display, update_display, Markdown
+    from IPython.display import Markdown
     ks = sorted({r['k'] for r in rows if r['k'] is not None})
-    k = ks[0] if k is None else k
-    if k not in ks: raise ValueError(f"k must be one of {ks}, got {k!r}")
-    view = lambda k: Markdown(format_table(k_view_rows(rows, k)))
-    view_id = f'explore-k-{uuid.uuid4().hex}'
-    try: import ipywidgets as widgets
-    except ImportError: widgets = None
-    control = None
-    if widgets is not None:
-        control = widgets.Dropdown(options=ks, value=k, description='k')
-        control.observe(lambda change: update_display(view(change['new']), display_id=view_id), names='value')
-        bundle = control._repr_mimebundle_()
-        bundle['text/plain'] = 'A dropdown for k (in a live notebook); below, its default view.'
-        display(bundle, raw=True)
-    display(view(k), display_id=view_id)
-    return control
+    return explore_view(ks, ks[0] if k is None else k, lambda k: Markdown(format_table(k_view_rows(rows, k))), 'k')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_experiments.ipynb #928d4ac6
 from __future__ import annotations
-import csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, sys, time
+import csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, sys, time, uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, asdict, field
 from functools import lru_cache
@@ -27,7 +27,7 @@ from .cli import claim_results_folder, command_errors, _release_unstarted
 __all__ = ['EXPERIMENTS', 'SCALES', 'Experiment', 'load_entry', 'cell_id', 'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor',
            'shift_images', 'random_shift', 'smoothing_penalty', 'subset_indices', 'train_classifier', 'model_costs',
            'classifier_cell', 'git_commit', 'write_results', 'load_results', 'run_experiment', 'summary_rows',
-           'linceiver_experiment']
+           'explore_view', 'linceiver_experiment']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -413,6 +413,28 @@ def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
             summary[f"{m}_std"] = statistics.stdev(xs) if len(xs) > 1 else 0. if xs else None
         out.append(summary)
     return out
+
+# %% ../nbs/08_experiments.ipynb #f0917a67
+def explore_view(options:list, # the values a reader can choose from
+                 value, # the value shown first
+                 view:Callable, # value -> what IPython displays for it (e.g. a Markdown table)
+                 description:str, # the dropdown's label, and the name in the error
+                ):
+    "Display `view(value)` with a dropdown over `options` that redraws it in a live notebook; returns the dropdown."
+    from IPython.display import display, update_display
+    if value not in options: raise ValueError(f"{description} must be one of {options}, got {value!r}")
+    view_id = f'explore-{uuid.uuid4().hex}'
+    try: import ipywidgets as widgets
+    except ImportError: widgets = None
+    control = None
+    if widgets is not None:
+        control = widgets.Dropdown(options=options, value=value, description=description)
+        control.observe(lambda change: update_display(view(change['new']), display_id=view_id), names='value')
+        bundle = control._repr_mimebundle_()
+        bundle['text/plain'] = f'A dropdown for {description} (in a live notebook); below, its default view.'
+        display(bundle, raw=True)
+    display(view(value), display_id=view_id)
+    return control
 
 # %% ../nbs/08_experiments.ipynb #8a2a5a76
 @call_parse
