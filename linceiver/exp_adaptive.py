@@ -17,8 +17,8 @@ from .linformer import forward_flops
 from .fedavg import evaluate, format_table
 from .data import dataset_available
 from .experiments import (Experiment, Recipe, load_results, summary_rows, train_classifier, model_costs,
-                                   subset_indices, _dataset, explore_view)
-from .exp_k import preset_settings, latest_results
+                                   subset_indices, cell_model, explore_view)
+from .exp_k import preset_settings, scale_recipe, latest_results
 
 # %% auto #0
 __all__ = ['K_MAX', 'TAU', 'GATE_LR_SCALE', 'BUDGETS', 'DATASETS', 'PUBLISHED', 'adaptive_scales', 'model_config',
@@ -52,9 +52,8 @@ def adaptive_rank(scale:str, # 'quick' | 'reduced' | 'full'
                  ) -> Experiment:
     "Experiment 2: fixed rank K_MAX, budget gates at each weight and the published gates, on each dataset present."
     settings = adaptive_scales()[scale]
-    _, adapter, optimiser = preset_settings()
-    recipe = asdict(Recipe(epochs=settings['epochs'], train_subset=settings['train_subset'],
-                           test_subset=settings['test_subset'], **optimiser))
+    _, adapter, _ = preset_settings()
+    recipe = scale_recipe(settings)
     datasets = [d for d in DATASETS if d != 'cifar10' or dataset_available('cifar10')]
     if scale == 'quick': datasets = [d for d in datasets if d != 'cifar10']
     variants = ([('fixed', 'none', None)] + [(f'budget {w:g}', 'budget', w) for w in settings['budgets']])
@@ -134,12 +133,8 @@ def adaptive_cell(cell:dict, # a cell of `adaptive_rank`
                  ) -> dict: # one row of results.csv
     "Build, cost, train (with the budget), prune and evaluate the model a cell describes, before and after pruning."
     device = torch.device(device)
-    data = _dataset(cell['dataset'])
+    data, model, x, y = cell_model(cell, device)
     recipe = Recipe(**cell['recipe'])
-    torch.manual_seed(cell['seed'])
-    model = PerceiverIO(PerceiverConfig(**{**cell['model_config'], 'num_classes': data.num_classes}),
-                        data.adapter(**cell['adapter'])).to(device)
-    x, _, y = data.train.to(device).batch(torch.arange(2))
     row = {k: v for k, v in cell.items() if not isinstance(v, (dict, list))}
     row.update(_costs(model, x, y))
     penalty = None

@@ -14,7 +14,7 @@ from .experiments import Experiment, Recipe, load_results, summary_rows, explore
 from .fedavg import format_table
 
 # %% auto #0
-__all__ = ['KS', 'PUBLISHED', 'preset_settings', 'k_sweep_scales', 'k_sweep', 'k_table', 'plot_accuracy_vs_flops',
+__all__ = ['KS', 'PUBLISHED', 'preset_settings', 'scale_recipe', 'k_sweep_scales', 'k_sweep', 'k_table', 'plot_accuracy_vs_flops',
            'k_sweep_plots', 'latest_results', 'k_view_rows', 'explore_k']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
@@ -27,6 +27,12 @@ def preset_settings(name:str='fmnist') -> tuple[dict, dict, dict]:
     adapter = {**preset['clients'][0]['adapter'], 'patch_size': 1}
     optimiser = {k: preset['federation'][k] for k in ('batch_size', 'lr', 'weight_decay')}
     return model, adapter, optimiser
+
+def scale_recipe(settings:dict, # a scale's epochs, train_subset and test_subset
+                ) -> dict: # a `Recipe` as a dict, for a cell
+    "The recipe of a scale: its epochs and subsets, with the fmnist preset's optimiser."
+    return asdict(Recipe(epochs=settings['epochs'], train_subset=settings['train_subset'],
+                         test_subset=settings['test_subset'], **preset_settings()[2]))
 
 def k_sweep_scales() -> dict[str, dict]:
     "Per scale: which models, how many training and test images, how many epochs."
@@ -41,9 +47,8 @@ def k_sweep(scale:str, # 'quick' | 'reduced' | 'full'
            ) -> Experiment:
     "Experiment 1: the Perceiver IO baseline and Linceiver IO at each k, one recipe, on Fashion-MNIST pixels."
     settings = k_sweep_scales()[scale]
-    model, adapter, optimiser = preset_settings()
-    recipe = asdict(Recipe(epochs=settings['epochs'], train_subset=settings['train_subset'],
-                           test_subset=settings['test_subset'], **optimiser))
+    model, adapter, _ = preset_settings()
+    recipe = scale_recipe(settings)
     models = [('perceiver_io', None)] + [('linceiver', k) for k in settings['ks']]
     cells = [dict(model=name, k=k, seed=seed, dataset='fashion_mnist', adapter=adapter, recipe=recipe,
                   model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer'))

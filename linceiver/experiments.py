@@ -26,8 +26,8 @@ from .cli import claim_results_folder, command_errors, _release_unstarted
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SCALES', 'Experiment', 'load_entry', 'cell_id', 'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor',
            'shift_images', 'random_shift', 'smoothing_penalty', 'subset_indices', 'train_classifier', 'model_costs',
-           'classifier_cell', 'git_commit', 'write_results', 'load_results', 'run_experiment', 'summary_rows',
-           'explore_view', 'linceiver_experiment']
+           'cell_model', 'classifier_cell', 'git_commit', 'write_results', 'load_results', 'run_experiment',
+           'summary_rows', 'explore_view', 'linceiver_experiment']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -215,17 +215,24 @@ def model_costs(model:nn.Module, # a classifier
 @lru_cache(maxsize=4)
 def _dataset(name:str) -> DatasetSplits: return load_dataset(name)
 
+def cell_model(cell:dict, # dataset, model_config, adapter and seed
+               device:torch.device, # where the model goes
+              ) -> tuple[DatasetSplits, PerceiverIO, Tensor, Tensor]: # data, model, and a 2-example batch (x, y)
+    "The dataset of a cell, its model built with the cell's seed on `device`, and a small batch to count costs on."
+    data = _dataset(cell['dataset'])
+    torch.manual_seed(cell['seed'])
+    model = PerceiverIO(PerceiverConfig(**{**cell['model_config'], 'num_classes': data.num_classes}),
+                        data.adapter(**cell['adapter'])).to(device)
+    x, _, y = data.train.to(device).batch(torch.arange(2))
+    return data, model, x, y
+
 def classifier_cell(cell:dict, # dataset, model_config, adapter, recipe, seed, and the scalar labels of the cell
                     device:torch.device|str='cpu', # where to train
                     precision:str='fp32', # 'fp32' | 'bf16' (autocast)
                    ) -> dict: # one row of results.csv
     "Build, cost, train and evaluate the classifier a cell describes."
     device = torch.device(device)
-    data = _dataset(cell['dataset'])
-    cfg = PerceiverConfig(**{**cell['model_config'], 'num_classes': data.num_classes})
-    torch.manual_seed(cell['seed'])
-    model = PerceiverIO(cfg, data.adapter(**cell['adapter'])).to(device)
-    x, _, y = data.train.to(device).batch(torch.arange(2))
+    data, model, x, y = cell_model(cell, device)
     costs = model_costs(model, x, y)
     result = train_classifier(model, data, Recipe(**cell['recipe']), cell['seed'], device, precision)
     labels = {k: v for k, v in cell.items() if not isinstance(v, (dict, list))}
