@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, json, statistics, time, uuid
 from dataclasses import replace
 from matplotlib.figure import Figure
-from .experiments import Experiment, summary_rows
+from .experiments import Experiment, subset_indices, summary_rows
 from .federations import build_federation, load_federation_config
 from .fedavg import run_federation, format_table
 
@@ -17,13 +17,18 @@ __all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'EVE
            'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
+def _test_draw(split, how:bool|int):
+    "The official test set as a cell scores it: whole (True), not at all (False) or a fixed draw of `how` images."
+    if split is None or how is True: return split
+    return None if how is False else split.subset(subset_indices(len(split), how))
+
 def federation_cell(cell:dict, # config (a federation config dict), algorithm, overrides, seed, and the cell's labels
                     device='cpu', # where the clients train
                     precision:str='fp32', # 'fp32' | 'bf16' (autocast)
                    ) -> dict: # one row of results.csv
     "Build the federation a cell describes, run one algorithm on it, and measure every client on held-out data."
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
-    if not cell.get('test_set', True): specs = [replace(s, dataset_test=None) for s in specs]  # quick runs: skip it
+    specs = [replace(s, dataset_test=_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
     cfg = replace(cfg, device=str(device), precision=precision, **cell.get('overrides', {}))
     start = time.perf_counter()
     history = run_federation(specs, cfg, cell['algorithm'], progress=False)
@@ -45,21 +50,21 @@ def federation_cell(cell:dict, # config (a federation config dict), algorithm, o
 
 # %% ../nbs/12_exp_federated.ipynb #ae760777
 _ALL = ('linceiver', 'local', 'fedavg', 'fedper', 'centralized')
-_LEVERS = ('common_init', 'finetune', 'prox', 'slow_shared')
+_LEVERS = ('own_init', 'finetune', 'prox', 'slow_shared')
 TEN_CLIENT_SCALES = dict(  # per scale: clients, data per client, rounds, local epochs, partitions and algorithms
     quick=dict(clients=2, train_per_client=64, test_per_client=64, rounds=2, local_epochs=1, test_set=False,
                partitions=('iid', 'dir0.1'), algorithms=('linceiver', 'local', 'fedper'), levers=('finetune',)),
-    reduced=dict(clients=10, train_per_client=600, test_per_client=500, rounds=10, local_epochs=1, test_set=True,
+    reduced=dict(clients=10, train_per_client=600, test_per_client=500, rounds=10, local_epochs=1, test_set=1000,
                  partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS),
     full=dict(clients=10, train_per_client=None, test_per_client=1000, rounds=10, local_epochs=5, test_set=True,
               partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS))
 PARTITIONS = {'iid': dict(partition='iid'), 'dir0.5': dict(partition='dirichlet', alpha=0.5),
               'dir0.1': dict(partition='dirichlet', alpha=0.1)}
-LEVERS = dict(none={}, common_init=dict(client_init='group'), finetune=dict(finetune_epochs=2),
+LEVERS = dict(none={}, own_init=dict(client_init='client'), finetune=dict(finetune_epochs=2),
               prox=dict(prox_mu=0.01), slow_shared=dict(shared_lr_scale=0.3))
-LEVER_ALGORITHMS = dict(common_init=('linceiver',), finetune=('linceiver', 'local', 'fedper'), prox=('linceiver',),
+LEVER_ALGORITHMS = dict(own_init=('linceiver',), finetune=('linceiver', 'local'), prox=('linceiver',),
                         slow_shared=('linceiver',))
-EVERY_PARTITION = ('common_init',)  # levers that run under every partition; the others under the hardest only
+EVERY_PARTITION = ('own_init',)  # levers that run under every partition; the others under the hardest only
 
 def _ten_client_config(settings:dict, partition:str) -> dict:
     "The federation config of one partition: the fmnist preset, its one table re-cut."
@@ -76,14 +81,14 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
                ) -> Experiment:
     "Experiment 3: every algorithm under every partition, and the levers under the hardest one."
     settings = TEN_CLIENT_SCALES[scale]
-    plan = [(p, a, 'none') for p in settings['partitions'] for a in settings['algorithms']]
+    main = [(p, a, 'none') for p in settings['partitions'] for a in settings['algorithms']]
     hardest = settings['partitions'][-1]
-    plan += [(p, a, lever) for lever in settings['levers'] for a in LEVER_ALGORITHMS[lever]
-             for p in (settings['partitions'] if lever in EVERY_PARTITION else (hardest,))
-             if a in settings['algorithms']]
+    levers = [(p, a, lever) for lever in settings['levers'] for a in LEVER_ALGORITHMS[lever]
+              for p in (settings['partitions'] if lever in EVERY_PARTITION else (hardest,))
+              if a in settings['algorithms']]
     cells = [dict(partition=p, algorithm=a, lever=lever, seed=seed, test_set=settings['test_set'],
                   overrides=LEVERS[lever], config=_ten_client_config(settings, p))
-             for seed in seeds for p, a, lever in plan]  # a seed at a time: a partial run holds whole seeds
+             for plan in (main, levers) for seed in seeds for p, a, lever in plan]  # the comparison first, by seed
     about = dict(dataset='fashion_mnist', **settings,
                  lever_overrides={k: LEVERS[k] for k in ('none', *settings['levers'])},
                  evaluation='each client on its own held-out draw, after the last round')
@@ -94,8 +99,8 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
 MODALITY_SCALES = dict(
     quick=dict(rounds=1, local_epochs=1, train_per_client=32, test_per_client=32, max_local_batches=2, test_set=False),
-    reduced=dict(rounds=10, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
-                 test_set=True),
+    reduced=dict(rounds=5, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
+                 test_set=1000),
     full=dict(rounds=30, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
               test_set=True))
 

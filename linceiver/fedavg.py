@@ -297,8 +297,8 @@ class FedConfig:
     prox_mu: float = 0.0             # FedProx: (prox_mu / 2)·|w - w_global|² over the received parameters is added to
                                      # the local loss; 0: none
     shared_lr_scale: float = 1.0     # the learning rate of the received (averaged) parameters, a multiple of lr
-    client_init: str = 'client'      # initial weights of what clients keep: 'client' (each from its own seed) |
-                                     # 'group' (every client of a group from the same weights, as from one model)
+    client_init: str = 'group'       # initial weights of what clients keep: 'group' (every client of a group from
+                                     # the same weights, as from one model) | 'client' (each from its own seed)
     finetune_epochs: int = 0         # after the last round, each client trains what it keeps (the parts it does not
                                      # send; everything for local-only) for this many epochs, the received parts
                                      # frozen, before the final evaluation; 0: none
