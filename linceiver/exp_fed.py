@@ -12,7 +12,7 @@ from .federations import build_federation, load_federation_config
 from .fedavg import run_federation, format_table
 
 # %% auto #0
-__all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'EVERY_PARTITION', 'MODALITY_SCALES',
+__all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'LEVER_PARTITIONS', 'MODALITY_SCALES',
            'federation_cell', 'ten_clients', 'modalities', 'fed_table', 'fed_goals', 'ten_client_plots',
            'modality_table']
 
@@ -51,20 +51,32 @@ def federation_cell(cell:dict, # config (a federation config dict), algorithm, o
 # %% ../nbs/12_exp_federated.ipynb #ae760777
 _ALL = ('linceiver', 'local', 'fedavg', 'fedper', 'centralized')
 _LEVERS = ('own_init', 'finetune', 'prox', 'slow_shared')
+_MORE_LEVERS = ('fedavgm', 'fedadam', 'more_local')  # added after the reduced run started: planned after _LEVERS
 TEN_CLIENT_SCALES = dict(  # per scale: clients, data per client, rounds, local epochs, partitions and algorithms
     quick=dict(clients=2, train_per_client=64, test_per_client=64, rounds=2, local_epochs=1, test_set=False,
                partitions=('iid', 'dir0.1'), algorithms=('linceiver', 'local', 'fedper'), levers=('finetune',)),
     reduced=dict(clients=10, train_per_client=600, test_per_client=500, rounds=10, local_epochs=1, test_set=1000,
-                 partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS),
+                 partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS, more_levers=_MORE_LEVERS),
     full=dict(clients=10, train_per_client=None, test_per_client=1000, rounds=10, local_epochs=5, test_set=True,
-              partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS))
+              partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS, more_levers=_MORE_LEVERS))
 PARTITIONS = {'iid': dict(partition='iid'), 'dir0.5': dict(partition='dirichlet', alpha=0.5),
               'dir0.1': dict(partition='dirichlet', alpha=0.1)}
 LEVERS = dict(none={}, own_init=dict(client_init='client'), finetune=dict(finetune_epochs=2),
-              prox=dict(prox_mu=0.01), slow_shared=dict(shared_lr_scale=0.3))
+              prox=dict(prox_mu=0.01), slow_shared=dict(shared_lr_scale=0.3),
+              fedavgm=dict(server_optimizer='momentum', server_momentum=0.7),
+              fedadam=dict(server_optimizer='adam', server_lr=0.01),
+              more_local=dict(rounds=5, local_epochs=2))  # as many local steps, half the rounds
 LEVER_ALGORITHMS = dict(own_init=('linceiver',), finetune=('linceiver', 'local'), prox=('linceiver',),
-                        slow_shared=('linceiver',))
-EVERY_PARTITION = ('own_init',)  # levers that run under every partition; the others under the hardest only
+                        slow_shared=('linceiver',), fedavgm=('linceiver',), fedadam=('linceiver',),
+                        more_local=('linceiver',))
+LEVER_PARTITIONS = dict(own_init='all', fedavgm='ends', fedadam='ends', more_local='ends')  # else 'hardest'
+
+def _lever_partitions(lever:str, partitions:tuple) -> tuple:
+    "Where a lever runs: under every partition ('all'), the first and the last ('ends') or the hardest (the last)."
+    where = LEVER_PARTITIONS.get(lever, 'hardest')
+    if where == 'all': return partitions
+    if where == 'ends': return tuple(dict.fromkeys((partitions[0], partitions[-1])))
+    return partitions[-1:]
 
 def _ten_client_config(settings:dict, partition:str) -> dict:
     "The federation config of one partition: the fmnist preset, its one table re-cut."
@@ -82,15 +94,15 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
     "Experiment 3: every algorithm under every partition, and the levers under the hardest one."
     settings = TEN_CLIENT_SCALES[scale]
     main = [(p, a, 'none') for p in settings['partitions'] for a in settings['algorithms']]
-    hardest = settings['partitions'][-1]
-    levers = [(p, a, lever) for lever in settings['levers'] for a in LEVER_ALGORITHMS[lever]
-              for p in (settings['partitions'] if lever in EVERY_PARTITION else (hardest,))
-              if a in settings['algorithms']]
+    levers = lambda names: [(p, a, lever) for lever in names for a in LEVER_ALGORITHMS[lever]
+                            for p in _lever_partitions(lever, settings['partitions']) if a in settings['algorithms']]
+    blocks = (main, levers(settings['levers']), levers(settings.get('more_levers', ())))
     cells = [dict(partition=p, algorithm=a, lever=lever, seed=seed, test_set=settings['test_set'],
                   overrides=LEVERS[lever], config=_ten_client_config(settings, p))
-             for plan in (main, levers) for seed in seeds for p, a, lever in plan]  # the comparison first, by seed
+             for plan in blocks for seed in seeds for p, a, lever in plan]  # the comparison first, by seed
     about = dict(dataset='fashion_mnist', **settings,
-                 lever_overrides={k: LEVERS[k] for k in ('none', *settings['levers'])},
+                 lever_overrides={k: LEVERS[k] for k in ('none', *settings['levers'],
+                                                             *settings.get('more_levers', ()))},
                  evaluation='each client on its own held-out draw, after the last round')
     return Experiment(name='ten_clients', cells=cells, key=('partition', 'algorithm', 'lever', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', about=about,

@@ -312,11 +312,16 @@ def _run_cell(run_cell:str, cell:dict, device:str, precision:str, threads:int) -
     torch.set_num_threads(threads)
     return load_entry(run_cell)(cell, torch.device(device), precision)
 
+def _grows(saved:dict, plan:dict) -> bool:
+    "Whether `plan` is the saved plan with cells appended: everything else, and every saved cell, unchanged."
+    head = {**plan, 'cells': plan['cells'][:len(saved['cells'] or [])]}
+    return saved == head and len(plan['cells']) > len(saved['cells'] or [])
+
 def _open_folder(out:str|Path|None, experiment:Experiment, plan:dict, command:str) -> tuple[Path, bool, bool]:
     "The results folder: (folder, created by this call, resumed)."
     if out is not None and (Path(out) / 'experiment.json').exists():
         saved = json.loads((Path(out) / 'experiment.json').read_text())
-        if _plan_of(saved) != plan:
+        if _plan_of(saved) != plan and not _grows(_plan_of(saved), plan):
             raise ValueError(f"{out} holds a run of {saved.get('name')!r} at scale {saved.get('scale')!r} with a "
                              f"different config (cells, seeds or precision); results are never mixed: "
                              "choose another --out")
@@ -352,6 +357,7 @@ def run_experiment(name:str, # a key of EXPERIMENTS
     record = json.loads(record_path.read_text()) if resumed else dict(
         name=experiment.name, scale=scale, seeds=list(parse_seeds(seeds)), about=experiment.about, key=plan['key'],
         precision=precision, started=time.strftime('%Y-%m-%d %H:%M:%S'), cells=plan['cells'], runs=[])
+    record.update(cells=plan['cells'], about=experiment.about)  # a grown plan: the longer one
     record['runs'].append(dict(command=command, git_commit=git_commit(), device=device_name(dev), jobs=jobs,
                                machine=_machine_info(threads, dev, precision),
                                started=time.strftime('%Y-%m-%d %H:%M:%S')))

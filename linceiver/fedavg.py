@@ -23,7 +23,7 @@ from .split import shared_state, load_shared_state, shared_state_problems, state
 __all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests', 'partition_summary',
            'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update', 'local_train', 'evaluate',
            'joint_train', 'finetune', 'fedavg', 'update_problems', 'update_norm', 'bound_updates', 'cap_weights',
-           'coordinate_median', 'trimmed_mean', 'applicable_algorithms', 'train_clients', 'aggregate',
+           'coordinate_median', 'trimmed_mean', 'applicable_algorithms', 'train_clients', 'aggregate', 'server_step',
            'evaluate_clients', 'run_round', 'run_federation', 'checkpoint_digest', 'load_checkpoint', 'load_history',
            'summarize', 'compare', 'plot_history', 'explore_histories']
 
@@ -312,6 +312,10 @@ class FedConfig:
     aggregator: str = 'mean'         # 'mean' (FedAvg, weighted by examples) | 'median' | 'trimmed_mean' (per
                                      # coordinate, unweighted)
     trim_fraction: float = 0.2       # 'trimmed_mean': share of the updates cut at each end, per coordinate
+    server_optimizer: str = 'none'   # the server's step from the aggregate: 'none' (the aggregate itself, FedAvg) |
+                                     # 'momentum' (FedAvgM) | 'adam' (FedAdam); see `server_step`
+    server_lr: float = 1.0           # the server optimizer's step size
+    server_momentum: float = 0.9     # FedAvgM's momentum; FedAdam's first-moment decay
     device: str = 'auto'             # where clients train and evaluate: 'auto' (cuda, else mps, else cpu) | 'cpu' |
                                      # 'cuda' | 'cuda:N' | 'mps'
     precision: str = 'fp32'          # 'fp32' | 'bf16' (autocast of the forward pass and the loss)
@@ -342,6 +346,9 @@ class FedConfig:
         check_choice('client_init', self.client_init, ('client', 'group'))
         check_choice('update_norm_action', self.update_norm_action, ('clip', 'reject'))
         check_choice('aggregator', self.aggregator, ('mean', 'median', 'trimmed_mean'))
+        check_choice('server_optimizer', self.server_optimizer, ('none', 'momentum', 'adam'))
+        check_number('server_lr', self.server_lr, integer=False, low=0, low_open=True)
+        check_number('server_momentum', self.server_momentum, integer=False, low=0, high=1, high_open=True)
         if isinstance(self.group_average, str) or not isinstance(self.group_average, (list, tuple)):
             raise ValueError("group_average must be a list of parts ('adapter', 'encoder', 'head'), "
                              f"got {self.group_average!r}")
@@ -761,6 +768,30 @@ def aggregate(updates:list[Update], # what the clients sent
     accepted = [u if w == u.num_examples else capped(u, w) for u, w in zip(accepted, weights)]
     return fedavg(states, weights), accepted, rejected
 
+_ADAM_BETA2, _ADAM_TAU = 0.99, 1e-3  # FedAdam's second-moment decay and adaptivity (Reddi et al. 2021)
+
+def server_step(global_state:dict[str, Tensor], # the state the round started from
+                aggregate:dict[str, Tensor], # the round's combination of the clients' states
+                memory:dict[str, Tensor], # the server optimizer's buffers, updated in place (empty before round 1)
+                cfg:FedConfig, # server_optimizer, server_lr, server_momentum
+               ) -> dict[str, Tensor]: # the new global state
+    "The server optimizer's step on the pseudo-gradient `aggregate - global_state`: FedAvgM or FedAdam."
+    if cfg.server_optimizer == 'none': return aggregate
+    new = {}
+    for key, start in global_state.items():
+        if not start.is_floating_point(): new[key] = aggregate[key]; continue
+        delta = aggregate[key].double() - start.double()  # where plain FedAvg would move this parameter
+        zero = lambda: torch.zeros_like(delta)
+        if cfg.server_optimizer == 'momentum':
+            step = memory[f'm.{key}'] = cfg.server_momentum * memory.get(f'm.{key}', zero()) + delta
+        else:
+            m = memory[f'm.{key}'] = (cfg.server_momentum * memory.get(f'm.{key}', zero())
+                                      + (1 - cfg.server_momentum) * delta)
+            v = memory[f'v.{key}'] = _ADAM_BETA2 * memory.get(f'v.{key}', zero()) + (1 - _ADAM_BETA2) * delta ** 2
+            step = m / (v.sqrt() + _ADAM_TAU)
+        new[key] = (start.double() + cfg.server_lr * step).to(start.dtype)
+    return new
+
 def _received_bytes(updates:list[Update]) -> int:
     "Bytes of every update that arrived as tensors, accepted or not."
     return sum(state_bytes(u.state) for u in updates
@@ -785,6 +816,7 @@ def run_round(round_:int, # 1, 2, ...
               cfg:FedConfig, algorithm:str,
               local_train_fn:Callable=local_train,
               last:bool=False, # the final round: also evaluate on each dataset's whole test set
+              server:dict|None=None, # the server optimizer's memory across rounds (`server_step`), updated in place
              ) -> tuple[dict|None, dict]: # the new global state and this round's history record
     "One round: select, send, train, check and average, evaluate every client on its held-out split."
     start, names = time.perf_counter(), [c.name for c in clients]
@@ -798,7 +830,10 @@ def run_round(round_:int, # 1, 2, ...
     if global_state is not None:
         received = _received_bytes(updates)
         new_state, accepted, rejected = aggregate(updates, global_state, cfg)
-        global_state = new_state if new_state is not None else global_state
+        if new_state is not None and cfg.server_optimizer != 'none' and server is None:
+            raise ValueError(f"server_optimizer={cfg.server_optimizer!r} needs its memory across rounds: pass "
+                             "run_round a dict as `server` (run_federation keeps and checkpoints one)")
+        global_state = global_state if new_state is None else server_step(global_state, new_state, server, cfg)
     if len(accepted) < min(cfg.min_clients, len(clients)):
         raise RuntimeError(f"round {round_}: {len(accepted)} usable updates, fewer than min_clients={cfg.min_clients} "
                            f"(skipped: {skipped or 'none'}; rejected: {rejected or 'none'}); "
@@ -840,14 +875,15 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
         global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg', 'fedper') else None
         history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs],
                        device=device, precision=cfg.precision, rounds=[])
-        if resume: global_state, history = _restore(out_dir, clients, algorithm, cfg)
+        server = {}  # the server optimizer's memory (`server_step`); empty for plain FedAvg
+        if resume: global_state, history, server = _restore(out_dir, clients, algorithm, cfg)
         rounds = range(len(history['rounds']) + 1, cfg.rounds + 1)
         for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
             global_state, record = run_round(round_, specs, clients, evaluator, global_state, cfg, algorithm,
-                                             local_train_fn, last=round_ == cfg.rounds)
+                                             local_train_fn, last=round_ == cfg.rounds, server=server)
             record['device'] = device  # per round: a resumed run may continue elsewhere
             history['rounds'].append(record)
-            if out_dir is not None: _save(out_dir, history, clients, global_state, round_, algorithm)
+            if out_dir is not None: _save(out_dir, history, clients, global_state, round_, algorithm, server)
     return history
 
 def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
@@ -962,7 +998,8 @@ def _nonfinite(state:dict[str, Tensor], name:str) -> list[str]:
     return [f"{name}[{key!r}]" for key, t in state.items()
             if isinstance(t, Tensor) and t.is_floating_point() and not torch.isfinite(t).all()]
 
-def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_:int, algorithm:str):
+def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_:int, algorithm:str,
+          server:dict|None=None):
     "Write the checkpoint (atomically, with its SHA-256), history.json and history.csv after a round."
     held = f"round {round_ - 1}" if round_ > 1 else "nothing yet"  # what the checkpoint on disk holds now
     bad = (_nonfinite(global_state or {}, 'global_state') +
@@ -971,7 +1008,7 @@ def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_
         raise FloatingPointError(f"round {round_}: {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} not finite; "
                                  f"refusing to checkpoint it (the checkpoint in {out_dir} holds {held})")
     ckpt = dict(round=round_, algorithm=algorithm, global_state=global_state, history=json.dumps(history),
-                clients={c.name: c.checkpoint() for c in clients})
+                clients={c.name: c.checkpoint() for c in clients}, server=server or {})
     ckpt['sha256'] = checkpoint_digest(ckpt)
     rows = [dict(algorithm=algorithm, round=r['round'], client=name, status=res['status'], accuracy=res['accuracy'],
                  loss=res['loss'], dataset_accuracy=res.get('dataset_accuracy', ''), bytes_up=r['bytes_up'],
@@ -989,8 +1026,8 @@ def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_
             raise OSError(e.errno, f"could not write {out_dir / name} after round {round_} ({e.strerror or e}); "
                                    f"the last good checkpoint holds {held}: free space, then resume") from e
 
-def _restore(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -> tuple[dict|None, dict]:
-    "The global state and history of the run in `out_dir`, with every client restored to where it stopped."
+def _restore(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -> tuple[dict|None, dict, dict]:
+    "The global state, history and server memory of the run in `out_dir`, every client restored to where it stopped."
     ckpt = load_checkpoint(out_dir / 'checkpoint.pt')
     history = json.loads(ckpt['history'])
     same = lambda config: {k: v for k, v in config.items() if k != 'device'}  # a run may resume on another device
@@ -1000,7 +1037,7 @@ def _restore(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -
     by_name = {c.name: c for c in clients}
     for name, state in ckpt['clients'].items():
         by_name[name].restore(state); by_name[name].version = ckpt['round']
-    return ckpt['global_state'], history
+    return ckpt['global_state'], history, ckpt.get('server', {})
 
 def load_history(out_dir:str|Path) -> dict:
     "The history a run wrote to `out_dir`."
