@@ -50,15 +50,14 @@ def federation_cell(cell:dict, # config (a federation config dict), algorithm, o
 
 # %% ../nbs/12_exp_federated.ipynb #ae760777
 _ALL = ('linceiver', 'local', 'fedavg', 'fedper', 'centralized')
-_LEVERS = ('own_init', 'finetune', 'prox', 'slow_shared')
-_MORE_LEVERS = ('fedavgm', 'fedadam', 'more_local')  # added after the reduced run started: planned after _LEVERS
+_LEVERS = ('own_init', 'fedavgm', 'more_local', 'finetune', 'fedadam', 'prox', 'slow_shared')  # in the order they run
 TEN_CLIENT_SCALES = dict(  # per scale: clients, data per client, rounds, local epochs, partitions and algorithms
     quick=dict(clients=2, train_per_client=64, test_per_client=64, rounds=2, local_epochs=1, test_set=False,
                partitions=('iid', 'dir0.1'), algorithms=('linceiver', 'local', 'fedper'), levers=('finetune',)),
     reduced=dict(clients=10, train_per_client=600, test_per_client=500, rounds=10, local_epochs=1, test_set=1000,
-                 partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS, more_levers=_MORE_LEVERS),
+                 partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS),
     full=dict(clients=10, train_per_client=None, test_per_client=1000, rounds=10, local_epochs=5, test_set=True,
-              partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS, more_levers=_MORE_LEVERS))
+              partitions=('iid', 'dir0.5', 'dir0.1'), algorithms=_ALL, levers=_LEVERS))
 PARTITIONS = {'iid': dict(partition='iid'), 'dir0.5': dict(partition='dirichlet', alpha=0.5),
               'dir0.1': dict(partition='dirichlet', alpha=0.1)}
 LEVERS = dict(none={}, own_init=dict(client_init='client'), finetune=dict(finetune_epochs=2),
@@ -94,15 +93,14 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
     "Experiment 3: every algorithm under every partition, and the levers under the hardest one."
     settings = TEN_CLIENT_SCALES[scale]
     main = [(p, a, 'none') for p in settings['partitions'] for a in settings['algorithms']]
-    levers = lambda names: [(p, a, lever) for lever in names for a in LEVER_ALGORITHMS[lever]
-                            for p in _lever_partitions(lever, settings['partitions']) if a in settings['algorithms']]
-    blocks = (main, levers(settings['levers']), levers(settings.get('more_levers', ())))
+    lever = lambda name: [(p, a, name) for a in LEVER_ALGORITHMS[name]
+                          for p in _lever_partitions(name, settings['partitions']) if a in settings['algorithms']]
+    blocks = [main] + [lever(name) for name in settings['levers']]  # a partial run holds whole blocks, every seed
     cells = [dict(partition=p, algorithm=a, lever=lever, seed=seed, test_set=settings['test_set'],
                   overrides=LEVERS[lever], config=_ten_client_config(settings, p))
-             for plan in blocks for seed in seeds for p, a, lever in plan]  # the comparison first, by seed
+             for block in blocks for seed in seeds for p, a, lever in block]
     about = dict(dataset='fashion_mnist', **settings,
-                 lever_overrides={k: LEVERS[k] for k in ('none', *settings['levers'],
-                                                             *settings.get('more_levers', ()))},
+                 lever_overrides={k: LEVERS[k] for k in ('none', *settings['levers'])},
                  evaluation='each client on its own held-out draw, after the last round')
     return Experiment(name='ten_clients', cells=cells, key=('partition', 'algorithm', 'lever', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', about=about,
