@@ -13,8 +13,8 @@ from .fedavg import run_federation, format_table
 
 # %% auto #0
 __all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'LEVER_PARTITIONS', 'MODALITY_SCALES',
-           'federation_cell', 'ten_clients', 'modalities', 'fed_table', 'fed_goals', 'ten_client_plots',
-           'modality_table']
+           'federation_cell', 'ten_clients', 'modalities', 'fed_table', 'lever_effects', 'fed_goals',
+           'ten_client_plots', 'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 def _test_draw(split, how:bool|int):
@@ -155,6 +155,23 @@ def fed_table(rows:list[dict], # rows of a ten_clients results.csv
                     'median %': _pm(r['median_accuracy_mean'], r['median_accuracy_std']),
                     'test set %': _pm(r.get('test_set_accuracy_mean'), r.get('test_set_accuracy_std')),
                     'MB / round': f"{r['bytes_per_round_mean'] / 2**20:.2f}"})
+    return out
+
+def lever_effects(rows:list[dict], # rows of a ten_clients results.csv
+                 ) -> list[dict]: # one row per (partition, algorithm, lever): the paired change in points
+    "Each lever's change in mean held-out accuracy against its algorithm without it, paired by seed (mean ± std)."
+    at = {(r['partition'], r['algorithm'], r['lever'], r['seed']): r['mean_accuracy'] for r in rows}
+    out = []
+    for (partition, algorithm, lever) in dict.fromkeys((r['partition'], r['algorithm'], r['lever']) for r in rows):
+        if lever == 'none': continue
+        diffs = [100 * (value - at[partition, algorithm, 'none', seed])
+                 for (p, a, l, seed), value in at.items()
+                 if (p, a, l) == (partition, algorithm, lever) and (partition, algorithm, 'none', seed) in at]
+        if not diffs: continue
+        std = statistics.stdev(diffs) if len(diffs) > 1 else 0.
+        out.append({'partition': partition, 'algorithm': algorithm, 'lever': lever, 'seeds': len(diffs),
+                    'change (points)': f"{statistics.fmean(diffs):+.2f} ± {std:.2f}",
+                    'better on every seed': 'yes' if min(diffs) > 0 else 'no'})
     return out
 
 def fed_goals(rows:list[dict]) -> list[dict]:
