@@ -12,8 +12,8 @@ from .federations import build_federation, load_federation_config
 from .fedavg import run_federation, format_table
 
 # %% auto #0
-__all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'LEVER_PARTITIONS', 'MODALITY_SCALES',
-           'federation_cell', 'ten_clients', 'modalities', 'fed_table', 'lever_effects', 'fed_goals',
+__all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'LEVER_PARTITIONS', 'MODALITY_LEVERS',
+           'MODALITY_SCALES', 'federation_cell', 'ten_clients', 'modalities', 'fed_table', 'lever_effects', 'fed_goals',
            'ten_client_plots', 'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
@@ -107,6 +107,7 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
                       plots='linceiver.exp_fed:ten_client_plots')
 
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
+MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder'])}  # per-modality encoder averaging
 MODALITY_SCALES = dict(
     quick=dict(rounds=1, local_epochs=1, train_per_client=32, test_per_client=32, max_local_batches=2, test_set=False),
     reduced=dict(rounds=5, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
@@ -134,8 +135,12 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
     groups = [t['name'] for t in load_federation_config('multimodal')['clients']]
     plan = [('all', 'linceiver', None), ('local', 'local', None)]
     plan += [(f'alone:{g}', 'linceiver', (g,)) for g in groups]
-    cells = [dict(setting=name, algorithm=algorithm, seed=seed, test_set=settings['test_set'], overrides={},
-                  config=_modality_config(settings, only)) for seed in seeds for name, algorithm, only in plan]
+    cell = lambda name, algorithm, only, seed, overrides={}: dict(
+        setting=name, algorithm=algorithm, seed=seed, test_set=settings['test_set'], overrides=overrides,
+        config=_modality_config(settings, only))
+    cells = [cell(*setting, seed) for seed in seeds for setting in plan]
+    cells += [cell(name, 'linceiver', None, seed, overrides) for name, overrides in MODALITY_LEVERS.items()
+              for seed in seeds]  # planned after the settings: a lever's cells together
     return Experiment(name='modalities', cells=cells, key=('setting', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell',
                       about=dict(preset='multimodal', groups=groups, **settings))
@@ -221,13 +226,21 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
     "Per modality, mean held-out accuracy (%, mean ± std over seeds) in each setting, and the verdict on sharing."
     summary = {r['setting']: r for r in summary_rows(rows, by=('setting',))}
     groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
+    by_seed = {(r['setting'], r['seed']): r for r in rows}
     out = []
     for g in groups:
         key = f'{g}_accuracy'
         cell = lambda s: summary.get(s, {}).get(f'{key}_mean'), summary.get(s, {}).get(f'{key}_std')
         (together, t_std), (alone, a_std), (local, l_std) = cell('all'), cell(f'alone:{g}'), cell('local')
+        pairs = [(r[key], by_seed['alone:' + g, seed][key]) for (s, seed), r in by_seed.items()
+                 if s == 'all' and ('alone:' + g, seed) in by_seed]
+        wins = sum(a > b for a, b in pairs)
         verdict = '—' if None in (together, alone) else ('helps' if together > alone else 'hurts' if together < alone
                                                            else 'no change')
-        out.append({'modality': g, 'with all %': _pm(together, t_std), 'alone %': _pm(alone, a_std),
-                    'local %': _pm(local, l_std), 'sharing across modalities': verdict})
+        row = {'modality': g, 'with all %': _pm(together, t_std), 'alone %': _pm(alone, a_std),
+               'local %': _pm(local, l_std), 'sharing across modalities': verdict,
+               'seeds where all > alone': f"{wins} of {len(pairs)}"}
+        for lever in MODALITY_LEVERS:
+            if lever in summary: row[f'{lever} %'] = _pm(*cell(lever))
+        out.append(row)
     return out
