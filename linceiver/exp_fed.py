@@ -13,8 +13,8 @@ from .fedavg import run_federation, format_table
 
 # %% auto #0
 __all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'LEVER_PARTITIONS', 'MODALITY_LEVERS',
-           'MODALITY_SCALES', 'federation_cell', 'ten_clients', 'modalities', 'fed_table', 'lever_effects', 'fed_goals',
-           'ten_client_plots', 'modality_table']
+           'MODALITY_SCALES', 'PUBLISHED_FED', 'federation_cell', 'ten_clients', 'modalities', 'fed_table',
+           'lever_effects', 'anchor_table', 'fed_goals', 'ten_client_plots', 'modality_plots', 'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 def _test_draw(split, how:bool|int):
@@ -142,7 +142,7 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
     cells += [cell(name, 'linceiver', None, seed, overrides) for name, overrides in MODALITY_LEVERS.items()
               for seed in seeds]  # planned after the settings: a lever's cells together
     return Experiment(name='modalities', cells=cells, key=('setting', 'seed'),
-                      run_cell='linceiver.exp_fed:federation_cell',
+                      run_cell='linceiver.exp_fed:federation_cell', plots='linceiver.exp_fed:modality_plots',
                       about=dict(preset='multimodal', groups=groups, **settings))
 
 # %% ../nbs/12_exp_federated.ipynb #08508c37
@@ -177,6 +177,26 @@ def lever_effects(rows:list[dict], # rows of a ten_clients results.csv
         out.append({'partition': partition, 'algorithm': algorithm, 'lever': lever, 'seeds': len(diffs),
                     'change (points)': f"{statistics.fmean(diffs):+.2f} ± {std:.2f}",
                     'better on every seed': 'yes' if min(diffs) > 0 else 'no'})
+    return out
+
+PUBLISHED_FED = [  # (source, setting, algorithm, what was measured, mean %): the report's and PFLlib's numbers
+    ('Linceiver report', 'iid', 'linceiver', 'training accuracy, 10 clients, 5 local epochs', '73.9–96.0'),
+    ('PFLlib leaderboard', 'dir0.1', 'fedavg', 'held-out, 20 clients, 4-layer CNN (582k parameters)', '85.85'),
+    ('PFLlib leaderboard', 'dir0.1', 'fedper', 'held-out, 20 clients, 4-layer CNN (582k parameters)', '97.44'),
+    ('PFLlib leaderboard', 'dir0.1', 'fedrep', 'held-out, 20 clients, 4-layer CNN (582k parameters)', '97.56')]
+
+def anchor_table(rows:list[dict], # rows of a ten_clients results.csv
+                ) -> list[dict]: # one row per published number, with ours in the same setting (or '—': not run)
+    "The published numbers of experiment 3 beside ours (mean held-out %, mean ± std over seeds) in the same setting."
+    ours = {(r['partition'], r['algorithm']): r for r in summary_rows(
+        [r for r in rows if r['lever'] == 'none'], by=('partition', 'algorithm'))}
+    out = []
+    for source, partition, algorithm, measured, value in PUBLISHED_FED:
+        r = ours.get((partition, algorithm))
+        out.append({'published': f"{source}: {algorithm}, {partition}", 'what it measured': measured,
+                    'published mean %': value,
+                    'ours (held-out, 10 clients) %': '—' if r is None else
+                    _pm(r['mean_accuracy_mean'], r['mean_accuracy_std'])})
     return out
 
 def fed_goals(rows:list[dict]) -> list[dict]:
@@ -221,6 +241,27 @@ def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
     fig.tight_layout()
     return {'accuracy': fig}
 
+def modality_plots(rows:list[dict]) -> dict[str, Figure]:
+    "Per modality, mean held-out accuracy in each setting (bars, ± std over seeds)."
+    summary = {r['setting']: r for r in summary_rows(rows, by=('setting',))}
+    groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
+    settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS) if s == 'alone' or s in summary]
+    fig = Figure(figsize=(1.6 + 1.4 * len(groups) * len(settings) / 3, 3.4))
+    ax = fig.subplots()
+    width = 0.8 / len(settings)
+    for j, setting in enumerate(settings):
+        at = [summary.get(f'alone:{g}' if setting == 'alone' else setting, {}) for g in groups]
+        ax.bar([i + j * width for i in range(len(groups))], [100 * (r.get(f'{g}_accuracy_mean') or 0)
+               for r, g in zip(at, groups)], width, yerr=[100 * (r.get(f'{g}_accuracy_std') or 0)
+               for r, g in zip(at, groups)], capsize=3, label=setting)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups)
+    ax.set_ylabel('mean held-out accuracy (%)'); ax.grid(axis='y', alpha=0.3)
+    lows = [100 * r[f'{g}_accuracy_mean'] for r in summary.values() for g in groups
+            if r.get(f'{g}_accuracy_mean') is not None]
+    ax.set_ylim(max(0, min(lows) - 10), 100); ax.legend(fontsize=8, ncol=len(settings))
+    fig.tight_layout()
+    return {'accuracy': fig}
+
 def modality_table(rows:list[dict], # rows of a modalities results.csv
                   ) -> list[dict]: # one row per modality: its accuracy federated with all, alone, and locally
     "Per modality, mean held-out accuracy (%, mean ± std over seeds) in each setting, and the verdict on sharing."
@@ -230,7 +271,7 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
     out = []
     for g in groups:
         key = f'{g}_accuracy'
-        cell = lambda s: summary.get(s, {}).get(f'{key}_mean'), summary.get(s, {}).get(f'{key}_std')
+        cell = lambda s: (summary.get(s, {}).get(f'{key}_mean'), summary.get(s, {}).get(f'{key}_std'))
         (together, t_std), (alone, a_std), (local, l_std) = cell('all'), cell(f'alone:{g}'), cell('local')
         pairs = [(r[key], by_seed['alone:' + g, seed][key]) for (s, seed), r in by_seed.items()
                  if s == 'all' and ('alone:' + g, seed) in by_seed]
