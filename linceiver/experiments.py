@@ -451,7 +451,7 @@ def explore_view(options:list, # the values a reader can choose from
 
 # %% ../nbs/08_experiments.ipynb #8a2a5a76
 @call_parse
-def linceiver_experiment(name:str, # the experiment: k_sweep or adaptive_rank
+def linceiver_experiment(name:str, # the experiment: a key of EXPERIMENTS (k_sweep, adaptive_rank, ten_clients, …)
                          seeds:str='0,1,2', # comma-separated seeds; every model and setting runs each
                          scale:str='quick', # quick (seconds), reduced (<= 90 min on 2 CPU cores) or full (a GPU)
                          device:str='auto', # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
@@ -468,8 +468,11 @@ def linceiver_experiment(name:str, # the experiment: k_sweep or adaptive_rank
     with command_errors('linceiver_experiment', debug, hint):
         if out is not None: hint['hint'] = f"finished cells are in {out}/results.csv; rerun the same command to resume"
         rows, folder = run_experiment(name, scale, seeds, device, precision, out, jobs, not quiet, command)
-    summary = summary_rows(rows, metrics=('accuracy', 'train_seconds'))
+    by = tuple(k for k in json.loads((folder / 'experiment.json').read_text())['key'] if k != 'seed')
+    metric = 'accuracy' if any('accuracy' in r for r in rows) else 'mean_accuracy'  # federations: the clients' mean
+    number = lambda v, fmt: '—' if v is None else f"{v:{fmt}}"
     print(format_table([{**{k: '—' if v is None else v for k, v in r.items() if not k.endswith(('_mean', '_std'))},
-                         'accuracy': f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}",
-                         'train_seconds': f"{r['train_seconds_mean']:.1f}"} for r in summary]))
+                         metric: f"{number(r[f'{metric}_mean'], '.4f')} ± {number(r[f'{metric}_std'], '.4f')}",
+                         'train_seconds': number(r['train_seconds_mean'], '.1f')}
+                        for r in summary_rows(rows, by=by, metrics=(metric, 'train_seconds'))]))
     print(f"results in {folder}/")
