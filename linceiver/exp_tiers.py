@@ -12,6 +12,7 @@ from .experiments import Experiment, subset_indices
 from .federations import build_federation, load_federation_config, encoder_flops
 from .fedavg import ClientSpec, FedConfig, run_federation
 from .perceiver import PerceiverIO, train_step, adamw, resolve_device
+from .bench import interleaved_times
 
 # %% auto #0
 __all__ = ['TIER_RANKS', 'VARIANTS', 'TIER_SCALES', 'tier_config', 'tiers', 'client_costs', 'tiers_cell', 'tier_table',
@@ -56,29 +57,27 @@ def tiers(scale:str, # 'quick' | 'reduced' | 'full'
                       about=about, plots='linceiver.exp_tiers:tier_plots')
 
 # %% ../nbs/14_exp_tiers.ipynb #5fa10cd5
-def client_costs(spec:ClientSpec, # a client of the group to measure
+def client_costs(cases:dict, # name -> (a client of the group to measure, the encoder rank to measure)
                  cfg:FedConfig, # the federation's config (its model, device and precision)
-                 k:int, # the encoder rank to measure
                  batch:int=32, # examples per timed training step
-                 repeats:int=3, # timed steps (after one warm-up step)
-                ) -> dict: # encoder_flops (one example), train_ms_per_example
-    "What a client of `spec`'s group pays at rank `k`: measured encoder FLOPs and training time per example."
-    x1, mask1, _ = spec.train.batch(torch.tensor([0]))
-    flops = encoder_flops(cfg.model, spec.make_adapter, x1, mask1, k)
-    device = resolve_device(cfg.device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = PerceiverIO(replace(spec.model_config(cfg.model), k=k), spec.make_adapter()).to(device)
-    optimizer = adamw(model.parameters(), device, lr=cfg.lr)
-    x, mask, y = (None if t is None else t.to(device) for t in spec.train.batch(torch.arange(min(batch, len(spec.train)))))
-    times = []
-    for step in range(repeats + 1):
-        if device.type == 'cuda': torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        train_step(model, optimizer, x, y, mask, precision=cfg.precision, check_finite=False)
-        if device.type == 'cuda': torch.cuda.synchronize(device)
-        if step: times.append(time.perf_counter() - start)
-    return dict(encoder_flops=flops, train_ms_per_example=1000 * statistics.median(times) / len(y))
+                 repeats:int=5, # timed steps of each case (after one warm-up step), interleaved across cases
+                ) -> dict: # name -> encoder_flops (one example), train_ms_per_example
+    "What each case costs a client: measured encoder FLOPs and training-step time per example (median, interleaved)."
+    device, steps, flops = resolve_device(cfg.device), {}, {}
+    for name, (spec, k) in cases.items():
+        x1, mask1, _ = spec.train.batch(torch.tensor([0]))
+        flops[name] = encoder_flops(cfg.model, spec.make_adapter, x1, mask1, k)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            model = PerceiverIO(replace(spec.model_config(cfg.model), k=k), spec.make_adapter()).to(device)
+        optimizer = adamw(model.parameters(), device, lr=cfg.lr)
+        x, mask, y = (None if t is None else t.to(device)
+                      for t in spec.train.batch(torch.arange(min(batch, len(spec.train)))))
+        steps[name] = (lambda model=model, optimizer=optimizer, x=x, mask=mask, y=y:
+                       train_step(model, optimizer, x, y, mask, precision=cfg.precision, check_finite=False), len(y))
+    times = interleaved_times({name: fn for name, (fn, _) in steps.items()}, repeats=repeats, warmup=1, device=device)
+    return {name: dict(encoder_flops=flops[name], train_ms_per_example=1000 * statistics.median(times[name]) / size)
+            for name, (_, size) in steps.items()}
 
 def _test_draw(split, how:bool|int):
     "The official test set as a cell scores it: whole (True), not at all (False) or a fixed draw of `how` images."
@@ -97,12 +96,12 @@ def tiers_cell(cell:dict, # variant, seed, test_set and config (a federation con
     history = run_federation(specs, cfg, 'linceiver', progress=False)
     seconds = time.perf_counter() - start
     last, rounds = history['rounds'][-1]['clients'], history['rounds']
-    costs, clients, tiers_ = {}, {}, {}
+    cases = {f"{s.group} k={last[s.name]['k']}": (s, last[s.name]['k']) for s in specs}  # one per group and rank
+    costs, clients, tiers_ = client_costs(cases, cfg), {}, {}
     for spec in specs:
         result, k = last[spec.name], last[spec.name]['k']
-        if (spec.group, k) not in costs: costs[spec.group, k] = client_costs(spec, cfg, k)
         clients[spec.name] = dict(group=spec.group, k=k, accuracy=round(result['accuracy'], 4),
-                                  dataset_accuracy=result.get('dataset_accuracy'), **costs[spec.group, k])
+                                  dataset_accuracy=result.get('dataset_accuracy'), **costs[f"{spec.group} k={k}"])
         tiers_.setdefault(spec.group, []).append(clients[spec.name])
     row = {key: value for key, value in cell.items() if not isinstance(value, (dict, list))}
     row['mean_accuracy'] = statistics.fmean(c['accuracy'] for c in clients.values())
