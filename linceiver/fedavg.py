@@ -480,16 +480,19 @@ class Client:
 
     def restore(self, state:dict):
         "Continue from a `checkpoint`."
+        saved = state['model'].get('encoder.attn.proj_k.E')
+        if self.spec.target_k is not None and saved is not None and saved.shape[1] < self.model.encoder.attn.k:
+            self.prune_to_target(saved.shape[1])  # a finished run's checkpoint holds the pruned encoder
         self.model.load_state_dict(state['model']); self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator']); self.rounds_trained = state['rounds_trained']
 
-    def prune_to_target(self):
+    def prune_to_target(self, k:int|None=None): # columns to keep; None: its target_k
         "Prune a budgeted client's encoder to its `target_k` most open columns (fewer where more gates are closed)."
         if self.spec.target_k is None: return
         for attn in gated_attentions(self.model.encoder).values():
             with torch.no_grad():
                 order = attn.gate.weights().argsort(descending=True, stable=True)
-                attn.gate.logits[order[self.spec.target_k:]] = -10.  # deterministic gate 0: pruned away
+                attn.gate.logits[order[k or self.spec.target_k:]] = -10.  # deterministic gate 0: pruned away
         self.model.encoder = prune(self.model.encoder)
 
 # %% ../nbs/04_fedavg.ipynb #d80de1d9
