@@ -279,7 +279,8 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
 
 # %% ../nbs/05b_federations.ipynb #874a8a3a
 def federation_summary(specs:list[ClientSpec]) -> list[dict]:
-    "Per client: group, modality, train and test sizes, classes, input length n, and its own k and target k if set."
+    "Per client: group, modality, train and test sizes, classes, input length n; k and target_k where any client sets them."
+    ranks = [name for name in ('k', 'target_k') if any(getattr(s, name) is not None for s in specs)]
     return [dict(client=s.name, group=s.group, modality=s.modality, train=len(s.train), test=len(s.test),
-                 classes=s.num_classes, n=s.make_adapter().n, **({} if s.k is None else dict(k=s.k)),
-                 **({} if s.target_k is None else dict(target_k=s.target_k))) for s in specs]
+                 classes=s.num_classes, n=s.make_adapter().n,
+                 **{name: '—' if getattr(s, name) is None else getattr(s, name) for name in ranks}) for s in specs]
