@@ -138,7 +138,8 @@ def tier_table(rows:list[dict], # rows of a tiers results.csv
                         'encoder MFLOPs': f"{_mean_std([r[f'{tier}_encoder_flops'] for r in mine])[0] / 1e6:.2f}",
                         'train ms / example': f"{_mean_std([r[f'{tier}_train_ms_per_example'] for r in mine])[0]:.3f}",
                         'held-out accuracy (%)': _pm(acc, acc_std), 'official test set (%)': _pm(test, test_std),
-                        'seeds': len(mine), 'bytes / round': f"{_mean_std([r['bytes_per_round'] for r in mine])[0]:,.0f}"})
+                        'seeds': len(mine),
+                        'bytes / round': f"{_mean_std([r['bytes_per_round'] for r in mine])[0]:,.0f}"})
     return out
 
 _QUESTIONS = [  # (question, tier, variant, against)

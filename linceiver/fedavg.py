@@ -513,7 +513,7 @@ def _batches(client:Client, cfg:FedConfig):
 def _penalty(model:nn.Module, cfg:FedConfig,
              anchor:list[tuple[Tensor, Tensor]]|None=None, # FedProx: (parameter, its received value) pairs
             ):
-    "The extra terms of the local loss — the rank budget (or a budgeted client's target), the proximal term — or None."
+    "The extra terms of the local loss — the rank budget (or a client's target_k), the proximal term — or None."
     terms = []
     if (target := getattr(model, 'rank_target', None)) is not None:  # a client with target_k (`Client`): its encoder's
         weight = cfg.rank_budget or 1.  # open fraction above the target is penalised, with weight rank_budget or 1

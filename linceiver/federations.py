@@ -247,9 +247,10 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
             x, mask, _ = data.train.batch(torch.tensor([longest]))
             try: target = budget_rank(cfg.model, make_adapter, x, mask, table['budget'])
             except ValueError as e: raise ValueError(f"[[clients]] {group!r}: {e}") from None
-            if target >= k: raise ValueError(f"[[clients]] {group!r}: budget={table['budget']} of the full-rank encoder "
-                                             f"FLOPs allows k={target}, not below its k={k}: nothing to prune; give it "
-                                             f"a smaller budget or a larger k")
+            if target >= k:
+                raise ValueError(f"[[clients]] {group!r}: budget={table['budget']} of the full-rank encoder FLOPs "
+                                 f"allows k={target}, not below its k={k}: nothing to prune; give it a smaller budget "
+                                 f"or a larger k")
         if target is not None and target > k:
             raise ValueError(f"[[clients]] {group!r}: target_k={target} exceeds its k={k}")
         free = torch.ones(len(data.train), dtype=torch.bool)
@@ -279,7 +280,7 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
 
 # %% ../nbs/05b_federations.ipynb #874a8a3a
 def federation_summary(specs:list[ClientSpec]) -> list[dict]:
-    "Per client: group, modality, train and test sizes, classes, input length n; k and target_k where any client sets them."
+    "Per client: group, modality, train and test sizes, classes, input length n; k and target_k if any client sets one."
     ranks = [name for name in ('k', 'target_k') if any(getattr(s, name) is not None for s in specs)]
     return [dict(client=s.name, group=s.group, modality=s.modality, train=len(s.train), test=len(s.test),
                  classes=s.num_classes, n=s.make_adapter().n,
