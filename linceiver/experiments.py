@@ -32,7 +32,8 @@ __all__ = ['EXPERIMENTS', 'SCALES', 'Experiment', 'load_entry', 'cell_id', 'pars
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
                'adaptive_rank': 'linceiver.exp_adaptive:adaptive_rank',
-               'ten_clients': 'linceiver.exp_fed:ten_clients', 'modalities': 'linceiver.exp_fed:modalities'}
+               'ten_clients': 'linceiver.exp_fed:ten_clients', 'modalities': 'linceiver.exp_fed:modalities',
+               'tiers': 'linceiver.exp_tiers:tiers'}
 SCALES = ('quick', 'reduced', 'full')  # seconds for tests; <= 90 minutes on 2 CPU cores; the published protocol
 
 @dataclass(kw_only=True)

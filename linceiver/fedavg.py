@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
-from .adaptive import rank_budget_loss
+from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effective_k, prune
 from .perceiver import (PerceiverConfig, PerceiverIO, check_number, check_choice, train_step, resolve_device, device_name,
                                  check_precision, precision_context, adamw)
 from .split import shared_state, load_shared_state, shared_state_problems, state_bytes
@@ -24,8 +24,8 @@ __all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indi
            'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update', 'local_train', 'evaluate',
            'joint_train', 'finetune', 'fedavg', 'update_problems', 'update_norm', 'bound_updates', 'cap_weights',
            'coordinate_median', 'trimmed_mean', 'applicable_algorithms', 'train_clients', 'aggregate', 'server_step',
-           'evaluate_clients', 'run_round', 'run_federation', 'checkpoint_digest', 'load_checkpoint', 'load_history',
-           'summarize', 'compare', 'plot_history', 'explore_histories']
+           'encoder_rank', 'evaluate_clients', 'run_round', 'run_federation', 'checkpoint_digest', 'load_checkpoint',
+           'load_history', 'summarize', 'compare', 'plot_history', 'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
 class Split:
@@ -171,6 +171,9 @@ class ClientSpec:
     group: str|None = None         # clients with the same group share adapter shape and label set; defaults to modality
     class_names: list[str]|None = None  # for tables and plots
     dataset_test: Split|None = None  # the dataset's whole official test set, the same for every client of a dataset
+    k: int|None = None             # this client's encoder rank (E is n x k); None: the model config's k
+    target_k: int|None = None      # a compute budget: its encoder's rank gates train toward this many open columns
+                                   # and the encoder is pruned to at most this many after the last round; None: none
 
     def __post_init__(self):
         self.group = self.group or self.modality
@@ -179,6 +182,12 @@ class ClientSpec:
             if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
                 raise ValueError(f"client {self.name!r}: {split_name} labels must lie in [0, {self.num_classes}), "
                                  f"got [{int(y.min())}, {int(y.max())}]")
+        for name in ('k', 'target_k'): check_number(f"client {self.name!r}: {name}", getattr(self, name), low=1,
+                                                    none_ok=True)
+
+    def model_config(self, model:PerceiverConfig) -> PerceiverConfig:
+        "The config of this client's model: the federation's `model` with this client's label count and its own k."
+        return replace(model, num_classes=self.num_classes, **({} if self.k is None else dict(k=self.k)))
 
 # %% ../nbs/04_fedavg.ipynb #872a4795
 def partition(labels:Tensor, # (N,) integer labels of the training set
@@ -416,7 +425,15 @@ class Client:
         init = self.seed if cfg.client_init == 'client' else group_seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init)
-            self.model = PerceiverIO(replace(cfg.model, num_classes=spec.num_classes), spec.make_adapter())
+            self.model = PerceiverIO(spec.model_config(cfg.model), spec.make_adapter())
+        if spec.target_k is not None:
+            if cfg.model.encoder_attention != 'linformer':
+                raise ValueError(f"client {spec.name!r}: target_k needs a Linformer encoder, not full attention")
+            if spec.target_k > self.model.encoder.attn.k:
+                raise ValueError(f"client {spec.name!r}: target_k={spec.target_k} exceeds its encoder rank "
+                                 f"k={self.model.encoder.attn.k}")
+            add_rank_gates(self.model.encoder, mode='budget')  # gates open at first (a no-op when cfg already gates)
+            self.model.rank_target = spec.target_k / self.model.encoder.attn.k  # the open fraction `_penalty` allows
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Split.to`)
         if shared is not None: self.model.shared = shared
@@ -463,8 +480,20 @@ class Client:
 
     def restore(self, state:dict):
         "Continue from a `checkpoint`."
+        saved = state['model'].get('encoder.attn.proj_k.E')
+        if self.spec.target_k is not None and saved is not None and saved.shape[1] < self.model.encoder.attn.k:
+            self.prune_to_target(saved.shape[1])  # a finished run's checkpoint holds the pruned encoder
         self.model.load_state_dict(state['model']); self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator']); self.rounds_trained = state['rounds_trained']
+
+    def prune_to_target(self, k:int|None=None): # columns to keep; None: its target_k
+        "Prune a budgeted client's encoder to its `target_k` most open columns (fewer where more gates are closed)."
+        if self.spec.target_k is None: return
+        for attn in gated_attentions(self.model.encoder).values():
+            with torch.no_grad():
+                order = attn.gate.weights().argsort(descending=True, stable=True)
+                attn.gate.logits[order[k or self.spec.target_k:]] = -10.  # deterministic gate 0: pruned away
+        self.model.encoder = prune(self.model.encoder)
 
 # %% ../nbs/04_fedavg.ipynb #d80de1d9
 @dataclass
@@ -484,9 +513,12 @@ def _batches(client:Client, cfg:FedConfig):
 def _penalty(model:nn.Module, cfg:FedConfig,
              anchor:list[tuple[Tensor, Tensor]]|None=None, # FedProx: (parameter, its received value) pairs
             ):
-    "The extra terms of the local loss — the rank budget, the proximal term — or None."
+    "The extra terms of the local loss — the rank budget (or a client's target_k), the proximal term — or None."
     terms = []
-    if cfg.rank_budget: terms.append(lambda: cfg.rank_budget * rank_budget_loss(model))
+    if (target := getattr(model, 'rank_target', None)) is not None:  # a client with target_k (`Client`): its encoder's
+        weight = cfg.rank_budget or 1.  # open fraction above the target is penalised, with weight rank_budget or 1
+        terms.append(lambda: weight * (rank_budget_loss(model.encoder) - target).clamp(min=0))
+    elif cfg.rank_budget: terms.append(lambda: cfg.rank_budget * rank_budget_loss(model))
     if cfg.prox_mu and anchor:
         terms.append(lambda: cfg.prox_mu / 2 * sum((p - p0).square().sum() for p, p0 in anchor))
     return (lambda: sum(term() for term in terms)) if terms else None
@@ -797,6 +829,15 @@ def _received_bytes(updates:list[Update]) -> int:
     return sum(state_bytes(u.state) for u in updates
                if isinstance(u.state, dict) and all(isinstance(v, Tensor) for v in u.state.values()))
 
+def encoder_rank(model:nn.Module) -> dict:
+    "The encoder's rank `k` (columns of E; none for full attention) and, where it is gated, its `hard_k` and `soft_k`."
+    attn = model.encoder.attn
+    if not hasattr(attn, 'proj_k'): return {}
+    gated = effective_k(model.encoder)
+    if not gated: return dict(k=attn.k)
+    (rank,) = gated.values()
+    return dict(k=attn.k, hard_k=rank['hard'], soft_k=rank['soft'])
+
 def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], dataset_tests:bool=False,
                      precision:str='fp32', # 'fp32' | 'bf16' (autocast)
                     ) -> dict[str, dict]:
@@ -804,7 +845,7 @@ def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], datase
     results = {}
     for spec in specs:
         model = evaluator[spec.name].model
-        results[spec.name] = evaluate(model, spec.test, precision=precision)
+        results[spec.name] = evaluate(model, spec.test, precision=precision) | encoder_rank(model)
         if dataset_tests and spec.dataset_test is not None:
             results[spec.name]['dataset_accuracy'] = evaluate(model, spec.dataset_test, precision=precision)['accuracy']
     return results
@@ -844,6 +885,8 @@ def run_round(round_:int, # 1, 2, ...
     finetuned = {}
     if last and cfg.finetune_epochs and algorithm in ('linceiver', 'fedper', 'local'):
         finetuned = {c.name: finetune(c, cfg) for c in clients}
+    if last:
+        for c in clients: c.prune_to_target()  # budgeted clients end at (at most) their target rank
     results = evaluate_clients(specs, evaluator, dataset_tests=last, precision=cfg.precision)
     for spec in specs:
         name = evaluator[spec.name].name

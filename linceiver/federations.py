@@ -6,22 +6,24 @@
 from __future__ import annotations
 import math, tomllib, warnings
 import inspect
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import partial
 from importlib.resources import files as package_files
 from pathlib import Path
 import torch
 from torch import Tensor
-from .perceiver import PerceiverConfig
+from torch.nn.attention import sdpa_kernel, SDPBackend
+from torch.utils.flop_counter import FlopCounterMode
+from .perceiver import PerceiverConfig, PerceiverIO
 from .fedavg import ClientSpec, FedConfig, partition, matching_test_indices
 from .data import DATASETS, DatasetCorrupt, DatasetSplits, load_dataset, adapter_for
 
 # %% auto #0
-__all__ = ['PRESETS', 'preset_path', 'check_federation_config', 'load_federation_config', 'client_indices', 'build_federation',
-           'federation_summary']
+__all__ = ['PRESETS', 'preset_path', 'check_federation_config', 'load_federation_config', 'client_indices', 'encoder_flops',
+           'budget_rank', 'build_federation', 'federation_summary']
 
 # %% ../nbs/05b_federations.ipynb #cebe27d7
-PRESETS = ('demo', 'fmnist', 'multimodal', 'digits')
+PRESETS = ('demo', 'fmnist', 'multimodal', 'digits', 'tiers')
 
 def preset_path(name:str) -> Path:
     "The TOML file of preset `name` inside the installed package."
@@ -64,6 +66,9 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'seed': (lambda v: _is_int(v) and 0 <= v < 2**63, "an integer in [0, 2**63)"),
     'options': (lambda v: isinstance(v, dict), "a table of the dataset loader's options"),
     'adapter': (lambda v: isinstance(v, dict), "a table of adapter options (c, num_bands; patch_size for images)"),
+    'k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (its encoder rank; leave it out for [model] k)"),
+    'budget': (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]: a fraction of its full-rank encoder FLOPs"),
+    'target_k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (the rank its encoder gates train toward)"),
 }
 _CLIENT_KEYS = set(_CLIENT_FIELDS)
 
@@ -110,6 +115,8 @@ def check_federation_config(config:dict) -> dict:
         for key, value in table.items():
             check, accepted = _CLIENT_FIELDS[key]
             if not check(value): raise ValueError(f"{where}: {key} must be {accepted}, got {value!r}")
+        if 'budget' in table and 'target_k' in table:
+            raise ValueError(f"{where}: give budget or target_k, not both (a budget becomes a target k)")
         _check_loader_options(where, table['dataset'], table.get('options', {}))
         first, first_options = options.setdefault(table['dataset'], (where, table.get('options', {})))
         if table.get('options', {}) != first_options:
@@ -172,6 +179,39 @@ def client_indices(data:DatasetSplits, # the dataset to cut
         pairs.append((part, matching_test_indices(data.train.y[part], data.test.y, size, g, data.num_classes)))
     return pairs
 
+# %% ../nbs/05b_federations.ipynb #fc6d8d33
+def encoder_flops(model:PerceiverConfig, # the federation's model config
+                  make_adapter, # builds the client's adapter
+                  x:Tensor, # one input (1, ...) as the adapter reads it
+                  mask:Tensor|None=None, # its padding mask (1, n), if any
+                  k:int|None=None, # the encoder rank to measure; None: model.k
+                 ) -> int:
+    "Measured FLOPs of one example through a client's encoder (adapter and encoder cross-attention) at rank `k`."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = PerceiverIO(replace(model, k=k or model.k, rank_gate=None), make_adapter()).eval()
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:  # (not under no_grad: it fails)
+        net.encode(net.shared.initial_latents(1), x, mask)
+    return counter.get_total_flops()
+
+def budget_rank(model:PerceiverConfig, make_adapter, x:Tensor, mask:Tensor|None,
+                budget:float, # the fraction of the full-rank (k = n) encoder FLOPs allowed
+               ) -> int:
+    "The largest k whose measured encoder FLOPs are at most `budget` times those at k = n; an error if none fits."
+    n = make_adapter().n
+    full, least = (encoder_flops(model, make_adapter, x, mask, k) for k in (n, 1))
+    allowed = budget * full
+    if least > allowed:
+        raise ValueError(f"budget={budget} is below the encoder's cost at k=1, {least / full:.3f} of its full-rank "
+                         f"FLOPs ({least:,} of {full:,}): the part that does not shrink with k (the adapter, the "
+                         f"queries, the MLP) does not fit")
+    low, high = 1, n  # FLOPs grow with k: bisect for the last k that fits
+    while low < high:
+        mid = (low + high + 1) // 2
+        if encoder_flops(model, make_adapter, x, mask, mid) <= allowed: low = mid
+        else: high = mid - 1
+    return low
+
 # %% ../nbs/05b_federations.ipynb #7742ad93
 def build_federation(config:dict|str|Path, # a checked config dict, a preset name or a .toml path
                      data_dir:str|Path|None=None, # data root; see `data_root`
@@ -193,10 +233,26 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                 raise ValueError(f"[[clients]] #{number} ({table.get('name', name)}): {e}") from None
         data, group, clients = loaded[name], table.get('name', name), table.get('clients', 1)
         make_adapter = partial(adapter_for, data.modality, data.input_shape, **table.get('adapter', {}))
-        n = make_adapter().n
-        if cfg.model.encoder_attention == 'linformer' and cfg.model.k > n:
+        n, k, target = make_adapter().n, table.get('k', cfg.model.k), table.get('target_k')
+        if cfg.model.encoder_attention != 'linformer' and {'k', 'budget', 'target_k'} & set(table):
+            raise ValueError(f"[[clients]] {group!r}: k, budget and target_k set an encoder rank, which needs "
+                             f"[model] encoder_attention = 'linformer'")
+        if cfg.model.encoder_attention == 'linformer' and k > n:
+            if 'k' in table: raise ValueError(f"[[clients]] {group!r}: k={k} exceeds the input length n={n} of its "
+                                              f"clients ({name}); lower its k to at most {n}")
             raise ValueError(f"model k={cfg.model.k} exceeds the input length n={n} of the {group!r} clients ({name}); "
                              f"lower [model] k to at most {n}")
+        if 'budget' in table:
+            longest = int(data.train.lengths.argmax()) if data.train.is_packed else 0
+            x, mask, _ = data.train.batch(torch.tensor([longest]))
+            try: target = budget_rank(cfg.model, make_adapter, x, mask, table['budget'])
+            except ValueError as e: raise ValueError(f"[[clients]] {group!r}: {e}") from None
+            if target >= k:
+                raise ValueError(f"[[clients]] {group!r}: budget={table['budget']} of the full-rank encoder FLOPs "
+                                 f"allows k={target}, not below its k={k}: nothing to prune; give it a smaller budget "
+                                 f"or a larger k")
+        if target is not None and target > k:
+            raise ValueError(f"[[clients]] {group!r}: target_k={target} exceeds its k={k}")
         free = torch.ones(len(data.train), dtype=torch.bool)
         if name in taken: free[taken[name]] = False
         free = free.nonzero().flatten()
@@ -218,11 +274,14 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                               f"dataset_test, or give [[clients]] {group!r} a larger alpha or shards_per_client")
             specs.append(ClientSpec(f'{group}-{i}', data.train.subset(train_idx), data.test.subset(test_idx),
                                     make_adapter, data.num_classes, data.modality, group=group,
-                                    class_names=data.classes, dataset_test=data.test))
+                                    class_names=data.classes, dataset_test=data.test, k=table.get('k'),
+                                    target_k=target))
     return specs, cfg
 
 # %% ../nbs/05b_federations.ipynb #874a8a3a
 def federation_summary(specs:list[ClientSpec]) -> list[dict]:
-    "Per client: group, modality, train and test sizes, classes and input length n."
+    "Per client: group, modality, train and test sizes, classes, input length n; k and target_k if any client sets one."
+    ranks = [name for name in ('k', 'target_k') if any(getattr(s, name) is not None for s in specs)]
     return [dict(client=s.name, group=s.group, modality=s.modality, train=len(s.train), test=len(s.test),
-                 classes=s.num_classes, n=s.make_adapter().n) for s in specs]
+                 classes=s.num_classes, n=s.make_adapter().n,
+                 **{name: '—' if getattr(s, name) is None else getattr(s, name) for name in ranks}) for s in specs]
