@@ -131,12 +131,18 @@ def save_node_client(client:Client, folder:Path, kind:str, round_:int):
             k, r = old.stem.rsplit('-', 1)
             if (k == 'end' and int(r) < round_ - 1) or (k == 'trained' and int(r) <= round_): old.unlink()
 
-# %% ../nbs/13_flower.ipynb #3decb306
+# %% ../nbs/13_flower.ipynb #5eac9942
 def _partition(context:Context) -> int:
     "This node's partition-id, from its node config."
     if 'partition-id' not in context.node_config:
         raise ValueError("this SuperNode has no partition-id: start it with --node-config \"partition-id=I\"")
     return int(context.node_config['partition-id'])
+
+def _node_run(run:FlowerRun, context:Context) -> FlowerRun:
+    "The run as this node sees it: its node config may name its own `state-dir` and `data-dir`."
+    node = {field: context.node_config[key] for key, field in (('state-dir', 'state_dir'), ('data-dir', 'data_dir'))
+            if key in context.node_config}
+    return replace(run, **node)
 
 def _group_part(client:Client, cfg:FedConfig) -> dict[str, Tensor]:
     "The client-side parts `cfg.group_average` names, as they leave the client."
@@ -196,7 +202,7 @@ def make_client_app(run:FlowerRun|None=None, # settings; None: read each message
                    ) -> ClientApp:
     "The Linceiver ClientApp: one SuperNode is one client of the federation."
     app = ClientApp()
-    settings = lambda context: run or FlowerRun.from_run_config(context.run_config)
+    settings = lambda context: _node_run(run or FlowerRun.from_run_config(context.run_config), context)
     @app.query()
     def query(msg:Message, context:Context) -> Message: return client_query(settings(context), msg, context)
     @app.train()
@@ -331,7 +337,7 @@ def _average_groups(self:LinceiverFedAvg, got:dict[str, RecordDict], accepted:li
         r['received'] += sum(map(state_bytes, states))
     return parts
 
-# %% ../nbs/13_flower.ipynb #e61120ed
+# %% ../nbs/13_flower.ipynb #f1d7a496
 @patch
 def evaluate_contents(self:LinceiverFedAvg) -> dict[str, RecordDict]:
     "Every client gets the new global state (and its group's averaged parts) and evaluates on its held-out split."
@@ -367,7 +373,8 @@ def record_round(self:LinceiverFedAvg,
     accuracies = [res['accuracy'] for res in results.values()]
     accepted = r['accepted']
     record = dict(round=r['round'], selected=r['selected'], accepted=[u.client for u in accepted],
-                  skipped=r['skipped'], rejected=r['rejected'], adjusted={u.client: u.notes for u in accepted if u.notes},
+                  skipped=r['skipped'], rejected=r['rejected'],
+                  adjusted={u.client: u.notes for u in accepted if u.notes},
                   train={u.client: u.metrics for u in accepted}, finetuned={n: finetuned[n] for n in finetuned},
                   clients=results, mean_accuracy=statistics.mean(accuracies),
                   median_accuracy=statistics.median(accuracies), bytes_down=r['sent'], bytes_up=r['received'],
@@ -432,12 +439,12 @@ def make_server_app(run:FlowerRun|None=None, # settings; None: read the run conf
         except BaseException as e: outcome['error'] = e; raise
     return app
 
-# %% ../nbs/13_flower.ipynb #c2c30d00
+# %% ../nbs/13_flower.ipynb #17c5f7ee
 def flower_environment(home:str|Path, # Flower's own folder (FLWR_HOME): inside the run's folder
                       ) -> dict[str, str]:
     "Environment variables for any Flower process of a run: its home in the run's folder, no telemetry or installs."
     return dict(FLWR_HOME=str(Path(home).absolute()), FLWR_TELEMETRY_ENABLED='0', FLWR_DISABLE_UPDATE_CHECK='1',
-                FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION='1', RAY_DEDUP_LOGS='0')
+                FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION='1')
 
 def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results folder the server writes
                           cpus_per_client:float=1, # Ray CPUs per client: with 1, as many clients train at once
@@ -446,8 +453,8 @@ def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results fol
                           verbose:bool=False, # Flower's and Ray's logs
                          ) -> dict: # the history, as `run_federation` returns it
     "Run the federation on Flower's simulation engine, one virtual SuperNode per client."
-    os.environ.update(flower_environment(Path(run.out) / 'flwr-home'))
-    outcome = {}
+    env = flower_environment(Path(run.out) / 'flwr-home')
+    saved, outcome = {k: os.environ.get(k) for k in env}, {}
     if gpus_per_client is None: gpus_per_client = torch.cuda.device_count() / run.num_clients()
     backend = {'client_resources': {'num_cpus': cpus_per_client, 'num_gpus': gpus_per_client},
                'init_args': {'logging_level': 'INFO' if verbose else 'ERROR', 'log_to_driver': verbose}}
@@ -455,12 +462,17 @@ def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results fol
     level = flwr_logger.level
     if not verbose: flwr_logger.setLevel(logging.ERROR)  # Flower's round log and its deprecation notice for
                                                           # run_simulation; errors still show
+    os.environ.update(env)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='Tip: In future versions of Ray')  # about GPUs, not ours
             run_simulation(make_server_app(run, outcome), make_client_app(run), num_supernodes=run.num_clients(),
                            backend_config=backend, verbose_logging=verbose)
-    finally: flwr_logger.setLevel(level)
+    finally:
+        flwr_logger.setLevel(level)
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
     if 'error' in outcome: raise outcome['error']
     if 'history' not in outcome: raise RuntimeError("the Flower simulation ended without a result (verbose=True shows "
                                                     "its log)")
