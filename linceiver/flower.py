@@ -296,7 +296,7 @@ class LinceiverFedAvg(FedAvg):
         "Flower's hook: record the round and write its checkpoint."
         return MetricRecord({'mean_accuracy': self.record_round(*self._replies(replies))['mean_accuracy']})
 
-# %% ../nbs/13_flower.ipynb #42efb6e5
+# %% ../nbs/13_flower.ipynb #7f42ceaf
 @patch
 def aggregate_replies(self:LinceiverFedAvg,
                       got:dict[str, RecordDict], # the train replies' records, by client
@@ -305,7 +305,7 @@ def aggregate_replies(self:LinceiverFedAvg,
     "Check every reply with the library's checks, drop the bad ones with reasons, average the rest in client order."
     malformed, r = {}, self.round
     for name in r['selected']:
-        if name not in got and name not in skipped: skipped[name] = f"no reply within {self.timeout:g} s"
+        if name not in got and name not in skipped: skipped[name] = "sent no reply this round"
     updates = []
     for name in [n for n in r['selected'] if n in got]:  # the in-process engine's order: fixed, not arrival
         try: updates.append(reply_update(name, got[name]))
