@@ -81,11 +81,16 @@ def run_experiment(federation:str='demo', # a preset name or the path of a .toml
                    progress:bool=True, # show progress bars
                    seed:int|None=None, # the whole run's seed (partition, test draws, initialisation, batches)
                    resume_hint:dict|None=None, # filled with how to resume, once there is something to resume
+                   engine:str='inprocess', # 'inprocess' (every client in this process) or 'flower' (Flower's
+                                           # simulation engine, one SuperNode per client: `linceiver.flower`)
                    **overrides, # FedConfig fields to override, e.g. rounds=2
                   ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
     "Build the federation a config describes, claim a results folder, run it, and write the folder."
     if algorithm != 'compare' and algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
+    if engine not in ('inprocess', 'flower'): raise ValueError(f"engine must be inprocess or flower, got {engine!r}")
+    if engine == 'flower' and algorithm != 'linceiver':
+        raise ValueError(f"--engine flower runs Linceiver FL only (--algorithm linceiver), got {algorithm!r}")
     if resume and out is None: raise ValueError("--resume needs --out: the folder of the run to continue")
     if overrides.get('device') is not None: resolve_device(overrides['device'])  # before building anything
     config = load_federation_config(federation)
@@ -93,8 +98,9 @@ def run_experiment(federation:str='demo', # a preset name or the path of a .toml
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     device = device_name(resolve_device(cfg.device))  # an unavailable device is refused before a folder is claimed
     algorithms = list(applicable_algorithms(specs)) if algorithm == 'compare' else [algorithm]
-    record = dict(federation=str(federation), algorithm=algorithm, config=config, resolved=cfg.to_dict(),
-                  data_dir=str(data_dir) if data_dir else None, device=device, precision=cfg.precision)
+    record = dict(federation=str(federation), algorithm=algorithm, engine=engine, config=config,
+                  resolved=cfg.to_dict(), data_dir=str(data_dir) if data_dir else None, device=device,
+                  precision=cfg.precision)
     if resume: out, created = _check_resumable(Path(out), record), False
     else:
         out, created = claim_results_folder(out, f"{Path(str(federation)).stem}-{algorithm}", ' '.join(sys.argv))
@@ -102,9 +108,11 @@ def run_experiment(federation:str='demo', # a preset name or the path of a .toml
         write_csv(federation_summary(specs), out / 'clients.csv')
     if resume_hint is not None:
         resume_hint['hint'] = (f"resume with: linceiver_fl --federation {federation} --algorithm {algorithm} "
-                               f"--out {out} --resume")
+                               f"{'--engine flower ' if engine == 'flower' else ''}--out {out} --resume")
     started = lambda a: resume and (out / a / 'checkpoint.pt').exists()
-    try: histories = {a: run_federation(specs, cfg, a, out / a, started(a), progress=progress) for a in algorithms}
+    run = lambda a: run_federation(specs, cfg, a, out / a, started(a), progress=progress)
+    if engine == 'flower': run = lambda a: _run_on_flower(federation, cfg, out / a, started(a), data_dir, seed)
+    try: histories = {a: run(a) for a in algorithms}
     except BaseException:
         if not resume: _release_unstarted(out, created)
         if resume_hint is not None and not any(out.rglob('checkpoint.pt')): resume_hint['hint'] = 'nothing was saved'
@@ -120,10 +128,24 @@ def _check_resumable(out:Path, record:dict) -> Path:
         raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
     saved = json.loads((out / 'federation.json').read_text())
     now = json.loads(json.dumps(record, default=str))
-    same = lambda r: (r.get('algorithm'), {k: v for k, v in (r.get('resolved') or {}).items() if k != 'device'})
+    same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'),
+                      {k: v for k, v in (r.get('resolved') or {}).items() if k != 'device'})
     if same(saved) != same(now):  # the device may change: a run started on a GPU may resume on a CPU
-        raise ValueError(f"the run in {out} was started with a different algorithm or config; refusing to mix runs")
+        raise ValueError(f"the run in {out} was started with a different algorithm or config, or on another engine; "
+                         "refusing to mix runs")
     return out
+
+def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|None) -> dict:
+    "Run Linceiver FL on Flower's simulation engine, one SuperNode per client; returns its history."
+    from .flower import FlowerRun, run_flower_simulation  # Flower and Ray are imported only when asked for
+    name = str(Path(federation).absolute()) if str(federation).endswith('.toml') else str(federation)
+    run = FlowerRun(federation=name, rounds=cfg.rounds, seed=-1 if seed is None else seed,
+                    max_local_batches=cfg.max_local_batches or 0, device=cfg.device, precision=cfg.precision,
+                    data_dir=str(data_dir or ''), out=str(out), resume=resume)
+    if run.fed_config() != cfg:
+        raise ValueError("--engine flower takes only the rounds, seed, max_local_batches, device and precision "
+                         "overrides")
+    return run_flower_simulation(run)
 
 # %% ../nbs/06_cli.ipynb #fc892456
 def result_rows(specs, histories:dict[str, dict]) -> list[dict]:
@@ -165,6 +187,8 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
                  device:str=None, # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps (default: the config's)
                  precision:str=None, # fp32 or bf16 (autocast) (default: the config's)
                  debug:bool=False, # show the traceback of an error
+                 engine:str='inprocess', # inprocess (every client in this process) or flower (Flower's simulation
+                                         # engine, one SuperNode per client)
                 ):
     "Run a federation from a preset or a TOML config; print the per-client held-out accuracy table."
     start, hint = time.perf_counter(), {}
@@ -172,7 +196,7 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
     with command_errors('linceiver_fl', debug, hint):
         rows, out = run_experiment(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
                                    rounds=rounds, max_local_batches=max_local_batches, device=device,
-                                   precision=precision)
+                                   precision=precision, engine=engine)
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 
