@@ -18,7 +18,7 @@ from flwr.simulation import run_simulation
 from .perceiver import check_number
 from .split import state_bytes
 from .fedavg import (ClientSpec, FedConfig, Client, Update, local_train, finetune, aggregate, fedavg,
-                              evaluate_clients, _select, _received_bytes, _claim, _save, _restore)
+                              evaluate_clients, _select, _received_bytes, _claim, _save, _restore, server_step)
 from .federations import load_federation_config, build_federation, _build_configs
 
 _logger = logging.getLogger('linceiver.flower')
@@ -99,6 +99,9 @@ def node_client(run:FlowerRun, # the run's settings
     if not 0 <= partition < len(specs):
         raise ValueError(f"partition-id {partition} is not a client of {run.federation!r} "
                          f"(it has {len(specs)}: partition-id 0 to {len(specs) - 1})")
+    if specs[partition].target_k is not None:  # its encoder is pruned after the last round: not built here yet
+        raise ValueError(f"client {specs[partition].name!r} sets target_k (a compute budget), which the Flower engine "
+                         "does not support yet; give its [[clients]] table a k instead, or use --engine inprocess")
     return specs[partition], run.fed_config()
 
 def _snapshot(folder:Path, kind:str, round_:int) -> Path: return folder / f"{kind}-{round_}.pt"
@@ -240,10 +243,12 @@ class LinceiverFedAvg(FedAvg):
                  out_dir:Path|None, # where history and checkpoint go after each round; None: memory only
                  timeout:float=600., # seconds a round waits for replies
                  stop_in_round:int=0, # test-only: die after this round's train replies arrive, as if killed
+                 server:dict|None=None, # the server optimizer's memory (`server_step`); None: a fresh one
                 ):
         super().__init__(fraction_train=cfg.fraction, min_train_nodes=cfg.min_clients,
                          min_available_nodes=len(roster), min_evaluate_nodes=len(roster))
         self.cfg, self.roster, self.names = cfg, roster, list(roster)
+        self.server = {} if server is None else server
         self.global_state, self.history, self.out_dir = global_state, history, out_dir
         self.timeout, self.stop_in_round = timeout, stop_in_round
         self.first_round = len(history['rounds']) + 1
@@ -320,7 +325,8 @@ def aggregate_replies(self:LinceiverFedAvg,
         raise RuntimeError(f"round {r['round']}: {len(accepted)} usable updates, fewer than min_clients="
                            f"{self.cfg.min_clients} (skipped: {r['skipped'] or 'none'}; rejected: "
                            f"{r['rejected'] or 'none'}); the last checkpoint is round {r['round'] - 1}")
-    self.global_state, r['accepted'], r['trained'] = new_state, accepted, set(got)
+    self.global_state = server_step(self.global_state, new_state, self.server, self.cfg)  # FedAvg: new_state itself
+    r['accepted'], r['trained'] = accepted, set(got)
     self.group_parts = self._average_groups(got, [u.client for u in accepted]) if self.cfg.group_average else {}
     return self.global_state
 
@@ -382,7 +388,8 @@ def record_round(self:LinceiverFedAvg,
                   wire_bytes_down=r['wire_down'], wire_bytes_up=r['wire_up'])
     if unreachable: record['unreachable'] = unreachable
     self.history['rounds'].append(record)
-    if self.out_dir is not None: _save(self.out_dir, self.history, [], self.global_state, r['round'], 'linceiver')
+    if self.out_dir is not None: _save(self.out_dir, self.history, [], self.global_state, r['round'], 'linceiver',
+                                     self.server)
     return record
 
 # %% ../nbs/13_flower.ipynb #56c9ddc1
@@ -422,8 +429,10 @@ def server_main(run:FlowerRun, grid:Grid) -> dict:
         roster, global_state = introduce_nodes(grid, run.num_clients(), run.timeout)
         history = dict(algorithm='linceiver', engine='flower', config=cfg.to_dict(), seed=cfg.seed,
                        clients=list(roster), device=cfg.device, precision=cfg.precision, rounds=[])
-        if run.resume: global_state, history = _restore(out_dir, [], 'linceiver', cfg)
-        strategy = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, run.stop_in_round)
+        server = {}  # the server optimizer's memory, checkpointed with the global state
+        if run.resume: global_state, history, server = _restore(out_dir, [], 'linceiver', cfg)
+        strategy = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, run.stop_in_round,
+                                   server)
         if (left := cfg.rounds - len(history['rounds'])) > 0:
             strategy.start(grid, ArrayRecord(global_state), num_rounds=left, timeout=run.timeout)
     return strategy.history
