@@ -90,7 +90,7 @@ def _ten_client_config(settings:dict, partition:str) -> dict:
 def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
                 seeds:tuple, # every cell runs each seed
                ) -> Experiment:
-    "Experiment 3: every algorithm under every partition, and the levers under the hardest one."
+    "Experiment 3: every algorithm under every partition, then each lever where `LEVER_PARTITIONS` puts it."
     settings = TEN_CLIENT_SCALES[scale]
     main = [(p, a, 'none') for p in settings['partitions'] for a in settings['algorithms']]
     lever = lambda name: [(p, a, name) for a in LEVER_ALGORITHMS[name]
