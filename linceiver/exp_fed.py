@@ -50,7 +50,7 @@ def federation_cell(cell:dict, # config (a federation config dict), algorithm, o
 
 # %% ../nbs/12_exp_federated.ipynb #ae760777
 _ALL = ('linceiver', 'local', 'fedavg', 'fedper', 'centralized')
-_LEVERS = ('own_init', 'fedavgm', 'more_local', 'finetune', 'fedadam', 'prox', 'slow_shared')  # in the order they run
+_LEVERS = ('own_init', 'fedavgm', 'more_local', 'finetune', 'fedadam', 'prox', 'slow_shared', 'shared_encoders')  # in the order they run
 TEN_CLIENT_SCALES = dict(  # per scale: clients, data per client, rounds, local epochs, partitions and algorithms
     quick=dict(clients=2, train_per_client=64, test_per_client=64, rounds=2, local_epochs=1, test_set=False,
                partitions=('iid', 'dir0.1'), algorithms=('linceiver', 'local', 'fedper'), levers=('finetune',)),
@@ -64,11 +64,12 @@ LEVERS = dict(none={}, own_init=dict(client_init='client'), finetune=dict(finetu
               prox=dict(prox_mu=0.01), slow_shared=dict(shared_lr_scale=0.3),
               fedavgm=dict(server_optimizer='momentum', server_momentum=0.7),
               fedadam=dict(server_optimizer='adam', server_lr=0.01),
-              more_local=dict(rounds=5, local_epochs=2))  # as many local steps, half the rounds
+              more_local=dict(rounds=5, local_epochs=2),  # as many local steps, half the rounds
+              shared_encoders=dict(group_average=['adapter', 'encoder']))  # only the head stays personal
 LEVER_ALGORITHMS = dict(own_init=('linceiver',), finetune=('linceiver', 'local'), prox=('linceiver',),
                         slow_shared=('linceiver',), fedavgm=('linceiver',), fedadam=('linceiver',),
-                        more_local=('linceiver',))
-LEVER_PARTITIONS = dict(own_init='all', fedavgm='ends', fedadam='ends', more_local='ends')  # else 'hardest'
+                        more_local=('linceiver',), shared_encoders=('linceiver',))
+LEVER_PARTITIONS = dict(own_init='all', fedavgm='ends', fedadam='ends', more_local='ends', shared_encoders='all')  # else 'hardest'
 
 def _lever_partitions(lever:str, partitions:tuple) -> tuple:
     "Where a lever runs: under every partition ('all'), the first and the last ('ends') or the hardest (the last)."

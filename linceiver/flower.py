@@ -13,6 +13,7 @@ from fastcore.basics import patch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
+from flwr.common.constant import ErrorCode
 from flwr.serverapp.strategy import FedAvg
 from flwr.simulation import run_simulation
 from .perceiver import check_number
@@ -99,9 +100,6 @@ def node_client(run:FlowerRun, # the run's settings
     if not 0 <= partition < len(specs):
         raise ValueError(f"partition-id {partition} is not a client of {run.federation!r} "
                          f"(it has {len(specs)}: partition-id 0 to {len(specs) - 1})")
-    if specs[partition].target_k is not None:  # its encoder is pruned after the last round: not built here yet
-        raise ValueError(f"client {specs[partition].name!r} sets target_k (a compute budget), which the Flower engine "
-                         "does not support yet; give its [[clients]] table a k instead, or use --engine inprocess")
     return specs[partition], run.fed_config()
 
 def _snapshot(folder:Path, kind:str, round_:int) -> Path: return folder / f"{kind}-{round_}.pt"
@@ -196,6 +194,7 @@ def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     client.receive(msg.content['arrays'].to_torch_state_dict(), cfg); client.version = round_
     if 'group' in msg.content: client.model.load_state_dict(msg.content['group'].to_torch_state_dict(), strict=False)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
+    if last: client.prune_to_target()  # a budgeted client (target_k) ends at its rank, as in-process
     result = evaluate_clients([client.spec], {client.name: client}, dataset_tests=last, precision=cfg.precision)
     save_node_client(client, folder, 'end', round_)
     metrics = MetricRecord(result[client.name] | {f"finetune_{k}": v for k, v in finetuned.items()})
@@ -278,7 +277,10 @@ class LinceiverFedAvg(FedAvg):
             node = msg.metadata.src_node_id
             name = next((n for n, r in self.roster.items() if r['node'] == node), None)
             if name is None: _logger.warning("reply from unknown node %s ignored", node)
-            elif msg.has_error(): failed[name] = f"the client app failed: {msg.error.reason}"
+            elif msg.has_error():  # Flower answers for a node that stopped sending heartbeats (killed, cut off)
+                failed[name] = (f"its SuperNode went offline: {msg.error.reason}"
+                                if msg.error.code == ErrorCode.NODE_UNAVAILABLE else
+                                f"the client app failed: {msg.error.reason}")
             else: got[name] = msg.content
         return got, failed
 

@@ -3,8 +3,9 @@
 Makes a throwaway CA and certificates; starts `flower-superlink` with TLS and SuperNode authentication; registers
 one key per client; starts one `flower-supernode` per client of the federation; runs the rounds with `flwr run`;
 checks the results folder. Also the refusals: a SuperNode with an unregistered key gets no work, a SuperNode that
-does not trust the CA cannot connect, and a client that replies NaN (the app's test-only switch) is dropped with
-its reason while every round completes with the others.
+does not trust the CA cannot connect, a client that replies NaN (the app's test-only switch) is dropped with its
+reason while every round completes with the others, and a SuperNode killed (SIGKILL, with every process it started)
+once the first round is recorded is named in the history as dropped while the later rounds complete without it.
 
 Everything listens on 127.0.0.1 only. Every process the script starts is stopped by its own PID at the end, also on
 failure or Ctrl-C, and the whole script is bounded by --timeout. Exit code 0: every check passed.
@@ -155,6 +156,7 @@ def main():
     parser.add_argument('--max-local-batches', type=int, default=2)
     parser.add_argument('--timeout', type=float, default=1500, help="seconds for the whole script")
     parser.add_argument('--round-timeout', type=float, default=300, help="seconds the server waits for replies")
+    parser.add_argument('--kill-client', type=int, default=1, help="the client whose SuperNode is killed after round 1")
     args = parser.parse_args()
     def out_of_time(*_): raise TimeoutError(f"the script ran over --timeout {args.timeout:g} s")
     def terminated(*_): raise SystemExit("terminated")  # a SIGTERM still stops every process started here
@@ -222,23 +224,38 @@ def main():
                       'max-local-batches': args.max_local_batches, 'device': '"cpu"'} | extra
             return ' '.join(f'{k}={v}' for k, v in values.items())
         nan_client = num_clients - 1  # the test-only switch: this client replies NaN every round
-        print(f"5. flwr run: {args.rounds} rounds; client {nan_client} replies NaN (the test-only switch)", flush=True)
+        killed = args.kill_client % num_clients
+        assert killed != nan_client and args.rounds >= 2, "the kill needs a second round and another client"
+        print(f"5. flwr run: {args.rounds} rounds; client {nan_client} replies NaN (the test-only switch); "
+              f"SuperNode {killed} is killed once round 1 is recorded", flush=True)
         started = time.monotonic()
-        flwr(['run', str(APP), 'loopback', '--stream', '--run-config',
-              run_config(work / 'results', **{'nan-client': nan_client, 'timeout': args.round_timeout})], env,
-             timeout=args.timeout, log=logs / 'flwr-run.log')
+        command = ['flwr', 'run', str(APP), 'loopback', '--stream', '--run-config',
+                   run_config(work / 'results', **{'nan-client': nan_client, 'timeout': args.round_timeout})]
+        run = procs.start('flwr-run', command, env)
+        wait_for(f"round 1 in the results folder (see {logs / 'flwr-run.log'})",
+                 lambda: _history(work / 'results', 1, load_history) or run.poll() is not None, args.timeout)
+        node = dict(procs.started)[f'supernode-{killed}']
+        tree = [node.pid] + descendants([node.pid])
+        for pid in tree: _kill(pid, signal.SIGKILL)  # as if the machine went away: no goodbye to the SuperLink
+        print(f"   killed SuperNode {killed} and its {len(tree) - 1} processes after "
+              f"{time.monotonic() - started:.0f} s", flush=True)
+        if run.wait(args.timeout): raise RuntimeError(f"flwr run failed ({run.returncode}); see {logs}/flwr-run.log")
         history = wait_for(f"the results folder (see {logs / 'flwr-run.log'})",
                            lambda: _history(work / 'results', args.rounds, load_history), 60)
         seconds = time.monotonic() - started
         names = history['clients']
         others = [n for n in names if n != names[nan_client]]
+        first, later = history['rounds'][0], history['rounds'][1:]
         checks['rounds completed'] = len(history['rounds']) == args.rounds
         checks['results folder'] = all((work / 'results' / f).exists() for f in ('history.json', 'history.csv',
                                                                                   'checkpoint.pt'))
         checks['NaN client dropped with its reason, every round'] = all(
             list(r['rejected']) == [names[nan_client]] and 'NaN' in r['rejected'][names[nan_client]][0]
             for r in history['rounds'])
-        checks['the other clients trained every round'] = all(r['accepted'] == others for r in history['rounds'])
+        checks['the other clients trained in round 1'] = first['accepted'] == others
+        checks['killed SuperNode named as dropped, the rounds went on without it'] = all(
+            'went offline' in r['skipped'].get(names[killed], '') and
+            r['accepted'] == [n for n in others if n != names[killed]] for r in later)
         checks['unregistered key refused, got no work'] = (
             log_has(logs / 'stranger.log', 'Failed to activate SuperNode') and not (work / 'stranger').exists())
         checks['node without the CA cannot connect'] = (log_has(logs / 'untrusting.log', 'CERTIFICATE_VERIFY_FAILED')
@@ -254,7 +271,7 @@ def main():
                         federation=args.federation, rounds=args.rounds, clients=names, seconds=round(seconds, 1),
                         round_seconds=[round(r['seconds'], 1) for r in history['rounds']],
                         final_mean_accuracy=history['rounds'][-1]['mean_accuracy'], registered=len(keys),
-                        skipped=[r['skipped'] for r in history['rounds']], checks=checks)
+                        killed=names[killed], skipped=[r['skipped'] for r in history['rounds']], checks=checks)
     finally:
         signal.alarm(0)
         print("7. stopping every process started here", flush=True)
