@@ -268,15 +268,17 @@ class LinceiverFedAvg(FedAvg):
         return contents
 
     def _messages(self, contents:dict[str, RecordDict], kind:str) -> list[Message]:
-        return [Message(c, dst_node_id=self.roster[n]['node'], message_type=kind) for n, c in contents.items()]
+        "The messages to send, kept by client: a reply names the message it answers (the grid sets their IDs)."
+        self.sent = {n: Message(c, dst_node_id=self.roster[n]['node'], message_type=kind) for n, c in contents.items()}
+        return list(self.sent.values())
 
     def _replies(self, replies) -> tuple[dict[str, RecordDict], dict[str, str]]:
         "The replies' records by client name, and the clients whose app failed, with Flower's reason."
-        got, failed = {}, {}
-        for msg in replies:
-            node = msg.metadata.src_node_id
-            name = next((n for n, r in self.roster.items() if r['node'] == node), None)
-            if name is None: _logger.warning("reply from unknown node %s ignored", node)
+        got, failed, asked = {}, {}, {m.metadata.message_id: n for n, m in self.sent.items()}
+        for msg in replies:  # an error the SuperLink makes for an offline node comes from the SuperLink, not the node
+            name = asked.get(msg.metadata.reply_to_message_id)
+            if name is None: _logger.warning("reply from node %s to no message of this round ignored",
+                                             msg.metadata.src_node_id)
             elif msg.has_error():  # Flower answers for a node that stopped sending heartbeats (killed, cut off)
                 failed[name] = (f"its SuperNode went offline: {msg.error.reason}"
                                 if msg.error.code == ErrorCode.NODE_UNAVAILABLE else
