@@ -108,7 +108,8 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
                       plots='linceiver.exp_fed:ten_client_plots')
 
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
-MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder'])}  # per-modality encoder averaging
+MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  # per-modality encoder averaging
+                   'all+equal': dict(weight_cap=1.0)}  # no client counts more than the median client in the average
 MODALITY_SCALES = dict(
     quick=dict(rounds=1, local_epochs=1, train_per_client=32, test_per_client=32, max_local_batches=2, test_set=False),
     reduced=dict(rounds=5, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
