@@ -47,11 +47,14 @@ class FlowerRun:
     timeout: float = 600.          # seconds the server waits for replies (and for nodes to connect)
     nan_client: int = -1           # test-only: the partition that replies with NaN in its shared state; -1: none
     stop_in_round: int = 0         # test-only: the server dies once this round's train replies arrive; 0: never
+    node_k: int = 0                # this SuperNode's own encoder rank (node config `k`); 0: its [[clients]] table's
+    node_target_k: int = 0         # this SuperNode's compute budget as a target rank (node config `target-k`); 0: none
 
     def __post_init__(self):
         check_number('rounds', self.rounds, low=0)
         check_number('max_local_batches', self.max_local_batches, low=0)
         check_number('threads', self.threads, low=0)
+        check_number('node_k', self.node_k, low=0); check_number('node_target_k', self.node_target_k, low=0)
         check_number('timeout', self.timeout, integer=False, low=0, low_open=True)
 
     @classmethod
@@ -100,7 +103,22 @@ def node_client(run:FlowerRun, # the run's settings
     if not 0 <= partition < len(specs):
         raise ValueError(f"partition-id {partition} is not a client of {run.federation!r} "
                          f"(it has {len(specs)}: partition-id 0 to {len(specs) - 1})")
-    return specs[partition], run.fed_config()
+    cfg = run.fed_config()
+    return _node_rank(specs[partition], run, cfg), cfg
+
+def _node_rank(spec:ClientSpec, run:FlowerRun, cfg:FedConfig) -> ClientSpec:
+    "The client's spec with the rank its SuperNode declares (node config `k`, `target-k`), checked as a table's is."
+    if not (run.node_k or run.node_target_k): return spec
+    where = f"SuperNode of client {spec.name!r}: node config"
+    if cfg.model.encoder_attention != 'linformer':
+        raise ValueError(f"{where} k and target-k set an encoder rank, which needs encoder_attention='linformer'")
+    k, n = run.node_k or spec.k or cfg.model.k, spec.make_adapter().n
+    if k > n: raise ValueError(f"{where} k={k} exceeds the client's input length n={n}")
+    if k != (spec.k or cfg.model.k) and 'encoder' in cfg.group_average:
+        raise ValueError(f"{where} k={k} differs from its group's, whose encoders are averaged (group_average)")
+    target = run.node_target_k or spec.target_k
+    if target is not None and target > k: raise ValueError(f"{where} target-k={target} exceeds its k={k}")
+    return replace(spec, k=k, target_k=target)
 
 def _snapshot(folder:Path, kind:str, round_:int) -> Path: return folder / f"{kind}-{round_}.pt"
 
@@ -139,11 +157,12 @@ def _partition(context:Context) -> int:
         raise ValueError("this SuperNode has no partition-id: start it with --node-config \"partition-id=I\"")
     return int(context.node_config['partition-id'])
 
+_NODE_KEYS = {'state-dir': 'state_dir', 'data-dir': 'data_dir', 'k': 'node_k', 'target-k': 'node_target_k'}
+
 def _node_run(run:FlowerRun, context:Context) -> FlowerRun:
-    "The run as this node sees it: its node config may name its own `state-dir` and `data-dir`."
-    node = {field: context.node_config[key] for key, field in (('state-dir', 'state_dir'), ('data-dir', 'data_dir'))
-            if key in context.node_config}
-    return replace(run, **node)
+    "The run as this node sees it: its node config may name its own `state-dir`, `data-dir`, `k` and `target-k`."
+    return replace(run, **{field: context.node_config[key] for key, field in _NODE_KEYS.items()
+                           if key in context.node_config})
 
 def _group_part(client:Client, cfg:FedConfig) -> dict[str, Tensor]:
     "The client-side parts `cfg.group_average` names, as they leave the client."
