@@ -268,7 +268,7 @@ class LinceiverFedAvg(FedAvg):
         self.cfg, self.roster, self.names = cfg, roster, list(roster)
         self.server = {} if server is None else server
         self.global_state, self.history, self.out_dir = global_state, history, out_dir
-        self.timeout, self.stop_in_round = timeout, stop_in_round
+        self.timeout, self.stop_in_round, self.sent = timeout, stop_in_round, {}
         self.first_round = len(history['rounds']) + 1
         last = history['rounds'][-1]['clients'] if history['rounds'] else {}
         self.versions = {name: self.first_round - 1 for name in last}  # who holds which round's state
