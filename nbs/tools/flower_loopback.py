@@ -10,7 +10,7 @@ once the first round is recorded is named in the history as dropped while the la
 Everything listens on 127.0.0.1 only. Every process the script starts is stopped by its own PID at the end, also on
 failure or Ctrl-C, and the whole script is bounded by --timeout. Exit code 0: every check passed.
 
-    python nbs/tools/flower_loopback.py [--out DIR] [--federation demo] [--rounds 2] [--timeout 1500]
+    python nbs/tools/flower_loopback.py [--out DIR] [--federation demo] [--rounds 2] [--kill-client 1] [--timeout 1500]
 """
 from __future__ import annotations
 import argparse, datetime, ipaddress, json, os, signal, socket, subprocess, sys, tempfile, time
