@@ -4,10 +4,10 @@
 
 # %% ../nbs/12_exp_federated.ipynb #df20d753
 from __future__ import annotations
-import copy, json, statistics, time, uuid
+import json, statistics, time
 from dataclasses import replace
 from matplotlib.figure import Figure
-from .experiments import Experiment, subset_indices, summary_rows
+from .experiments import Experiment, summary_rows, preset_at_scale, official_test_draw
 from .federations import build_federation, load_federation_config
 from .fedavg import run_federation, format_table
 
@@ -17,18 +17,13 @@ __all__ = ['TEN_CLIENT_SCALES', 'PARTITIONS', 'LEVERS', 'LEVER_ALGORITHMS', 'LEV
            'lever_effects', 'anchor_table', 'fed_goals', 'ten_client_plots', 'modality_plots', 'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
-def _test_draw(split, how:bool|int):
-    "The official test set as a cell scores it: whole (True), not at all (False) or a fixed draw of `how` images."
-    if split is None or how is True: return split
-    return None if how is False else split.subset(subset_indices(len(split), how))
-
 def federation_cell(cell:dict, # config (a federation config dict), algorithm, overrides, seed, and the cell's labels
                     device='cpu', # where the clients train
                     precision:str='fp32', # 'fp32' | 'bf16' (autocast)
                    ) -> dict: # one row of results.csv
     "Build the federation a cell describes, run one algorithm on it, and measure every client on held-out data."
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
-    specs = [replace(s, dataset_test=_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
+    specs = [replace(s, dataset_test=official_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
     cfg = replace(cfg, device=str(device), precision=precision, **cell.get('overrides', {}))
     start = time.perf_counter()
     history = run_federation(specs, cfg, cell['algorithm'], progress=False)
@@ -80,12 +75,10 @@ def _lever_partitions(lever:str, partitions:tuple) -> tuple:
 
 def _ten_client_config(settings:dict, partition:str) -> dict:
     "The federation config of one partition: the fmnist preset, its one table re-cut."
-    config = copy.deepcopy(load_federation_config('fmnist'))
-    config['federation'].update(rounds=settings['rounds'], local_epochs=settings['local_epochs'])
+    config = preset_at_scale('fmnist', settings)
     table = config['clients'][0]
-    for key in ('partition', 'alpha', 'train_per_client', 'test_per_client'): table.pop(key, None)
-    table.update(clients=settings['clients'], **PARTITIONS[partition],
-                 **{k: settings[k] for k in ('train_per_client', 'test_per_client') if settings[k] is not None})
+    for key in ('partition', 'alpha'): table.pop(key)
+    table.update(clients=settings['clients'], **PARTITIONS[partition])
     return config
 
 def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
@@ -119,14 +112,12 @@ MODALITY_SCALES = dict(
 
 def _modality_config(settings:dict, groups:tuple|None) -> dict:
     "The multimodal preset at a scale, with only the tables of `groups` (None: all)."
-    config = copy.deepcopy(load_federation_config('multimodal'))
-    config['federation'].update(rounds=settings['rounds'], local_epochs=settings['local_epochs'])
+    config = preset_at_scale('multimodal', settings)
     if settings['max_local_batches']: config['federation']['max_local_batches'] = settings['max_local_batches']
     config['clients'] = [t for t in config['clients'] if groups is None or t['name'] in groups]
-    for table in config['clients']:
-        for key in ('train_per_client', 'test_per_client'):
-            if settings[key] is not None: table[key] = settings[key]
-            if settings[key] is not None and table.get('partition') == 'natural': table['partition'] = 'iid'
+    resized = any(settings[k] is not None for k in ('train_per_client', 'test_per_client'))
+    for table in config['clients']:  # a speaker cut cannot be resized: a resized table is cut IID
+        if resized and table.get('partition') == 'natural': table['partition'] = 'iid'
     return config
 
 def modalities(scale:str, # 'quick' | 'reduced' | 'full'

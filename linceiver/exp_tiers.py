@@ -4,12 +4,12 @@
 
 # %% ../nbs/14_exp_tiers.ipynb #e534196a
 from __future__ import annotations
-import copy, json, statistics, time
+import json, statistics, time
 from dataclasses import replace
 import torch
 from matplotlib.figure import Figure
-from .experiments import Experiment, subset_indices
-from .federations import build_federation, load_federation_config, encoder_flops
+from .experiments import Experiment, preset_at_scale, official_test_draw
+from .federations import build_federation, encoder_flops
 from .fedavg import ClientSpec, FedConfig, run_federation
 from .perceiver import PerceiverIO, train_step, adamw, resolve_device
 from .bench import interleaved_times
@@ -34,13 +34,10 @@ def tier_config(scale:str, # 'quick' | 'reduced' | 'full'
                 variant:str, # a key of VARIANTS
                ) -> dict:
     "The federation config of one variant at one scale: the tiers preset, its tables re-ranked and re-sized."
-    settings, config = TIER_SCALES[scale], copy.deepcopy(load_federation_config('tiers'))
-    config['federation'].update(rounds=settings['rounds'], local_epochs=settings['local_epochs'])
+    config = preset_at_scale('tiers', TIER_SCALES[scale])
     for table in config['clients']:
         table.pop('k', None)
         table.update(VARIANTS[variant][table['name']])
-        for key in ('train_per_client', 'test_per_client'):
-            if settings[key] is not None: table[key] = settings[key]
     return config
 
 def tiers(scale:str, # 'quick' | 'reduced' | 'full'
@@ -79,18 +76,13 @@ def client_costs(cases:dict, # name -> (a client of the group to measure, the en
     return {name: dict(encoder_flops=flops[name], train_ms_per_example=1000 * statistics.median(times[name]) / size)
             for name, (_, size) in steps.items()}
 
-def _test_draw(split, how:bool|int):
-    "The official test set as a cell scores it: whole (True), not at all (False) or a fixed draw of `how` images."
-    if split is None or how is True: return split
-    return None if how is False else split.subset(subset_indices(len(split), how))
-
 def tiers_cell(cell:dict, # variant, seed, test_set and config (a federation config dict)
                device='cpu', # where the clients train
                precision:str='fp32', # 'fp32' | 'bf16' (autocast)
               ) -> dict: # one row of results.csv
     "Run one variant's federation for one seed; per tier its clients' accuracy, k, encoder FLOPs and time per example."
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
-    specs = [replace(s, dataset_test=_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
+    specs = [replace(s, dataset_test=official_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
     cfg = replace(cfg, device=str(device), precision=precision)
     start = time.perf_counter()
     history = run_federation(specs, cfg, 'linceiver', progress=False)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_experiments.ipynb #928d4ac6
 from __future__ import annotations
-import csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, sys, time, uuid
+import copy, csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, sys, time, uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, asdict, field
 from functools import lru_cache
@@ -19,15 +19,16 @@ import linceiver
 from .perceiver import (PerceiverConfig, PerceiverIO, check_number, check_choice, train_step, resolve_device,
                                  device_name, check_precision, adamw, num_parameters)
 from .fedavg import Split, evaluate, format_table
+from .federations import load_federation_config
 from .data import DatasetSplits, load_dataset
 from .bench import train_step_flops, _machine_info
 from .cli import claim_results_folder, command_errors, _release_unstarted
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SCALES', 'Experiment', 'load_entry', 'cell_id', 'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor',
-           'shift_images', 'random_shift', 'smoothing_penalty', 'subset_indices', 'train_classifier', 'model_costs',
-           'cell_model', 'classifier_cell', 'git_commit', 'write_results', 'load_results', 'run_experiment',
-           'summary_rows', 'explore_view', 'linceiver_experiment']
+           'shift_images', 'random_shift', 'smoothing_penalty', 'subset_indices', 'train_classifier', 'preset_at_scale',
+           'official_test_draw', 'model_costs', 'cell_model', 'classifier_cell', 'git_commit', 'write_results',
+           'load_results', 'run_experiment', 'summary_rows', 'explore_view', 'linceiver_experiment']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -201,6 +202,24 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
     result = evaluate(model, test, precision=precision)
     return dict(accuracy=result['accuracy'], loss=result['loss'], train_seconds=train_seconds,
                 last_train_loss=last_loss, epochs=recipe.epochs, train_examples=len(train), test_examples=len(test))
+
+# %% ../nbs/08_experiments.ipynb #bdfab16a
+def preset_at_scale(preset:str, # a federation preset name
+                    settings:dict, # the scale's rounds, local_epochs and train/test_per_client (None: the preset's)
+                   ) -> dict: # a federation config dict, the caller's to edit further
+    "A federation preset at an experiment's scale: its rounds and local epochs, and every table's data sizes it sets."
+    config = copy.deepcopy(load_federation_config(preset))
+    config['federation'].update(rounds=settings['rounds'], local_epochs=settings['local_epochs'])
+    for table in config['clients']:
+        table.update({k: settings[k] for k in ('train_per_client', 'test_per_client') if settings.get(k) is not None})
+    return config
+
+def official_test_draw(split:Split|None, # a dataset's whole official test set (None: it has none)
+                       how:bool|int, # True: all of it; False: none; an int: a fixed draw of that many
+                      ) -> Split|None:
+    "The official test set as a federation cell scores it: whole, not at all, or the same fixed draw in every cell."
+    if split is None or how is True: return split
+    return None if how is False else split.subset(subset_indices(len(split), how))
 
 # %% ../nbs/08_experiments.ipynb #f5dbdd00
 def model_costs(model:nn.Module, # a classifier

@@ -178,13 +178,17 @@ def client_query(run:FlowerRun, msg:Message, context:Context) -> Message:
     if partition == 0: content['arrays'] = ArrayRecord(client.state_to_send())  # run_federation's initial state
     return Message(content, reply_to=msg)
 
+def _message(run:FlowerRun, msg:Message, context:Context) -> tuple[int, ConfigRecord, int, FedConfig]:
+    "What a train or evaluate message opens with: this node's partition, the message's config and round, the FedConfig."
+    if run.threads: torch.set_num_threads(run.threads)
+    config = msg.content['config']
+    return _partition(context), config, int(config['server-round']), run.fed_config()
+
 def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     "One round of local training: receive the global state (unless held), train, keep the rest, reply the shared state."
-    if run.threads: torch.set_num_threads(run.threads)
-    partition, config = _partition(context), msg.content['config']
-    round_, version = int(config['server-round']), int(config['version'])
+    partition, config, round_, cfg = _message(run, msg, context)
+    version = int(config['version'])
     client, folder = load_node_client(run, partition, 'end', round_ - 1)
-    cfg = run.fed_config()
     if 'arrays' in msg.content: client.receive(msg.content['arrays'].to_torch_state_dict(), cfg)
     elif client.version != version:
         raise RuntimeError(f"client {client.name!r} holds the state of round {client.version}, not {version}, "
@@ -204,12 +208,10 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
 
 def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     "Receive the round's global state (and group parts), fine-tune after the last round, evaluate on held-out data."
-    if run.threads: torch.set_num_threads(run.threads)
-    partition, config = _partition(context), msg.content['config']
-    round_, last = int(config['server-round']), bool(config['last'])
+    partition, config, round_, cfg = _message(run, msg, context)
+    last = bool(config['last'])
     client, folder = (load_node_client(run, partition, 'trained', round_) if config['trained'] else
                       load_node_client(run, partition, 'end', round_ - 1))
-    cfg = run.fed_config()
     client.receive(msg.content['arrays'].to_torch_state_dict(), cfg); client.version = round_
     if 'group' in msg.content: client.model.load_state_dict(msg.content['group'].to_torch_state_dict(), strict=False)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
