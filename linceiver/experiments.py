@@ -25,10 +25,12 @@ from .bench import train_step_flops, _machine_info
 from .cli import claim_results_folder, command_errors, _release_unstarted
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SCALES', 'Experiment', 'load_entry', 'cell_id', 'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor',
-           'shift_images', 'random_shift', 'smoothing_penalty', 'subset_indices', 'train_classifier', 'preset_at_scale',
-           'official_test_draw', 'model_costs', 'cell_model', 'classifier_cell', 'git_commit', 'write_results',
-           'load_results', 'run_experiment', 'summary_rows', 'explore_view', 'linceiver_experiment']
+__all__ = ['EXPERIMENTS', 'SCALES', 'NOISE_SEEDS', 'TIE_MARGIN', 'PLATEAU_GAIN', 'Experiment', 'load_entry', 'cell_id',
+           'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor', 'shift_images', 'random_shift', 'smoothing_penalty',
+           'subset_indices', 'train_classifier', 'preset_at_scale', 'official_test_draw', 'model_costs', 'cell_model',
+           'classifier_cell', 'git_commit', 'write_results', 'load_results', 'run_experiment', 'summary_rows',
+           'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text', 'plateau_gain', 'converged',
+           'explore_view', 'linceiver_experiment']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -394,7 +396,13 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         if after_cell is not None: after_cell(row)
     try:
         _write_atomic(record_path, json.dumps(record, indent=1))
-        for row in _run_cells(experiment, todo, dev, precision, jobs, threads, progress): save(row)
+        batch = []
+        for cell in todo:  # in plan order; a cell that chooses waits for the batch holding its tuning cells
+            if 'choose' in cell and any(_tunes(c, cell) for c in batch):
+                for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
+                batch = []
+            batch.append(choose_on_validation(cell, rows) if 'choose' in cell else cell)
+        for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
     except BaseException:
         if not rows: _release_unstarted(folder, created)
         raise
@@ -402,6 +410,10 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         for plot_name, fig in load_entry(experiment.plots)(rows).items():
             fig.savefig(folder / f"{plot_name}.png", dpi=120)
     return load_results(folder), folder
+
+def _tunes(cell:dict, final:dict) -> bool:
+    "Whether `cell` is one of the tuning cells `final` chooses from."
+    return all(cell.get(k) == v for k, v in final['choose']['where'].items())
 
 def _run_cells(experiment:Experiment, todo:list[dict], device:torch.device, precision:str, jobs:int, threads:int,
                progress:bool):
@@ -446,6 +458,84 @@ def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
             summary[f"{m}_std"] = statistics.stdev(xs) if len(xs) > 1 else 0. if xs else None
         out.append(summary)
     return out
+
+# %% ../nbs/08_experiments.ipynb #c3a51bbf
+def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: where, fields, metric
+                         rows:list[dict], # the rows already done (the tuning rows among them)
+                        ) -> dict: # the cell with the chosen values in its overrides and its chosen_* labels
+    "Fill a final cell with the candidate its tuning rows score best on validation."
+    choose = cell['choose']
+    fields, where, metric = choose['fields'], choose['where'], choose['metric']
+    tried = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    scores = {}
+    for r in tried:
+        if r.get(metric) is not None: scores.setdefault(tuple(r.get(f) for f in fields), []).append(r[metric])
+    if not scores:
+        raise ValueError(f"no tuning rows with {metric} where {where}: run the tuning cells first (they come first "
+                         "in the plan; rerun the same command)")
+    best = max(scores, key=lambda value: statistics.fmean(scores[value]))  # max keeps the first of equal scores
+    chosen = copy.deepcopy(cell)
+    for column, value in zip(fields, best):
+        chosen.setdefault('overrides', {})[fields[column]] = value
+        chosen[f'chosen_{column}'] = value
+    chosen[f'chosen_on_{metric}'] = statistics.fmean(scores[best])
+    return chosen
+
+# %% ../nbs/08_experiments.ipynb #48cb66cc
+NOISE_SEEDS, TIE_MARGIN = 3, 0.01  # the fewest seeds a verdict needs; differences within ±1 point count as a tie
+
+def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by seed
+                   tie_margin:float=TIE_MARGIN, # |difference| small enough not to matter (accuracy: 0.01 = 1 point)
+                   min_seeds:int=NOISE_SEEDS, # fewer seeds: undecided
+                  ) -> dict: # verdict, mean, se (standard error), seeds
+    "The one noise rule: better / worse beyond two standard errors, tie within the margin, else undecided."
+    n = len(diffs)
+    mean = statistics.fmean(diffs) if n else None
+    se = statistics.stdev(diffs) / math.sqrt(n) if n > 1 else None
+    if n < min_seeds: verdict = 'undecided'
+    elif mean - 2 * se > 0: verdict = 'better'
+    elif mean + 2 * se < 0: verdict = 'worse'
+    elif -tie_margin <= mean - 2 * se and mean + 2 * se <= tie_margin: verdict = 'tie'
+    else: verdict = 'undecided'
+    return dict(verdict=verdict, mean=mean, se=se, seeds=n)
+
+def paired_diffs(rows:list[dict], # rows of a results.csv
+                 ours:dict, # the columns naming one side, e.g. {'partition': 'iid', 'method': 'linceiver'}
+                 theirs:dict, # the other side
+                 metric:str, # the column compared
+                ) -> list[float]: # ours - theirs, per seed both sides hold
+    "Per-seed differences of `metric` between two groups of rows, paired by seed."
+    side = lambda where: {r['seed']: r[metric] for r in rows
+                          if all(r.get(k) == v for k, v in where.items()) and r.get(metric) is not None}
+    a, b = side(ours), side(theirs)
+    return [a[s] - b[s] for s in sorted(a) if s in b]
+
+def verdict_text(result:dict, # `paired_verdict`'s result
+                 scale:float=100, # 100: differences in points
+                ) -> str:
+    "'+1.23 ± 0.45 better' (mean paired difference ± its standard error, and the verdict)."
+    if result['mean'] is None: return '—'
+    se = '' if result['se'] is None else f" ± {scale * result['se']:.2f}"
+    return f"{scale * result['mean']:+.2f}{se} {result['verdict']}"
+
+# %% ../nbs/08_experiments.ipynb #675bcb2d
+PLATEAU_GAIN = 0.005  # a run gaining more than this over the last fifth of its validation curve has not converged
+
+def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), in order
+                ) -> float|None: # the fitted gain over the last fifth; None for fewer than three points
+    "How much a curve still gains over its last fifth: the slope of a least-squares line there, times the span."
+    if len(curve) < 3: return None
+    tail = curve[-(max(2, math.ceil(len(curve) / 5)) + 1):]  # the last fifth and the point before it
+    xs = range(len(tail))
+    x_mean, y_mean = statistics.fmean(xs), statistics.fmean(tail)
+    slope = (sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, tail)) /
+             sum((x - x_mean) ** 2 for x in xs))
+    return slope * (len(tail) - 1)
+
+def converged(curve:list[float]) -> bool|None:
+    "Whether a validation curve has flattened (`plateau_gain` at most `PLATEAU_GAIN`); None when too short to tell."
+    gain = plateau_gain(curve)
+    return None if gain is None else gain <= PLATEAU_GAIN
 
 # %% ../nbs/08_experiments.ipynb #f0917a67
 def explore_view(options:list, # the values a reader can choose from

@@ -15,17 +15,18 @@ from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
 from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effective_k, prune
-from .perceiver import (PerceiverConfig, PerceiverIO, check_number, check_choice, train_step, resolve_device, device_name,
+from .perceiver import (PerceiverConfig, PerceiverIO, SharedLatentPerceiver, check_number, check_choice, train_step, resolve_device, device_name,
                                  check_precision, precision_context, adamw)
 from .split import shared_state, load_shared_state, shared_state_problems, state_bytes
 
 # %% auto #0
-__all__ = ['ALGORITHMS', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests', 'partition_summary',
-           'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update', 'local_train', 'evaluate',
-           'joint_train', 'finetune', 'fedavg', 'update_problems', 'update_norm', 'bound_updates', 'cap_weights',
-           'coordinate_median', 'trimmed_mean', 'applicable_algorithms', 'train_clients', 'aggregate', 'server_step',
-           'encoder_rank', 'evaluate_clients', 'run_round', 'run_federation', 'checkpoint_digest', 'load_checkpoint',
-           'load_history', 'summarize', 'compare', 'plot_history', 'explore_histories']
+__all__ = ['ALGORITHMS', 'WHOLE_MODEL', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests',
+           'partition_summary', 'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update',
+           'frozen', 'local_train', 'evaluate', 'joint_train', 'finetune', 'fedavg', 'update_problems', 'update_norm',
+           'bound_updates', 'cap_weights', 'coordinate_median', 'trimmed_mean', 'applicable_algorithms',
+           'train_clients', 'aggregate', 'server_step', 'encoder_rank', 'evaluate_clients', 'round_summary',
+           'majority_baseline', 'run_round', 'run_federation', 'checkpoint_digest', 'load_checkpoint', 'load_history',
+           'summarize', 'compare', 'plot_history', 'explore_histories']
 
 # %% ../nbs/04_fedavg.ipynb #447b6092
 class Split:
@@ -174,10 +175,13 @@ class ClientSpec:
     k: int|None = None             # this client's encoder rank (E is n x k); None: the model config's k
     target_k: int|None = None      # a compute budget: its encoder's rank gates train toward this many open columns
                                    # and the encoder is pruned to at most this many after the last round; None: none
+    val: Split|None = None         # validation data held out of its training data: every choice (learning rate,
+                                   # rounds, levers) is made on it, never on `test`; None: none
 
     def __post_init__(self):
         self.group = self.group or self.modality
-        for split_name in ('train', 'test'):
+        for split_name in ('train', 'test', 'val'):
+            if getattr(self, split_name) is None: continue
             y = getattr(self, split_name).y
             if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
                 raise ValueError(f"client {self.name!r}: {split_name} labels must lie in [0, {self.num_classes}), "
@@ -309,8 +313,13 @@ class FedConfig:
     client_init: str = 'group'       # initial weights of what clients keep: 'group' (every client of a group from
                                      # the same weights, as from one model) | 'client' (each from its own seed)
     finetune_epochs: int = 0         # after the last round, each client trains what it keeps (the parts it does not
-                                     # send; everything for local-only) for this many epochs, the received parts
-                                     # frozen, before the final evaluation; 0: none
+                                     # send; everything for local-only; its own copy of the pooled model for
+                                     # centralized) for this many epochs, the received parts frozen, before the final
+                                     # evaluation; 0: none
+    head_epochs: int = 1             # FedRep: each round, epochs training the head alone (the body frozen) before
+                                     # `local_epochs` training the body (the head frozen)
+    test_rounds: str = 'every'       # when clients are scored on their test split: 'every' round | 'last' round only
+                                     # (choices are made on validation) | 'never' (a tuning run)
     shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
     group_average: tuple = ()        # client-side parts also averaged within a group: 'adapter', 'encoder', 'head'
     update_norm_bound: float|None = 3.0  # an update's norm |state - global| may be at most this multiple of the
@@ -344,6 +353,8 @@ class FedConfig:
             check_number(name, getattr(self, name), integer=False, low=0)
         check_number('shared_lr_scale', self.shared_lr_scale, integer=False, low=0, low_open=True)
         check_number('finetune_epochs', self.finetune_epochs, low=0)
+        check_number('head_epochs', self.head_epochs, low=1)
+        check_choice('test_rounds', self.test_rounds, ('every', 'last', 'never'))
         for name in ('update_norm_bound', 'weight_cap'):
             check_number(name, getattr(self, name), integer=False, low=1, none_ok=True)
         check_number('trim_fraction', self.trim_fraction, integer=False, low=0, high=0.5, high_open=True)
@@ -369,6 +380,10 @@ class FedConfig:
                              "(or rank_budget=0)")
 
     def to_dict(self) -> dict: return asdict(self)
+
+    def scores_test(self, last:bool) -> bool:
+        "Whether a round (the `last` one or not) scores clients on their test splits (`test_rounds`)."
+        return self.test_rounds == 'every' or (last and self.test_rounds == 'last')
 
 # %% ../nbs/04_fedavg.ipynb #6441a4ab
 #| export
@@ -417,8 +432,9 @@ class Client:
                                      # 'body' (FedPer: everything but the head) or 'none' (local-only)
                  shared:nn.Module|None=None, # a SharedLatentPerceiver to use instead of its own (centralized baseline)
                  pooled:int=1, # how many clients' data this one pools (centralized baseline): scales its batch cap
+                 head_epochs:int=0, # FedRep: epochs training the head alone before the body's (0: no alternation)
                 ):
-        self.spec, self.name, self.scope, self.index = spec, spec.name, scope, index
+        self.spec, self.name, self.scope, self.index, self.head_epochs = spec, spec.name, scope, index, head_epochs
         self.max_local_batches = None if cfg.max_local_batches is None else cfg.max_local_batches * pooled
         self.seed = cfg.seed * 100_003 + index
         group_seed = cfg.seed * 100_003 + 50_000 + zlib.crc32(spec.group.encode())  # the same for a group's clients
@@ -426,6 +442,8 @@ class Client:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init)
             self.model = PerceiverIO(spec.model_config(cfg.model), spec.make_adapter())
+            torch.manual_seed(cfg.seed * 100_003 + 99_991)  # the shared stack from its own seed: the same start for
+            self.model.shared = SharedLatentPerceiver(self.model.cfg)  # every client, whatever its k or its group
         if spec.target_k is not None:
             if cfg.model.encoder_attention != 'linformer':
                 raise ValueError(f"client {spec.name!r}: target_k needs a Linformer encoder, not full attention")
@@ -437,10 +455,8 @@ class Client:
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Split.to`)
         if shared is not None: self.model.shared = shared
-        sent = self.sent_parameters()
-        sent_ids = {id(p) for p in sent}
-        kept = [p for p in self.model.parameters() if id(p) not in sent_ids]
-        groups = [dict(params=sent, lr=cfg.lr * cfg.shared_lr_scale), dict(params=kept)]
+        groups = [dict(params=self.sent_parameters(), lr=cfg.lr * cfg.shared_lr_scale),
+                  dict(params=self.kept_parameters())]
         self.optimizer = adamw([g for g in groups if g['params']], self.device, lr=cfg.lr,
                                weight_decay=cfg.weight_decay)
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
@@ -453,6 +469,11 @@ class Client:
         if self.scope == 'shared': return list(self.model.shared.parameters())
         if self.scope == 'full': return list(self.model.parameters())
         return [p for name, p in self.model.named_parameters() if not name.startswith('head.')]
+
+    def kept_parameters(self) -> list[nn.Parameter]:
+        "The parameters this client never sends: everything `sent_parameters` leaves out."
+        sent = {id(p) for p in self.sent_parameters()}
+        return [p for p in self.model.parameters() if id(p) not in sent]
 
     def state_to_send(self) -> dict[str, Tensor]|None:
         "A copy of what it sends: the shared state, the whole model (FedAvg), all but the head (FedPer), or None."
@@ -528,20 +549,36 @@ def _anchor(client:Client, cfg:FedConfig) -> list[tuple[Tensor, Tensor]]|None:
     if not cfg.prox_mu or client.version < 0: return None  # local-only clients never receive anything
     return [(p, p.detach().clone()) for p in client.sent_parameters()]
 
+@contextlib.contextmanager
+def frozen(parameters:list[nn.Parameter]):
+    "Hold `parameters` fixed (no gradient, so the optimizer skips them) inside the block; restore them after."
+    trainable = [p.requires_grad for p in parameters]
+    for p in parameters: p.requires_grad_(False)
+    try: yield
+    finally:
+        for p, flag in zip(parameters, trainable): p.requires_grad_(flag)
+
+def _epochs(client:Client, cfg:FedConfig, epochs:int, penalty) -> list[tuple[int, Tensor, Tensor]]:
+    "`epochs` passes over the client's batches; (batch size, loss, correct) per step, kept on the device."
+    steps, on_host = [], client.device.type == 'cpu'  # reading a loss on the CPU costs nothing; a GPU would wait
+    for epoch in range(epochs):
+        for x, mask, y in _batches(client, cfg):
+            try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, penalty,
+                                           cfg.precision, check_finite=on_host)
+            except FloatingPointError as e:
+                raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
+            steps.append((len(y), loss, (logits.argmax(1) == y).sum()))
+    return steps
+
 def local_train(client:Client, cfg:FedConfig) -> Update:
-    "Train `client` for one round (`cfg.local_epochs` passes over its data); returns its update."
-    steps = []  # (batch size, loss, correct) per step, kept on the device until the round ends
-    on_host = client.device.type == 'cpu'  # reading a loss on the CPU costs nothing; on a GPU it waits for the step
+    "Train `client` for one round (`cfg.local_epochs` passes over its data; FedRep: the head first); its update."
     penalty = _penalty(client.model, cfg, _anchor(client, cfg))
     with torch.random.fork_rng(devices=[]):  # gate noise from the run's seed, never from the ambient generator
         torch.manual_seed(client.seed * 1_000 + client.rounds_trained)
-        for epoch in range(cfg.local_epochs):
-            for x, mask, y in _batches(client, cfg):
-                try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, penalty,
-                                               cfg.precision, check_finite=on_host)
-                except FloatingPointError as e:
-                    raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
-                steps.append((len(y), loss, (logits.argmax(1) == y).sum()))
+        if client.head_epochs:  # FedRep: the head adapts to the received body, then the body learns under it
+            with frozen(client.sent_parameters()): _epochs(client, cfg, client.head_epochs, penalty)
+        with frozen(client.kept_parameters() if client.head_epochs else []):
+            steps = _epochs(client, cfg, cfg.local_epochs, penalty)
     if not steps: raise ValueError(f"client {client.name!r} has no training data")
     seen, metrics = _round_metrics(steps, f"client {client.name!r}")
     client.rounds_trained += 1
@@ -609,14 +646,12 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
 # %% ../nbs/04_fedavg.ipynb #eafc6a16
 def finetune(client:Client, cfg:FedConfig) -> dict:
     "`cfg.finetune_epochs` passes over the client's data training what it keeps, the received parts frozen; metrics."
-    frozen = client.sent_parameters()
-    if len(frozen) == len(list(client.model.parameters())): return {}  # it keeps nothing (classic FedAvg)
-    trainable = [p.requires_grad for p in frozen]
-    for p in frozen: p.requires_grad_(False)
-    try: update = local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0.))
-    finally:
-        for p, flag in zip(frozen, trainable): p.requires_grad_(flag)
-    return update.metrics
+    if not client.kept_parameters(): return {}  # it keeps nothing (classic FedAvg)
+    head_epochs, client.head_epochs = client.head_epochs, 0  # no FedRep alternation: everything received is frozen
+    try:
+        with frozen(client.sent_parameters()):
+            return local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0.)).metrics
+    finally: client.head_epochs = head_epochs
 
 # %% ../nbs/04_fedavg.ipynb #c94f128e
 def _check_states(states:list[dict[str, Tensor]], # client states to be combined
@@ -722,18 +757,21 @@ def trimmed_mean(states:list[dict[str, Tensor]], # client states with identical 
     return _per_coordinate(states, 'trimmed_mean', lambda v: v[k:n - k].mean(0))
 
 # %% ../nbs/04_fedavg.ipynb #964900bf
-ALGORITHMS = ('linceiver', 'local', 'fedavg', 'fedper', 'centralized')
-_SCOPES = dict(fedavg='full', fedper='body', local='none')  # what a client sends; Linceiver FL: the shared part
+ALGORITHMS = ('linceiver', 'local', 'fedavg', 'fedper', 'fedrep', 'centralized')
+_SCOPES = dict(fedavg='full', fedper='body', fedrep='body', local='none')  # what a client sends; Linceiver FL: the
+WHOLE_MODEL = ('fedavg', 'fedper', 'fedrep')                               # shared part
 
 def applicable_algorithms(specs:list[ClientSpec]) -> tuple[str, ...]:
-    "The algorithms that can run these clients: FedAvg and FedPer average whole models and need one architecture."
+    "The algorithms that can run these clients: FedAvg, FedPer and FedRep average whole models: one architecture."
     one_architecture = len({s.group for s in specs}) == 1
-    return tuple(a for a in ALGORITHMS if one_architecture or a not in ('fedavg', 'fedper'))
+    return tuple(a for a in ALGORITHMS if one_architecture or a not in WHOLE_MODEL)
 
 def _build_clients(specs:list[ClientSpec], cfg:FedConfig, algorithm:str) -> tuple[list[Client], dict[str, Client]]:
     "The training clients, and for each spec the client whose model evaluates it."
     if algorithm != 'centralized':
-        clients = [Client(s, cfg, i, scope=_SCOPES.get(algorithm, 'shared')) for i, s in enumerate(specs)]
+        head_epochs = cfg.head_epochs if algorithm == 'fedrep' else 0
+        clients = [Client(s, cfg, i, scope=_SCOPES.get(algorithm, 'shared'), head_epochs=head_epochs)
+                   for i, s in enumerate(specs)]
         return clients, {c.name: c for c in clients}
     groups = {}
     for s in specs: groups.setdefault(s.group, []).append(s)
@@ -840,14 +878,38 @@ def encoder_rank(model:nn.Module) -> dict:
 
 def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], dataset_tests:bool=False,
                      precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+                     test:bool=True, # also score each client's test split (False: validation only)
                     ) -> dict[str, dict]:
-    "Every client's held-out loss and accuracy (and, with `dataset_tests`, accuracy on its dataset's whole test set)."
+    "Each client's validation loss and accuracy (where it has validation data); with `test`, its test split's too."
     results = {}
     for spec in specs:
         model = evaluator[spec.name].model
-        results[spec.name] = evaluate(model, spec.test, precision=precision) | encoder_rank(model)
+        results[spec.name] = encoder_rank(model)
+        if spec.val is not None:
+            results[spec.name].update({f'val_{k}': v for k, v in evaluate(model, spec.val, precision=precision).items()})
+        if not test: continue
+        results[spec.name].update(evaluate(model, spec.test, precision=precision))
         if dataset_tests and spec.dataset_test is not None:
             results[spec.name]['dataset_accuracy'] = evaluate(model, spec.dataset_test, precision=precision)['accuracy']
+    return results
+
+def round_summary(results:dict[str, dict], # `evaluate_clients`'s results of one round
+                 ) -> dict: # mean and median test accuracy, mean validation accuracy (None where not measured)
+    "The round's summary over clients: the same in every engine."
+    pick = lambda key: [r[key] for r in results.values() if key in r]
+    mean = lambda xs: statistics.mean(xs) if xs else None
+    return dict(mean_accuracy=mean(pick('accuracy')),
+                median_accuracy=statistics.median(pick('accuracy')) if pick('accuracy') else None,
+                mean_val_accuracy=mean(pick('val_accuracy')))
+
+@torch.no_grad()
+def majority_baseline(specs:list[ClientSpec]) -> dict[str, dict]:
+    "Per client, the accuracy of always predicting its most frequent training label, on validation and test."
+    results = {}
+    for spec in specs:
+        label = int(torch.bincount(spec.train.y, minlength=spec.num_classes).argmax())
+        score = lambda split: float((split.y == label).float().mean()) if split is not None and len(split) else None
+        results[spec.name] = dict(label=label, val_accuracy=score(spec.val), accuracy=score(spec.test))
     return results
 
 # %% ../nbs/04_fedavg.ipynb #247ff158
@@ -883,22 +945,32 @@ def run_round(round_:int, # 1, 2, ...
     if cfg.group_average:
         sent, received = _average_groups(clients, [u.client for u in accepted], cfg, sent, received)
     finetuned = {}
-    if last and cfg.finetune_epochs and algorithm in ('linceiver', 'fedper', 'local'):
+    if last and cfg.finetune_epochs and algorithm == 'centralized':  # each client tunes its own copy of the pool's
+        evaluator = _personal_copies(specs, evaluator, cfg)
+        finetuned = {name: finetune(c, cfg) for name, c in evaluator.items()}
+    elif last and cfg.finetune_epochs and algorithm in ('linceiver', 'fedper', 'fedrep', 'local'):
         finetuned = {c.name: finetune(c, cfg) for c in clients}
     if last:
         for c in clients: c.prune_to_target()  # budgeted clients end at (at most) their target rank
-    results = evaluate_clients(specs, evaluator, dataset_tests=last, precision=cfg.precision)
+    results = evaluate_clients(specs, evaluator, dataset_tests=last, precision=cfg.precision,
+                               test=cfg.scores_test(last))
     for spec in specs:
         name = evaluator[spec.name].name
         results[spec.name]['status'] = ('skipped' if name in skipped else 'rejected' if name in rejected else
-                                        'trained' if name in selected else 'not selected')
-    accuracies = [r['accuracy'] for r in results.values()]
+                                        'trained' if name in selected or algorithm == 'centralized' else 'not selected')
     return global_state, dict(
         round=round_, selected=selected, accepted=[u.client for u in accepted], skipped=skipped, rejected=rejected,
         adjusted={u.client: u.notes for u in accepted if u.notes},
-        train={u.client: u.metrics for u in accepted}, finetuned=finetuned, clients=results,
-        mean_accuracy=statistics.mean(accuracies), median_accuracy=statistics.median(accuracies),
+        train={u.client: u.metrics for u in accepted}, finetuned=finetuned, clients=results, **round_summary(results),
         bytes_down=sent, bytes_up=received, seconds=time.perf_counter() - start)
+
+def _personal_copies(specs:list[ClientSpec], evaluator:dict[str, Client], cfg:FedConfig) -> dict[str, Client]:
+    "Per client, a client of its own holding a copy of the pooled model that evaluated it (centralized, then tuned)."
+    copies = {}
+    for i, spec in enumerate(specs):
+        copies[spec.name] = Client(spec, cfg, i)
+        copies[spec.name].model.load_state_dict(evaluator[spec.name].model.state_dict())
+    return copies
 
 # %% ../nbs/04_fedavg.ipynb #ee714c19
 def run_federation(specs:list[ClientSpec], # the clients' data and adapters
@@ -915,7 +987,7 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
     device = device_name(resolve_device(cfg.device))  # an unavailable device fails here, before anything is built
     with _claim(out_dir, resume):  # no other run writes here until this one ends
         clients, evaluator = _build_clients(specs, cfg, algorithm)
-        global_state = clients[0].state_to_send() if algorithm in ('linceiver', 'fedavg', 'fedper') else None
+        global_state = clients[0].state_to_send() if algorithm in ('linceiver', *WHOLE_MODEL) else None
         history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs],
                        device=device, precision=cfg.precision, rounds=[])
         server = {}  # the server optimizer's memory (`server_step`); empty for plain FedAvg
@@ -934,8 +1006,8 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
     if algorithm not in ALGORITHMS: raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     names = [s.name for s in specs]
     if len(set(names)) != len(names): raise ValueError(f"client names must be unique, got {names}")
-    if algorithm in ('fedavg', 'fedper') and len({s.group for s in specs}) > 1:
-        raise ValueError(f"{algorithm} averages whole models (FedPer: all but the head), so all clients need one "
+    if algorithm in WHOLE_MODEL and len({s.group for s in specs}) > 1:
+        raise ValueError(f"{algorithm} averages whole models (FedPer, FedRep: all but the head), so all clients need one "
                          f"architecture; groups here: {sorted({s.group for s in specs})}")
     if resume and out_dir is None: raise ValueError("resume needs the out_dir of the run to continue")
     if out_dir is not None: _check_folder(Path(out_dir), resume)
@@ -1053,8 +1125,10 @@ def _save(out_dir:Path, history:dict, clients:list[Client], global_state, round_
     ckpt = dict(round=round_, algorithm=algorithm, global_state=global_state, history=json.dumps(history),
                 clients={c.name: c.checkpoint() for c in clients}, server=server or {})
     ckpt['sha256'] = checkpoint_digest(ckpt)
-    rows = [dict(algorithm=algorithm, round=r['round'], client=name, status=res['status'], accuracy=res['accuracy'],
-                 loss=res['loss'], dataset_accuracy=res.get('dataset_accuracy', ''), bytes_up=r['bytes_up'],
+    rows = [dict(algorithm=algorithm, round=r['round'], client=name, status=res['status'],
+                 val_accuracy=res.get('val_accuracy', ''), val_loss=res.get('val_loss', ''),
+                 accuracy=res.get('accuracy', ''), loss=res.get('loss', ''),
+                 dataset_accuracy=res.get('dataset_accuracy', ''), bytes_up=r['bytes_up'],
                  bytes_down=r['bytes_down'], seconds=round(r['seconds'], 3))
             for r in history['rounds'] for name, res in r['clients'].items()]
     writes = [('checkpoint.pt', lambda path: torch.save(ckpt, path)),
@@ -1091,9 +1165,9 @@ def summarize(history:dict) -> dict:
     "One row of a comparison: final mean/median held-out accuracy, per-client accuracy, bytes per round, seconds."
     rounds = history['rounds']
     last = rounds[-1]
-    return dict(algorithm=history['algorithm'], mean_accuracy=last['mean_accuracy'],
-                median_accuracy=last['median_accuracy'],
-                **{name: res['accuracy'] for name, res in last['clients'].items()},
+    return dict(algorithm=history['algorithm'], mean_val_accuracy=last.get('mean_val_accuracy'),
+                mean_accuracy=last['mean_accuracy'], median_accuracy=last['median_accuracy'],
+                **{name: res.get('accuracy') for name, res in last['clients'].items()},
                 bytes_per_round=statistics.mean(r['bytes_up'] + r['bytes_down'] for r in rounds),
                 seconds=sum(r['seconds'] for r in rounds))
 
@@ -1115,10 +1189,12 @@ def plot_history(history:dict, # a run's history (`run_federation`, `load_histor
     "Held-out accuracy per round per client (with the mean), and bytes communicated per round."
     fig = Figure(figsize=(10, 3.2)); acc_ax, bytes_ax = fig.subplots(1, 2)
     rounds = [r['round'] for r in history['rounds']]
+    val = all(r.get('mean_val_accuracy') is not None for r in history['rounds'])  # the curve choices are made on
+    key, what = ('val_accuracy', 'validation') if val else ('accuracy', 'held-out test')
     for name in clients or history['clients']:
-        acc_ax.plot(rounds, [r['clients'][name]['accuracy'] for r in history['rounds']], lw=1, alpha=0.7, label=name)
-    acc_ax.plot(rounds, [r['mean_accuracy'] for r in history['rounds']], 'k', lw=2.5, label='mean of all clients')
-    acc_ax.set(xlabel='round', ylabel='held-out accuracy', title=f"{history['algorithm']}: accuracy per client")
+        acc_ax.plot(rounds, [r['clients'][name].get(key) for r in history['rounds']], lw=1, alpha=0.7, label=name)
+    acc_ax.plot(rounds, [r[f"mean_{key}"] for r in history['rounds']], 'k', lw=2.5, label='mean of all clients')
+    acc_ax.set(xlabel='round', ylabel=f'{what} accuracy', title=f"{history['algorithm']}: accuracy per client")
     acc_ax.legend(fontsize=6, ncol=2)
     bytes_ax.bar([r - 0.2 for r in rounds], [r['bytes_up'] / 1e6 for r in history['rounds']], 0.4, label='up')
     bytes_ax.bar([r + 0.2 for r in rounds], [r['bytes_down'] / 1e6 for r in history['rounds']], 0.4, label='down')

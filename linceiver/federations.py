@@ -16,11 +16,11 @@ from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO
 from .fedavg import ClientSpec, FedConfig, partition, matching_test_indices
-from .data import DATASETS, DatasetCorrupt, DatasetSplits, load_dataset, adapter_for
+from .data import DATASETS, DatasetCorrupt, DatasetSplits, load_dataset, adapter_for, stratified_split
 
 # %% auto #0
-__all__ = ['PRESETS', 'preset_path', 'check_federation_config', 'load_federation_config', 'client_indices', 'encoder_flops',
-           'budget_rank', 'build_federation', 'federation_summary']
+__all__ = ['PRESETS', 'VAL_FRACTION', 'preset_path', 'check_federation_config', 'load_federation_config', 'client_indices',
+           'holdout', 'encoder_flops', 'budget_rank', 'build_federation', 'federation_summary']
 
 # %% ../nbs/05b_federations.ipynb #cebe27d7
 PRESETS = ('demo', 'fmnist', 'multimodal', 'digits', 'tiers')
@@ -69,7 +69,10 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (its encoder rank; leave it out for [model] k)"),
     'budget': (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]: a fraction of its full-rank encoder FLOPs"),
     'target_k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (the rank its encoder gates train toward)"),
+    'val_fraction': (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1): the share of each client's training "
+                     "data held out for validation (0: none)"),
 }
+VAL_FRACTION = 0.1  # each client's validation share of its training data, where a table does not set its own
 _CLIENT_KEYS = set(_CLIENT_FIELDS)
 
 def _build_configs(federation:dict, # the [federation] table
@@ -179,6 +182,17 @@ def client_indices(data:DatasetSplits, # the dataset to cut
         pairs.append((part, matching_test_indices(data.train.y[part], data.test.y, size, g, data.num_classes)))
     return pairs
 
+# %% ../nbs/05b_federations.ipynb #12ba9e58
+def holdout(labels:Tensor, # (N,) labels of the whole training set
+            indices:Tensor, # one client's indices into it
+            fraction:float, # the share held out for validation (0: none)
+            seed:int, # seed of the draw
+           ) -> tuple[Tensor, Tensor]: # sorted (train indices, validation indices), both into `labels`
+    "A client's training indices cut into training and validation, stratified by label (each label's share rounded)."
+    if fraction == 0 or len(indices) < 2: return indices, indices[:0]
+    train, val = stratified_split(labels[indices], fraction, seed)
+    return indices[train], indices[val]
+
 # %% ../nbs/05b_federations.ipynb #fc6d8d33
 def encoder_flops(model:PerceiverConfig, # the federation's model config
                   make_adapter, # builds the client's adapter
@@ -272,16 +286,19 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                 warnings.warn(f"client '{group}-{i}' trains on one class only ({data.classes[int(held[0])]!r}): its own "
                               f"held-out draw mirrors that mix, so its held-out accuracy is trivially high; judge it on "
                               f"dataset_test, or give [[clients]] {group!r} a larger alpha or shards_per_client")
+            train_idx, val_idx = holdout(data.train.y, train_idx, table.get('val_fraction', VAL_FRACTION),
+                                         (table.get('seed', cfg.seed) if seed is None else seed) * 1_000 + i)
             specs.append(ClientSpec(f'{group}-{i}', data.train.subset(train_idx), data.test.subset(test_idx),
                                     make_adapter, data.num_classes, data.modality, group=group,
                                     class_names=data.classes, dataset_test=data.test, k=table.get('k'),
-                                    target_k=target))
+                                    target_k=target, val=data.train.subset(val_idx) if len(val_idx) else None))
     return specs, cfg
 
 # %% ../nbs/05b_federations.ipynb #874a8a3a
 def federation_summary(specs:list[ClientSpec]) -> list[dict]:
-    "Per client: group, modality, train and test sizes, classes, input length n; k and target_k if any client sets one."
+    "Per client: group, modality, train, validation and test sizes, classes, input length n; k and target_k if any client sets one."
     ranks = [name for name in ('k', 'target_k') if any(getattr(s, name) is not None for s in specs)]
-    return [dict(client=s.name, group=s.group, modality=s.modality, train=len(s.train), test=len(s.test),
+    return [dict(client=s.name, group=s.group, modality=s.modality, train=len(s.train),
+                 val=0 if s.val is None else len(s.val), test=len(s.test),
                  classes=s.num_classes, n=s.make_adapter().n,
                  **{name: '—' if getattr(s, name) is None else getattr(s, name) for name in ranks}) for s in specs]

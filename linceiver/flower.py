@@ -19,7 +19,7 @@ from flwr.simulation import run_simulation
 from .perceiver import check_number
 from .split import state_bytes
 from .fedavg import (ClientSpec, FedConfig, Client, Update, local_train, finetune, aggregate, fedavg,
-                              evaluate_clients, _select, _received_bytes, _claim, _save, _restore, server_step)
+                              evaluate_clients, round_summary, _select, _received_bytes, _claim, _save, _restore, server_step)
 from .federations import load_federation_config, build_federation, _build_configs
 
 _logger = logging.getLogger('linceiver.flower')
@@ -216,7 +216,8 @@ def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     if 'group' in msg.content: client.model.load_state_dict(msg.content['group'].to_torch_state_dict(), strict=False)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
     if last: client.prune_to_target()  # a budgeted client (target_k) ends at its rank, as in-process
-    result = evaluate_clients([client.spec], {client.name: client}, dataset_tests=last, precision=cfg.precision)
+    result = evaluate_clients([client.spec], {client.name: client}, dataset_tests=last, precision=cfg.precision,
+                              test=cfg.scores_test(last))
     save_node_client(client, folder, 'end', round_)
     metrics = MetricRecord(result[client.name] | {f"finetune_{k}": v for k, v in finetuned.items()})
     return Message(RecordDict({'metrics': metrics, 'config': ConfigRecord({'client': client.name})}), reply_to=msg)
@@ -324,7 +325,8 @@ class LinceiverFedAvg(FedAvg):
 
     def aggregate_evaluate(self, server_round:int, replies) -> MetricRecord:
         "Flower's hook: record the round and write its checkpoint."
-        return MetricRecord({'mean_accuracy': self.record_round(*self._replies(replies))['mean_accuracy']})
+        record = self.record_round(*self._replies(replies))
+        return MetricRecord({k: record[k] for k in ('mean_accuracy', 'mean_val_accuracy') if record[k] is not None})
 
 # %% ../nbs/13_flower.ipynb #7f42ceaf
 @patch
@@ -401,14 +403,12 @@ def record_round(self:LinceiverFedAvg,
         res['status'] = ('skipped' if name in r['skipped'] else 'rejected' if name in r['rejected'] else
                          'trained' if name in r['selected'] else 'not selected')
     self.versions = {name: r['round'] for name in results}
-    accuracies = [res['accuracy'] for res in results.values()]
     accepted = r['accepted']
     record = dict(round=r['round'], selected=r['selected'], accepted=[u.client for u in accepted],
                   skipped=r['skipped'], rejected=r['rejected'],
                   adjusted={u.client: u.notes for u in accepted if u.notes},
                   train={u.client: u.metrics for u in accepted}, finetuned={n: finetuned[n] for n in finetuned},
-                  clients=results, mean_accuracy=statistics.mean(accuracies),
-                  median_accuracy=statistics.median(accuracies), bytes_down=r['sent'], bytes_up=r['received'],
+                  clients=results, **round_summary(results), bytes_down=r['sent'], bytes_up=r['received'],
                   seconds=time.perf_counter() - r['start'], device=self.history['device'], engine='flower',
                   wire_bytes_down=r['wire_down'], wire_bytes_up=r['wire_up'])
     if unreachable: record['unreachable'] = unreachable
