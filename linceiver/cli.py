@@ -175,7 +175,7 @@ def result_rows(specs, histories:dict[str, dict]) -> list[dict]:
 
 @call_parse
 def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, digits) or the path of a .toml config
-                 algorithm:str='linceiver', # linceiver, local, fedavg, fedper, centralized, or compare (all that apply)
+                 algorithm:str='linceiver', # linceiver, local, fedavg, fedper, fedrep, centralized, or compare (all that apply)
                  rounds:int=None, # override the config's number of rounds
                  seed:int=None, # the whole run's seed: partition, test draws, initialisation, batches
                  max_local_batches:int=None, # cap local batches per epoch (quick runs)

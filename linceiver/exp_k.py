@@ -10,12 +10,14 @@ from io import BytesIO
 from pathlib import Path
 from matplotlib.figure import Figure
 import linceiver
-from .experiments import Experiment, Recipe, load_results, summary_rows, explore_view
+import json, statistics
+from .experiments import (Experiment, Recipe, load_results, summary_rows, explore_view, paired_diffs,
+                                   paired_verdict, verdict_text)
 from .fedavg import format_table
 
 # %% auto #0
 __all__ = ['KS', 'PUBLISHED', 'preset_settings', 'scale_recipe', 'k_sweep_scales', 'k_sweep', 'k_table', 'plot_accuracy_vs_flops',
-           'k_sweep_plots', 'latest_results', 'k_view_rows', 'explore_k']
+           'plot_curves', 'k_sweep_plots', 'latest_results', 'k_view_rows', 'explore_k']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
@@ -35,29 +37,36 @@ def scale_recipe(settings:dict, # a scale's epochs, train_subset and test_subset
                          test_subset=settings['test_subset'], **preset_settings()[2]))
 
 def k_sweep_scales() -> dict[str, dict]:
-    "Per scale: which models, how many training and test images, how many epochs."
-    return dict(
-        quick=dict(ks=(32, 128), epochs=1, train_subset=2048, test_subset=512),  # seconds: what the tests run
-        reduced=dict(ks=KS, epochs=8, train_subset=10_000, test_subset=None),   # <= 90 min, 2 CPU cores, --jobs 2
-        full=dict(ks=KS, epochs=30, train_subset=None, test_subset=None))       # the published protocol, for a GPU
+    "Per scale: which models, how many training and test images, how many epochs, the learning-rate grid."
+    return dict(  # a tenth of the training images is held out for validation (the recipe's val_fraction)
+        quick=dict(ks=(32, 128), epochs=1, train_subset=1024, test_subset=512, lrs=(1e-3, 3e-3)),  # the tests
+        reduced=dict(ks=KS, epochs=15, train_subset=10_000, test_subset=None, lrs=(3e-4, 1e-3, 3e-3)),  # 2 CPU cores
+        full=dict(ks=KS, epochs=30, train_subset=None, test_subset=None, lrs=(3e-4, 1e-3, 3e-3)))  # for a GPU
 
 # %% ../nbs/10_exp_k.ipynb #dd370587
 def k_sweep(scale:str, # 'quick' | 'reduced' | 'full'
-            seeds:tuple, # every model runs each seed
+            seeds:tuple, # every model runs each seed; the tuning cells the first
            ) -> Experiment:
-    "Experiment 1: the Perceiver IO baseline and Linceiver IO at each k, one recipe, on Fashion-MNIST pixels."
+    "Experiment 1: the Perceiver IO baseline and Linceiver IO at each k, each at the learning rate validation chose."
     settings = k_sweep_scales()[scale]
     model, adapter, _ = preset_settings()
     recipe = scale_recipe(settings)
     models = [('perceiver_io', None)] + [('linceiver', k) for k in settings['ks']]
-    cells = [dict(model=name, k=k, seed=seed, dataset='fashion_mnist', adapter=adapter, recipe=recipe,
-                  model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer'))
+    cell = lambda phase, name, k, seed, lr=None, **more: dict(
+        phase=phase, model=name, k=k, lr=lr, seed=seed, dataset='fashion_mnist', adapter=adapter, recipe=recipe,
+        overrides={} if lr is None else dict(lr=lr),
+        model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer'), **more)
+    tune = [cell('tune', name, k, seeds[0], lr) for name, k in models for lr in settings['lrs']]
+    final = [cell('final', name, k, seed, choose=dict(where=dict(phase='tune', model=name, k=k), fields=dict(lr='lr'),
+                                                     metric='val_accuracy'))
              for name, k in models for seed in seeds]
-    about = dict(dataset='fashion_mnist', ks=list(settings['ks']), epochs=settings['epochs'],
+    about = dict(dataset='fashion_mnist', ks=list(settings['ks']), epochs=settings['epochs'], lrs=list(settings['lrs']),
                  train_images=settings['train_subset'] or 60_000, test_images=settings['test_subset'] or 10_000,
-                 subset='drawn once with seed 0 where a subset is used, the same images for every model and seed',
-                 recipe=recipe)
-    return Experiment(name='k_sweep', cells=cells, key=('model', 'k', 'seed'),
+                 subset='drawn once with seed 0 where a subset is used, the same images for every model and seed; '
+                        f"{recipe['val_fraction']:.0%} of them held out for validation",
+                 tuning=f'every model at every learning rate on seed {seeds[0]}, validation only; the final cells '
+                        'at the best', recipe=recipe)
+    return Experiment(name='k_sweep', cells=tune + final, key=('phase', 'model', 'k', 'lr', 'seed'),
                       run_cell='linceiver.experiments:classifier_cell',
                       about=about, plots='linceiver.exp_k:k_sweep_plots')
 
@@ -71,14 +80,29 @@ PUBLISHED = dict(  # the seed report (../shared/DESIGN.md): Fashion-MNIST, 30 ep
 def _label(row:dict) -> str:
     return 'Perceiver IO (full)' if row['model'] == 'perceiver_io' else f"Linceiver k={row['k']}"
 
+def _final(rows:list[dict]) -> list[dict]:
+    "The final cells (an earlier run, planned before tuning existed, holds only final cells)."
+    return [r for r in rows if r.get('phase', 'final') == 'final']
+
 def k_table(rows:list[dict], # rows of a k_sweep results.csv
            ) -> list[dict]: # one formatted row per model
-    "Per model: held-out accuracy and training time (mean ± std over seeds), costs, the published accuracy."
-    out = []
-    for r in summary_rows(rows):
+    "Per model: chosen lr, validation and test accuracy, converged, the noise rule against the baseline, costs."
+    final, out = _final(rows), []
+    for r in summary_rows(final, by=('model', 'k')):
+        group = [x for x in final if (x['model'], x['k']) == (r['model'], r['k'])]
+        vs_base = paired_verdict(paired_diffs(final, dict(model=r['model'], k=r['k']),
+                                              dict(model='perceiver_io', k=None), 'accuracy'))
+        flags = [x['converged'] for x in group if x.get('converged') is not None]
         published = PUBLISHED['accuracy'].get(r['k'])
+        pm = lambda column: ('—' if r.get(f'{column}_mean') is None else
+                             f"{100 * r[f'{column}_mean']:.2f} ± {100 * r[f'{column}_std']:.2f}")
         out.append({'model': _label(r), 'seeds': r['n_seeds'],
-                    'accuracy %': f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}",
+                    'lr (validation)': ', '.join(sorted({f"{x['chosen_lr']:g}" for x in group if x.get('chosen_lr')}))
+                                       or '—',
+                    'validation %': pm('val_accuracy'), 'test %': pm('accuracy'),
+                    'converged': '—' if not flags else 'yes' if all(flags) else
+                                 f"not converged ({flags.count(False)} of {len(flags)} seeds)",
+                    'vs baseline (points)': '—' if r['model'] == 'perceiver_io' else verdict_text(vs_base),
                     'train s': f"{r['train_seconds_mean']:.1f} ± {r['train_seconds_std']:.1f}",
                     'params': f"{r['params_mean']:,.0f}", 'MB': f"{r['size_mb_mean']:.3f}",
                     'train MFLOP/example': f"{r['train_flops_per_example_mean'] / 1e6:.1f}",
@@ -86,24 +110,40 @@ def k_table(rows:list[dict], # rows of a k_sweep results.csv
     return out
 
 def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
-    "Held-out accuracy (mean ± std over seeds) against training FLOPs per example, one point per model."
+    "Test accuracy (mean ± std over seeds) against training FLOPs per example, one point per model."
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    for r in summary_rows(rows):
+    for r in summary_rows(_final(rows), by=('model', 'k')):
         base = r['model'] == 'perceiver_io'
         ax.errorbar(r['train_flops_per_example_mean'] / 1e6, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'],
                     fmt='s' if base else 'o', color='tab:red' if base else 'tab:blue', capsize=3)
         ax.annotate(_label(r), (r['train_flops_per_example_mean'] / 1e6, 100 * r['accuracy_mean']),
                     textcoords='offset points', xytext=(5, 4), fontsize=8)
-    ax.set(xscale='log', xlabel='training MFLOP per example', ylabel='held-out accuracy (%)',
+    ax.set(xscale='log', xlabel='training MFLOP per example', ylabel='test accuracy (%)',
            title='Fashion-MNIST: accuracy against training cost')
     ax.margins(x=0.25)  # room for the labels
     fig.tight_layout()
     return fig
 
+def plot_curves(rows:list[dict]) -> Figure:
+    "Each model's validation accuracy per epoch (mean over the seeds of its final cells)."
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    final = _final(rows)
+    for name, k in dict.fromkeys((r['model'], r['k']) for r in final):
+        curves = [json.loads(r['val_curve']) for r in final if (r['model'], r['k']) == (name, k) and r.get('val_curve')]
+        if curves and curves[0]:
+            mean = [100 * statistics.fmean(points) for points in zip(*curves)]
+            ax.plot(range(1, len(mean) + 1), mean, 's--' if name == 'perceiver_io' else 'o-', ms=3,
+                    label=_label(dict(model=name, k=k)))
+    ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title='Fashion-MNIST: validation curves')
+    ax.grid(alpha=0.3); ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
 def k_sweep_plots(rows:list[dict]) -> dict[str, Figure]:
     "The plots a k_sweep results folder holds."
-    return {'accuracy_vs_flops': plot_accuracy_vs_flops(rows)}
+    return {'accuracy_vs_flops': plot_accuracy_vs_flops(rows), 'curves': plot_curves(rows)}
 
 # %% ../nbs/10_exp_k.ipynb #b768952e
 def latest_results(root:str|Path, # a folder holding <scale>/ results folders, e.g. nbs/results/exp_k

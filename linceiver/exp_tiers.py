@@ -8,7 +8,8 @@ import json, statistics, time
 from dataclasses import replace
 import torch
 from matplotlib.figure import Figure
-from .experiments import Experiment, preset_at_scale, official_test_draw
+from .experiments import (Experiment, preset_at_scale, official_test_draw, converged, paired_diffs,
+                                   paired_verdict, verdict_text)
 from .federations import build_federation, encoder_flops
 from .fedavg import ClientSpec, FedConfig, run_federation
 from .perceiver import PerceiverIO, train_step, adamw, resolve_device
@@ -97,6 +98,9 @@ def tiers_cell(cell:dict, # variant, seed, test_set and config (a federation con
         tiers_.setdefault(spec.group, []).append(clients[spec.name])
     row = {key: value for key, value in cell.items() if not isinstance(value, (dict, list))}
     row['mean_accuracy'] = statistics.fmean(c['accuracy'] for c in clients.values())
+    curve = [r['mean_val_accuracy'] for r in rounds if r.get('mean_val_accuracy') is not None]
+    row.update(val_mean_accuracy=curve[-1] if curve else None, converged=converged(curve),
+               val_curve=json.dumps([round(v, 4) for v in curve]))
     for tier, members in tiers_.items():
         row[f'{tier}_accuracy'] = statistics.fmean(c['accuracy'] for c in members)
         on_test_set = [c['dataset_accuracy'] for c in members if c['dataset_accuracy'] is not None]
@@ -143,15 +147,14 @@ _QUESTIONS = [  # (question, tier, variant, against)
 
 def tier_answers(rows:list[dict], # rows of a tiers results.csv
                 ) -> list[dict]: # one row per question both of whose variants ran
-    "Each question's paired change in held-out accuracy (points, mean ± std over the seeds both variants ran)."
+    "Each question's paired change in held-out accuracy (points, mean ± standard error) and the noise rule's verdict."
     at = {(r['variant'], r['seed']): r for r in rows}
     out = []
     for question, tier, variant, against in _QUESTIONS:
         seeds = sorted(s for v, s in at if v == variant and (against, s) in at)
         if not seeds: continue
-        changes = [at[variant, s][f'{tier}_accuracy'] - at[against, s][f'{tier}_accuracy'] for s in seeds]
-        mean, std = _mean_std(changes)
-        out.append({'question': question, 'change (points)': _pm(mean, std, fmt='+.2f'), 'seeds': len(seeds),
+        changes = paired_diffs(rows, dict(variant=variant), dict(variant=against), f'{tier}_accuracy')
+        out.append({'question': question, 'change (points)': verdict_text(paired_verdict(changes)), 'seeds': len(seeds),
                     'flops ratio': at[variant, seeds[0]][f'{tier}_encoder_flops'] /
                                    at[against, seeds[0]][f'{tier}_encoder_flops']})
     return out

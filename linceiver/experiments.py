@@ -20,16 +20,16 @@ from .perceiver import (PerceiverConfig, PerceiverIO, check_number, check_choice
                                  device_name, check_precision, adamw, num_parameters)
 from .fedavg import Split, evaluate, format_table
 from .federations import load_federation_config
-from .data import DatasetSplits, load_dataset
+from .data import DatasetSplits, load_dataset, stratified_split
 from .bench import train_step_flops, _machine_info
 from .cli import claim_results_folder, command_errors, _release_unstarted
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SCALES', 'NOISE_SEEDS', 'TIE_MARGIN', 'PLATEAU_GAIN', 'Experiment', 'load_entry', 'cell_id',
+__all__ = ['EXPERIMENTS', 'SCALES', 'PLATEAU_GAIN', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'load_entry', 'cell_id',
            'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor', 'shift_images', 'random_shift', 'smoothing_penalty',
-           'subset_indices', 'train_classifier', 'preset_at_scale', 'official_test_draw', 'model_costs', 'cell_model',
-           'classifier_cell', 'git_commit', 'write_results', 'load_results', 'run_experiment', 'summary_rows',
-           'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text', 'plateau_gain', 'converged',
+           'plateau_gain', 'converged', 'subset_indices', 'train_classifier', 'preset_at_scale', 'official_test_draw',
+           'model_costs', 'cell_model', 'classifier_cell', 'git_commit', 'write_results', 'load_results',
+           'run_experiment', 'summary_rows', 'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text',
            'explore_view', 'linceiver_experiment']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
@@ -99,6 +99,8 @@ class Recipe:
     train_subset: int|None = None   # train on this many training examples (a fixed draw, the same for every
                                     # model and seed); None: all
     test_subset: int|None = None    # evaluate on this many held-out examples (a fixed draw); None: the whole test set
+    val_fraction: float = 0.1       # share of the training (sub)set held out for validation, stratified by label (a
+                                    # fixed draw, the same for every model and seed); 0: none
 
     def __post_init__(self):
         check_number('epochs', self.epochs, low=1); check_number('batch_size', self.batch_size, low=1)
@@ -110,6 +112,7 @@ class Recipe:
         check_choice('augment', self.augment, ('none', 'shift'))
         check_number('max_shift', self.max_shift, low=0)
         for name in ('train_subset', 'test_subset'): check_number(name, getattr(self, name), low=1, none_ok=True)
+        check_number('val_fraction', self.val_fraction, integer=False, low=0, high=1, high_open=True)
 
 def lr_factor(step:int, # optimizer steps taken so far (0-based)
               total:int, # steps of the whole run
@@ -157,6 +160,25 @@ class smoothing_penalty:
         logp = self.logits.float().log_softmax(-1)  # (b, num_classes)
         return self.epsilon * (-logp.mean(-1).mean() - F.nll_loss(logp, self.y))
 
+# %% ../nbs/08_experiments.ipynb #ef19a37a
+PLATEAU_GAIN = 0.005  # a run gaining more than this over the last fifth of its validation curve has not converged
+
+def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), in order
+                ) -> float|None: # the fitted gain over the last fifth; None for fewer than three points
+    "How much a curve still gains over its last fifth: the slope of a least-squares line there, times the span."
+    if len(curve) < 3: return None
+    tail = curve[-(max(2, math.ceil(len(curve) / 5)) + 1):]  # the last fifth and the point before it
+    xs = range(len(tail))
+    x_mean, y_mean = statistics.fmean(xs), statistics.fmean(tail)
+    slope = (sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, tail)) /
+             sum((x - x_mean) ** 2 for x in xs))
+    return slope * (len(tail) - 1)
+
+def converged(curve:list[float]) -> bool|None:
+    "Whether a validation curve has flattened (`plateau_gain` at most `PLATEAU_GAIN`); None when too short to tell."
+    gain = plateau_gain(curve)
+    return None if gain is None else gain <= PLATEAU_GAIN
+
 # %% ../nbs/08_experiments.ipynb #1b89ca94
 def subset_indices(size:int, # the split's size
                    count:int|None, # how many to keep; None: all
@@ -172,11 +194,15 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
                      device:torch.device|str='cpu', # where the model lives
                      precision:str='fp32', # 'fp32' | 'bf16' (autocast)
                      penalty:Callable[[], Tensor]|None=None, # extra loss term of every step (e.g. a rank budget)
-                    ) -> dict: # accuracy and loss on the held-out split, train_seconds, last_train_loss, sizes
-    "Train `model` with `recipe` and measure it on held-out data only."
+                     test:bool=True, # score the test split after the last epoch (False: a tuning run, validation only)
+                    ) -> dict: # validation (final and per epoch) and test accuracy and loss, the plateau check, sizes
+    "Train `model` with `recipe`, follow it on validation every epoch, and score it on the test split once at the end."
     device = torch.device(device); check_precision(precision)
-    train = data.train.subset(subset_indices(len(data.train), recipe.train_subset)).to(device)
-    test = data.test.subset(subset_indices(len(data.test), recipe.test_subset)).to(device)
+    pool = data.train.subset(subset_indices(len(data.train), recipe.train_subset))
+    kept, held = ((torch.arange(len(pool)), torch.arange(0)) if recipe.val_fraction == 0 else
+                  stratified_split(pool.y, recipe.val_fraction, seed=0))
+    train, val = pool.subset(kept).to(device), pool.subset(held).to(device) if len(held) else None
+    test_split = data.test.subset(subset_indices(len(data.test), recipe.test_subset)).to(device)
     if recipe.augment == 'shift' and data.modality != 'image':
         raise ValueError(f"augment='shift' moves images; {data.name!r} holds {data.modality}")
     optimizer = adamw(model.parameters(), device, lr=recipe.lr, weight_decay=recipe.weight_decay)
@@ -187,23 +213,29 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
     smoothing = smoothing_penalty(model, recipe.label_smoothing)
     added = [t for t in (smoothing if recipe.label_smoothing else None, penalty) if t is not None]
     terms = (lambda: sum(t() for t in added)) if added else None
-    if device.type == 'cuda': torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    train_seconds, train_curve, val_curve = 0., [], []
     with smoothing:
         for _ in range(recipe.epochs):
-            losses = []
+            if device.type == 'cuda': torch.cuda.synchronize(device)
+            start, losses = time.perf_counter(), []
             for x, mask, y in train.batches(recipe.batch_size, shuffle=True, generator=generator):
                 if recipe.augment == 'shift': x = random_shift(x, recipe.max_shift, generator)
                 smoothing.y = y
                 loss, _ = train_step(model, optimizer, x, y, mask, penalty=terms, precision=precision,
                                      check_finite=device.type == 'cpu')
                 losses.append(loss); schedule.step()
-            last_loss = torch.stack(losses).mean().item()  # one read per epoch (waits for the device)
-            if not math.isfinite(last_loss): raise FloatingPointError(f"the training loss is {last_loss}")
-    train_seconds = time.perf_counter() - start
-    result = evaluate(model, test, precision=precision)
-    return dict(accuracy=result['accuracy'], loss=result['loss'], train_seconds=train_seconds,
-                last_train_loss=last_loss, epochs=recipe.epochs, train_examples=len(train), test_examples=len(test))
+            train_curve.append(torch.stack(losses).mean().item())  # one read per epoch (waits for the device)
+            train_seconds += time.perf_counter() - start  # the training loop alone: validation is not timed
+            if not math.isfinite(train_curve[-1]): raise FloatingPointError(f"the training loss is {train_curve[-1]}")
+            if val is not None: val_curve.append(evaluate(model, val, precision=precision)['accuracy'])
+    result = evaluate(model, test_split, precision=precision) if test else dict(accuracy=None, loss=None)
+    return dict(val_accuracy=val_curve[-1] if val_curve else None, accuracy=result['accuracy'], loss=result['loss'],
+                converged=converged(val_curve), val_gain_last_fifth=plateau_gain(val_curve),
+                train_seconds=train_seconds, last_train_loss=train_curve[-1], epochs=recipe.epochs,
+                train_examples=len(train), val_examples=0 if val is None else len(val),
+                test_examples=len(test_split) if test else 0,
+                val_curve=json.dumps([round(v, 4) for v in val_curve]),
+                train_loss_curve=json.dumps([round(v, 4) for v in train_curve]))
 
 # %% ../nbs/08_experiments.ipynb #bdfab16a
 def preset_at_scale(preset:str, # a federation preset name
@@ -256,7 +288,8 @@ def classifier_cell(cell:dict, # dataset, model_config, adapter, recipe, seed, a
     device = torch.device(device)
     data, model, x, y = cell_model(cell, device)
     costs = model_costs(model, x, y)
-    result = train_classifier(model, data, Recipe(**cell['recipe']), cell['seed'], device, precision)
+    recipe = Recipe(**{**cell['recipe'], **cell.get('overrides', {})})  # a final cell: the settings chosen for it
+    result = train_classifier(model, data, recipe, cell['seed'], device, precision, test=cell.get('phase') != 'tune')
     labels = {k: v for k, v in cell.items() if not isinstance(v, (dict, list))}
     return {**labels, **result, **costs}
 
@@ -459,7 +492,7 @@ def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
         out.append(summary)
     return out
 
-# %% ../nbs/08_experiments.ipynb #c3a51bbf
+# %% ../nbs/08_experiments.ipynb #f8f8ff8b
 def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: where, fields, metric
                          rows:list[dict], # the rows already done (the tuning rows among them)
                         ) -> dict: # the cell with the chosen values in its overrides and its chosen_* labels
@@ -481,7 +514,7 @@ def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: wher
     chosen[f'chosen_on_{metric}'] = statistics.fmean(scores[best])
     return chosen
 
-# %% ../nbs/08_experiments.ipynb #48cb66cc
+# %% ../nbs/08_experiments.ipynb #45e4b42f
 NOISE_SEEDS, TIE_MARGIN = 3, 0.01  # the fewest seeds a verdict needs; differences within ±1 point count as a tie
 
 def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by seed
@@ -517,25 +550,6 @@ def verdict_text(result:dict, # `paired_verdict`'s result
     if result['mean'] is None: return '—'
     se = '' if result['se'] is None else f" ± {scale * result['se']:.2f}"
     return f"{scale * result['mean']:+.2f}{se} {result['verdict']}"
-
-# %% ../nbs/08_experiments.ipynb #675bcb2d
-PLATEAU_GAIN = 0.005  # a run gaining more than this over the last fifth of its validation curve has not converged
-
-def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), in order
-                ) -> float|None: # the fitted gain over the last fifth; None for fewer than three points
-    "How much a curve still gains over its last fifth: the slope of a least-squares line there, times the span."
-    if len(curve) < 3: return None
-    tail = curve[-(max(2, math.ceil(len(curve) / 5)) + 1):]  # the last fifth and the point before it
-    xs = range(len(tail))
-    x_mean, y_mean = statistics.fmean(xs), statistics.fmean(tail)
-    slope = (sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, tail)) /
-             sum((x - x_mean) ** 2 for x in xs))
-    return slope * (len(tail) - 1)
-
-def converged(curve:list[float]) -> bool|None:
-    "Whether a validation curve has flattened (`plateau_gain` at most `PLATEAU_GAIN`); None when too short to tell."
-    gain = plateau_gain(curve)
-    return None if gain is None else gain <= PLATEAU_GAIN
 
 # %% ../nbs/08_experiments.ipynb #f0917a67
 def explore_view(options:list, # the values a reader can choose from

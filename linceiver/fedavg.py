@@ -310,6 +310,8 @@ class FedConfig:
     prox_mu: float = 0.0             # FedProx: (prox_mu / 2)·|w - w_global|² over the received parameters is added to
                                      # the local loss; 0: none
     shared_lr_scale: float = 1.0     # the learning rate of the received (averaged) parameters, a multiple of lr
+    gate_lr_scale: float = 30.0      # the learning rate of a budgeted client's rank-gate logits (`target_k`), a
+                                     # multiple of lr: gates must close within the steps a federation gives
     client_init: str = 'group'       # initial weights of what clients keep: 'group' (every client of a group from
                                      # the same weights, as from one model) | 'client' (each from its own seed)
     finetune_epochs: int = 0         # after the last round, each client trains what it keeps (the parts it does not
@@ -351,7 +353,8 @@ class FedConfig:
         check_number('lr', self.lr, integer=False, low_open=True, low=0)
         for name in ('weight_decay', 'rank_budget', 'prox_mu'):
             check_number(name, getattr(self, name), integer=False, low=0)
-        check_number('shared_lr_scale', self.shared_lr_scale, integer=False, low=0, low_open=True)
+        for name in ('shared_lr_scale', 'gate_lr_scale'):
+            check_number(name, getattr(self, name), integer=False, low=0, low_open=True)
         check_number('finetune_epochs', self.finetune_epochs, low=0)
         check_number('head_epochs', self.head_epochs, low=1)
         check_choice('test_rounds', self.test_rounds, ('every', 'last', 'never'))
@@ -455,10 +458,8 @@ class Client:
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Split.to`)
         if shared is not None: self.model.shared = shared
-        groups = [dict(params=self.sent_parameters(), lr=cfg.lr * cfg.shared_lr_scale),
-                  dict(params=self.kept_parameters())]
-        self.optimizer = adamw([g for g in groups if g['params']], self.device, lr=cfg.lr,
-                               weight_decay=cfg.weight_decay)
+        self.cfg, self.pruned_from = cfg, None  # the gate values a prune started from (`prune_to_target`)
+        self.optimizer = self.new_optimizer()
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
         self.rounds_trained = 0  # seeds the round's other randomness (rank-gate noise), so a resumed run matches
         self.version = -1  # the round whose global state this client holds (-1: none yet; 0: the initial one)
@@ -469,6 +470,16 @@ class Client:
         if self.scope == 'shared': return list(self.model.shared.parameters())
         if self.scope == 'full': return list(self.model.parameters())
         return [p for name, p in self.model.named_parameters() if not name.startswith('head.')]
+
+    def new_optimizer(self) -> torch.optim.Optimizer:
+        "AdamW over its parameters: received ones at lr x shared_lr_scale, rank gates at lr x gate_lr_scale (no decay)."
+        cfg, sent = self.cfg, {id(p) for p in self.sent_parameters()}
+        gates = {id(p) for name, p in self.model.named_parameters() if name.endswith('gate.logits')}
+        groups = [dict(params=self.sent_parameters(), lr=cfg.lr * cfg.shared_lr_scale),
+                  dict(params=[p for p in self.kept_parameters() if id(p) not in gates]),
+                  dict(params=[p for p in self.kept_parameters() if id(p) in gates and id(p) not in sent],
+                       lr=cfg.lr * cfg.gate_lr_scale, weight_decay=0.)]
+        return adamw([g for g in groups if g['params']], self.device, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def kept_parameters(self) -> list[nn.Parameter]:
         "The parameters this client never sends: everything `sent_parameters` leaves out."
@@ -497,7 +508,8 @@ class Client:
     def checkpoint(self) -> dict:
         "Everything needed to continue this client: model, optimizer, batch generator, rounds trained."
         return dict(model=_on_cpu(self.model.state_dict()), optimizer=_on_cpu(self.optimizer.state_dict()),
-                    generator=self.generator.get_state(), rounds_trained=self.rounds_trained)
+                    generator=self.generator.get_state(), rounds_trained=self.rounds_trained,
+                    pruned_from=self.pruned_from)
 
     def restore(self, state:dict):
         "Continue from a `checkpoint`."
@@ -506,15 +518,23 @@ class Client:
             self.prune_to_target(saved.shape[1])  # a finished run's checkpoint holds the pruned encoder
         self.model.load_state_dict(state['model']); self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator']); self.rounds_trained = state['rounds_trained']
+        self.pruned_from = state.get('pruned_from')
 
-    def prune_to_target(self, k:int|None=None): # columns to keep; None: its target_k
+    def prune_to_target(self, k:int|None=None, # columns to keep; None: its target_k
+                       ) -> list[float]|None: # the gate values it pruned from; None when nothing was pruned
         "Prune a budgeted client's encoder to its `target_k` most open columns (fewer where more gates are closed)."
-        if self.spec.target_k is None: return
-        for attn in gated_attentions(self.model.encoder).values():
+        k = k or self.spec.target_k
+        if self.spec.target_k is None or self.model.encoder.attn.k <= k: return None  # nothing (more) to prune
+        gates = {}
+        for name, attn in gated_attentions(self.model.encoder).items():
             with torch.no_grad():
+                gates[name] = attn.gate.weights().tolist()
                 order = attn.gate.weights().argsort(descending=True, stable=True)
-                attn.gate.logits[order[k or self.spec.target_k:]] = -10.  # deterministic gate 0: pruned away
+                attn.gate.logits[order[k:]] = -10.  # deterministic gate 0: pruned away
         self.model.encoder = prune(self.model.encoder)
+        self.optimizer = self.new_optimizer()  # the pruned encoder's parameters are new: a fresh optimizer for them
+        self.pruned_from = [round(g, 4) for values in gates.values() for g in values]
+        return self.pruned_from
 
 # %% ../nbs/04_fedavg.ipynb #d80de1d9
 @dataclass
@@ -885,6 +905,8 @@ def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], datase
     for spec in specs:
         model = evaluator[spec.name].model
         results[spec.name] = encoder_rank(model)
+        if (gates := getattr(evaluator[spec.name], 'pruned_from', None)) is not None:
+            results[spec.name]['gates_before_prune'] = gates
         if spec.val is not None:
             results[spec.name].update({f'val_{k}': v for k, v in evaluate(model, spec.val, precision=precision).items()})
         if not test: continue
@@ -923,6 +945,8 @@ def run_round(round_:int, # 1, 2, ...
              ) -> tuple[dict|None, dict]: # the new global state and this round's history record
     "One round: select, send, train, check and average, evaluate every client on its held-out split."
     start, names = time.perf_counter(), [c.name for c in clients]
+    if last:
+        for c in clients: c.prune_to_target()  # budgeted clients train their last round at (at most) their target
     selected = names if algorithm == 'centralized' else _select(names, cfg, round_)
     by_name = {c.name: c for c in clients}
     if algorithm == 'centralized': updates, skipped, sent = joint_train(clients, cfg), {}, 0
@@ -950,8 +974,6 @@ def run_round(round_:int, # 1, 2, ...
         finetuned = {name: finetune(c, cfg) for name, c in evaluator.items()}
     elif last and cfg.finetune_epochs and algorithm in ('linceiver', 'fedper', 'fedrep', 'local'):
         finetuned = {c.name: finetune(c, cfg) for c in clients}
-    if last:
-        for c in clients: c.prune_to_target()  # budgeted clients end at (at most) their target rank
     results = evaluate_clients(specs, evaluator, dataset_tests=last, precision=cfg.precision,
                                test=cfg.scores_test(last))
     for spec in specs:

@@ -182,7 +182,7 @@ def client_indices(data:DatasetSplits, # the dataset to cut
         pairs.append((part, matching_test_indices(data.train.y[part], data.test.y, size, g, data.num_classes)))
     return pairs
 
-# %% ../nbs/05b_federations.ipynb #12ba9e58
+# %% ../nbs/05b_federations.ipynb #d02673ce
 def holdout(labels:Tensor, # (N,) labels of the whole training set
             indices:Tensor, # one client's indices into it
             fraction:float, # the share held out for validation (0: none)

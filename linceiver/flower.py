@@ -194,6 +194,7 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
         raise RuntimeError(f"client {client.name!r} holds the state of round {client.version}, not {version}, "
                            "and the server sent none")
     client.version = version
+    if round_ == cfg.rounds: client.prune_to_target()  # a budgeted client trains its last round pruned, as in-process
     update = local_train(client, cfg)
     save_node_client(client, folder, 'trained', round_)
     state = update.state
@@ -215,7 +216,7 @@ def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     client.receive(msg.content['arrays'].to_torch_state_dict(), cfg); client.version = round_
     if 'group' in msg.content: client.model.load_state_dict(msg.content['group'].to_torch_state_dict(), strict=False)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
-    if last: client.prune_to_target()  # a budgeted client (target_k) ends at its rank, as in-process
+    if last: client.prune_to_target()  # one not asked to train in the last round is pruned here (else a no-op)
     result = evaluate_clients([client.spec], {client.name: client}, dataset_tests=last, precision=cfg.precision,
                               test=cfg.scores_test(last))
     save_node_client(client, folder, 'end', round_)
