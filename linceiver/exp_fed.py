@@ -94,7 +94,7 @@ def _ten_client_config(settings:dict, partition:str, compress_first:bool=True) -
     for key in ('partition', 'alpha'): table.pop(key)
     table.update(clients=settings['clients'], val_fraction=settings['val_fraction'], **PARTITIONS[partition])
     config['model']['compress_first'] = compress_first
-    config['federation']['batch_size'] = settings['batch_size']
+    config['federation'].update(batch_size=settings['batch_size'], lr_schedule='cosine')  # see the constant-rate pilot
     return config
 
 def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'

@@ -32,9 +32,9 @@ def preset_settings(name:str='fmnist') -> tuple[dict, dict, dict]:
 
 def scale_recipe(settings:dict, # a scale's epochs, train_subset and test_subset
                 ) -> dict: # a `Recipe` as a dict, for a cell
-    "The recipe of a scale: its epochs and subsets, with the fmnist preset's optimiser."
-    return asdict(Recipe(epochs=settings['epochs'], train_subset=settings['train_subset'],
-                         test_subset=settings['test_subset'], **preset_settings()[2]))
+    "The recipe of a scale: its epochs and subsets, the fmnist preset's optimiser, a cosine schedule."
+    return asdict(Recipe(epochs=settings['epochs'], train_subset=settings['train_subset'], schedule='cosine',
+                         test_subset=settings['test_subset'], **preset_settings()[2]))  # cosine: flat by the end
 
 def k_sweep_scales() -> dict[str, dict]:
     "Per scale: which models, how many training and test images, how many epochs, the learning-rate grid."

@@ -29,8 +29,8 @@ __all__ = ['EXPERIMENTS', 'SCALES', 'PLATEAU_GAIN', 'NOISE_SEEDS', 'TIE_MARGIN',
            'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor', 'shift_images', 'random_shift', 'smoothing_penalty',
            'plateau_gain', 'converged', 'subset_indices', 'train_classifier', 'preset_at_scale', 'official_test_draw',
            'model_costs', 'cell_model', 'classifier_cell', 'git_commit', 'write_results', 'load_results',
-           'run_experiment', 'summary_rows', 'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text',
-           'explore_view', 'linceiver_experiment']
+           'run_experiment', 'summary_rows', 'matches', 'choose_on_validation', 'paired_verdict', 'paired_diffs',
+           'verdict_text', 'explore_view', 'linceiver_experiment']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -160,7 +160,7 @@ class smoothing_penalty:
         logp = self.logits.float().log_softmax(-1)  # (b, num_classes)
         return self.epsilon * (-logp.mean(-1).mean() - F.nll_loss(logp, self.y))
 
-# %% ../nbs/08_experiments.ipynb #ef19a37a
+# %% ../nbs/08_experiments.ipynb #38149954
 PLATEAU_GAIN = 0.005  # a run gaining more than this over the last fifth of its validation curve has not converged
 
 def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), in order
@@ -174,6 +174,7 @@ def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), 
              sum((x - x_mean) ** 2 for x in xs))
     return slope * (len(tail) - 1)
 
+# %% ../nbs/08_experiments.ipynb #16b06c7c
 def converged(curve:list[float]) -> bool|None:
     "Whether a validation curve has flattened (`plateau_gain` at most `PLATEAU_GAIN`); None when too short to tell."
     gain = plateau_gain(curve)
@@ -446,7 +447,7 @@ def run_experiment(name:str, # a key of EXPERIMENTS
 
 def _tunes(cell:dict, final:dict) -> bool:
     "Whether `cell` is one of the tuning cells `final` chooses from."
-    return all(cell.get(k) == v for k, v in final['choose']['where'].items())
+    return matches(cell, final['choose']['where'])
 
 def _run_cells(experiment:Experiment, todo:list[dict], device:torch.device, precision:str, jobs:int, threads:int,
                progress:bool):
@@ -493,13 +494,19 @@ def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
     return out
 
 # %% ../nbs/08_experiments.ipynb #f8f8ff8b
+def matches(row:dict, # a cell or a row of results.csv
+            where:dict, # column -> value
+           ) -> bool:
+    "Whether `row` holds every value of `where`."
+    return all(row.get(k) == v for k, v in where.items())
+
 def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: where, fields, metric
                          rows:list[dict], # the rows already done (the tuning rows among them)
                         ) -> dict: # the cell with the chosen values in its overrides and its chosen_* labels
     "Fill a final cell with the candidate its tuning rows score best on validation."
     choose = cell['choose']
     fields, where, metric = choose['fields'], choose['where'], choose['metric']
-    tried = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    tried = [r for r in rows if matches(r, where)]
     scores = {}
     for r in tried:
         if r.get(metric) is not None: scores.setdefault(tuple(r.get(f) for f in fields), []).append(r[metric])
@@ -514,7 +521,7 @@ def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: wher
     chosen[f'chosen_on_{metric}'] = statistics.fmean(scores[best])
     return chosen
 
-# %% ../nbs/08_experiments.ipynb #45e4b42f
+# %% ../nbs/08_experiments.ipynb #7e5a0cce
 NOISE_SEEDS, TIE_MARGIN = 3, 0.01  # the fewest seeds a verdict needs; differences within ±1 point count as a tie
 
 def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by seed
@@ -532,17 +539,18 @@ def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by see
     else: verdict = 'undecided'
     return dict(verdict=verdict, mean=mean, se=se, seeds=n)
 
+# %% ../nbs/08_experiments.ipynb #420be887
 def paired_diffs(rows:list[dict], # rows of a results.csv
                  ours:dict, # the columns naming one side, e.g. {'partition': 'iid', 'method': 'linceiver'}
                  theirs:dict, # the other side
                  metric:str, # the column compared
                 ) -> list[float]: # ours - theirs, per seed both sides hold
     "Per-seed differences of `metric` between two groups of rows, paired by seed."
-    side = lambda where: {r['seed']: r[metric] for r in rows
-                          if all(r.get(k) == v for k, v in where.items()) and r.get(metric) is not None}
+    side = lambda where: {r['seed']: r[metric] for r in rows if matches(r, where) and r.get(metric) is not None}
     a, b = side(ours), side(theirs)
     return [a[s] - b[s] for s in sorted(a) if s in b]
 
+# %% ../nbs/08_experiments.ipynb #910e491d
 def verdict_text(result:dict, # `paired_verdict`'s result
                  scale:float=100, # 100: differences in points
                 ) -> str:

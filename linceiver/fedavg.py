@@ -22,8 +22,8 @@ from .split import shared_state, load_shared_state, shared_state_problems, state
 # %% auto #0
 __all__ = ['ALGORITHMS', 'WHOLE_MODEL', 'Split', 'ClientSpec', 'partition', 'matching_test_indices', 'partition_with_tests',
            'partition_summary', 'format_table', 'write_csv', 'plot_partition', 'FedConfig', 'Client', 'Update',
-           'frozen', 'local_train', 'evaluate', 'joint_train', 'finetune', 'fedavg', 'update_problems', 'update_norm',
-           'bound_updates', 'cap_weights', 'coordinate_median', 'trimmed_mean', 'applicable_algorithms',
+           'frozen', 'set_round_lr', 'local_train', 'evaluate', 'joint_train', 'finetune', 'fedavg', 'update_problems',
+           'update_norm', 'bound_updates', 'cap_weights', 'coordinate_median', 'trimmed_mean', 'applicable_algorithms',
            'train_clients', 'aggregate', 'server_step', 'encoder_rank', 'evaluate_clients', 'round_summary',
            'majority_baseline', 'run_round', 'run_federation', 'checkpoint_digest', 'load_checkpoint', 'load_history',
            'summarize', 'compare', 'plot_history', 'explore_histories']
@@ -305,6 +305,8 @@ class FedConfig:
     max_local_batches: int|None = None  # cap on batches per local epoch, for quick runs; None = the whole epoch
     batch_size: int = 32             # local batch size
     lr: float = 1e-3                 # AdamW learning rate (each client keeps its own optimizer across rounds)
+    lr_schedule: str = 'constant'    # the learning rate over rounds: 'constant' | 'cosine' (a half cosine from lr in
+                                     # the first round toward 0 after the last: the curve flattens within the budget)
     weight_decay: float = 1e-4       # AdamW weight decay
     rank_budget: float = 0.0         # weight of `rank_budget_loss` in the local loss (needs model.rank_gate='budget')
     prox_mu: float = 0.0             # FedProx: (prox_mu / 2)·|w - w_global|² over the received parameters is added to
@@ -358,6 +360,7 @@ class FedConfig:
         check_number('finetune_epochs', self.finetune_epochs, low=0)
         check_number('head_epochs', self.head_epochs, low=1)
         check_choice('test_rounds', self.test_rounds, ('every', 'last', 'never'))
+        check_choice('lr_schedule', self.lr_schedule, ('constant', 'cosine'))
         for name in ('update_norm_bound', 'weight_cap'):
             check_number(name, getattr(self, name), integer=False, low=1, none_ok=True)
         check_number('trim_fraction', self.trim_fraction, integer=False, low=0, high=0.5, high_open=True)
@@ -383,6 +386,12 @@ class FedConfig:
                              "(or rank_budget=0)")
 
     def to_dict(self) -> dict: return asdict(self)
+
+    def round_lr_factor(self, trained:int, # rounds trained before this one (0 in the first)
+                       ) -> float:
+        "The learning rate's multiplier in a round (`lr_schedule`)."
+        if self.lr_schedule == 'constant': return 1.
+        return 0.5 * (1 + math.cos(math.pi * min(trained, self.rounds) / self.rounds))
 
     def scores_test(self, last:bool) -> bool:
         "Whether a round (the `last` one or not) scores clients on their test splits (`test_rounds`)."
@@ -590,8 +599,13 @@ def _epochs(client:Client, cfg:FedConfig, epochs:int, penalty) -> list[tuple[int
             steps.append((len(y), loss, (logits.argmax(1) == y).sum()))
     return steps
 
+def set_round_lr(optimizer:torch.optim.Optimizer, cfg:FedConfig, trained:int):
+    "Set every parameter group's learning rate for a round: its own base rate times `cfg.round_lr_factor(trained)`."
+    for group in optimizer.param_groups: group['lr'] = group.setdefault('base_lr', group['lr']) * cfg.round_lr_factor(trained)
+
 def local_train(client:Client, cfg:FedConfig) -> Update:
     "Train `client` for one round (`cfg.local_epochs` passes over its data; FedRep: the head first); its update."
+    set_round_lr(client.optimizer, cfg, client.rounds_trained)
     penalty = _penalty(client.model, cfg, _anchor(client, cfg))
     with torch.random.fork_rng(devices=[]):  # gate noise from the run's seed, never from the ambient generator
         torch.manual_seed(client.seed * 1_000 + client.rounds_trained)
@@ -641,6 +655,7 @@ def evaluate(model:nn.Module, # a classifier; it is evaluated where its paramete
 def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
     "One round of centralized training: all pooled clients' batches interleaved at random, one optimizer for all."
     optimizer = clients[0].optimizer  # shared by every pooled client (see `_build_clients`)
+    set_round_lr(optimizer, cfg, clients[0].rounds_trained)
     steps = [[] for _ in clients]  # per client: (batch size, loss, correct) per step
     on_host = clients[0].device.type == 'cpu'
     order = torch.Generator().manual_seed(clients[0].seed * 1_000 + clients[0].rounds_trained)
@@ -670,7 +685,7 @@ def finetune(client:Client, cfg:FedConfig) -> dict:
     head_epochs, client.head_epochs = client.head_epochs, 0  # no FedRep alternation: everything received is frozen
     try:
         with frozen(client.sent_parameters()):
-            return local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0.)).metrics
+            return local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0., lr_schedule='constant')).metrics
     finally: client.head_epochs = head_epochs
 
 # %% ../nbs/04_fedavg.ipynb #c94f128e
