@@ -160,7 +160,7 @@ class smoothing_penalty:
         logp = self.logits.float().log_softmax(-1)  # (b, num_classes)
         return self.epsilon * (-logp.mean(-1).mean() - F.nll_loss(logp, self.y))
 
-# %% ../nbs/08_experiments.ipynb #38149954
+# %% ../nbs/08_experiments.ipynb #6642dc3d
 PLATEAU_GAIN = 0.005  # a run gaining more than this over the last fifth of its validation curve has not converged
 
 def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), in order
@@ -174,7 +174,7 @@ def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), 
              sum((x - x_mean) ** 2 for x in xs))
     return slope * (len(tail) - 1)
 
-# %% ../nbs/08_experiments.ipynb #16b06c7c
+# %% ../nbs/08_experiments.ipynb #a4ecb99c
 def converged(curve:list[float]) -> bool|None:
     "Whether a validation curve has flattened (`plateau_gain` at most `PLATEAU_GAIN`); None when too short to tell."
     gain = plateau_gain(curve)
@@ -521,7 +521,7 @@ def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: wher
     chosen[f'chosen_on_{metric}'] = statistics.fmean(scores[best])
     return chosen
 
-# %% ../nbs/08_experiments.ipynb #7e5a0cce
+# %% ../nbs/08_experiments.ipynb #568bf0bc
 NOISE_SEEDS, TIE_MARGIN = 3, 0.01  # the fewest seeds a verdict needs; differences within ±1 point count as a tie
 
 def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by seed
@@ -539,7 +539,7 @@ def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by see
     else: verdict = 'undecided'
     return dict(verdict=verdict, mean=mean, se=se, seeds=n)
 
-# %% ../nbs/08_experiments.ipynb #420be887
+# %% ../nbs/08_experiments.ipynb #51e64cfc
 def paired_diffs(rows:list[dict], # rows of a results.csv
                  ours:dict, # the columns naming one side, e.g. {'partition': 'iid', 'method': 'linceiver'}
                  theirs:dict, # the other side
@@ -550,7 +550,7 @@ def paired_diffs(rows:list[dict], # rows of a results.csv
     a, b = side(ours), side(theirs)
     return [a[s] - b[s] for s in sorted(a) if s in b]
 
-# %% ../nbs/08_experiments.ipynb #910e491d
+# %% ../nbs/08_experiments.ipynb #7f4c3347
 def verdict_text(result:dict, # `paired_verdict`'s result
                  scale:float=100, # 100: differences in points
                 ) -> str:
