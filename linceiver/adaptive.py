@@ -60,10 +60,12 @@ def add_rank_gates(model:nn.Module, mode:str='budget', **kwargs) -> nn.Module:
             module.gate = RankGate(module.k, mode=mode, **kwargs)
     return model
 
+# %% ../nbs/01_adaptive_rank.ipynb #8c6b739c
 def gated_attentions(model:nn.Module) -> dict:
     "Name -> `LinformerAttention` for every gated Linformer attention in `model`."
     return {name: m for name, m in model.named_modules() if isinstance(m, LinformerAttention) and m.gate is not None}
 
+# %% ../nbs/01_adaptive_rank.ipynb #691cba0b
 def rank_budget_loss(model:nn.Module) -> Tensor:
     "Expected fraction of open gates over all gated projections of `model` (0 where there are none)."
     gates = [m.gate for m in gated_attentions(model).values()]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_bench.ipynb #021c2c41
 from __future__ import annotations
-import ctypes, gc, json, math, os, platform, re, resource, subprocess, sys, time, uuid
+import ctypes, gc, json, math, os, re, resource, subprocess, sys, time
 from dataclasses import dataclass, asdict, replace
 from io import BytesIO
 from pathlib import Path
@@ -15,23 +15,17 @@ from torch import nn, Tensor
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from matplotlib.figure import Figure
-from fastcore.script import call_parse, store_true
 import linceiver
 from .linformer import LinformerAttention
 from .adaptive import effective_k, prune, gated_attentions
 from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, AudioAdapter, num_parameters, train_step,
-                                 check_choice, resolve_device, device_name, check_precision, precision_context)
+                                 check_choice, resolve_device, check_precision, precision_context)
 from .split import shared_state, state_bytes
-from .fedavg import format_table, write_csv
-from .cli import claim_results_folder, command_errors, _release_unstarted
+from .runs import explore, format_table, write_csv, claim_results_folder, release_unstarted, machine_info
 
 # %% auto #0
-__all__ = ['WORKLOADS', 'TokenAdapter', 'PerceiverPytorchIO', 'BenchConfig', 'synthetic_batch', 'workload_batch',
-           'workload_adapter', 'inference', 'train_step_flops', 'forward_flops_and_encoder_share', 'peak_train_memory',
-           'pruned_linceiver', 'bench_model', 'bench_model_names', 'interleaved_times', 'paired_ratio', 'bench_point',
-           'loglog_slope', 'growth_slopes', 'check_targets', 'run_benchmark', 'ratio_rows', 'cost_rows', 'target_rows',
-           'slope_rows', 'write_results', 'plot_costs', 'plot_ratios', 'point_rows', 'plot_point', 'explore_costs',
-           'linceiver_bench']
+__all__ = ['BenchConfig', 'train_step_flops', 'interleaved_times', 'run_benchmark', 'ratio_rows', 'write_results', 'plot_costs',
+           'plot_ratios', 'explore_costs', 'bench_to_folder']
 
 # %% ../nbs/07_bench.ipynb #0654c1f8
 class TokenAdapter(nn.Module):
@@ -86,6 +80,7 @@ class PerceiverPytorchIO(nn.Module):
 # %% ../nbs/07_bench.ipynb #6cc1eb5c
 WORKLOADS = ('tokens', 'image', 'audio')
 
+# %% ../nbs/07_bench.ipynb #fce97d63
 @dataclass(kw_only=True)
 class BenchConfig:
     "Every setting of a cost benchmark run."
@@ -145,6 +140,7 @@ def synthetic_batch(batch_size:int, n:int, c:int, num_classes:int=10, seed:int=0
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch_size, n, c, generator=g), torch.randint(0, num_classes, (batch_size,), generator=g)
 
+# %% ../nbs/07_bench.ipynb #51974cd0
 def workload_batch(bc:BenchConfig, n:int) -> tuple[Tensor, Tensor]:
     "The seeded batch of `bc.workload` at length `n`: tokens (b, n, c), images (b, 1, √n, √n) or frames (b, n, n_mels)."
     if bc.workload == 'tokens': return synthetic_batch(bc.batch_size, n, bc.c, bc.num_classes, bc.seed)
@@ -155,6 +151,7 @@ def workload_batch(bc:BenchConfig, n:int) -> tuple[Tensor, Tensor]:
     else: x = torch.randn(bc.batch_size, n, bc.n_mels, generator=g)  # (b, n, n_mels) standardised log-mel frames
     return x, torch.randint(0, bc.num_classes, (bc.batch_size,), generator=g)
 
+# %% ../nbs/07_bench.ipynb #b926f456
 def workload_adapter(bc:BenchConfig, n:int) -> nn.Module:
     "The adapter of `bc.workload` at length `n`: the library's real `ImageAdapter` and `AudioAdapter`, width `bc.c`."
     if bc.workload == 'image': return ImageAdapter(image_size=math.isqrt(n), c=bc.c)
@@ -197,11 +194,13 @@ def _adam(model:nn.Module, device:torch.device) -> torch.optim.Adam:
     "The benchmark's optimizer: Adam, fused on CUDA."
     return torch.optim.Adam(model.parameters(), lr=1e-4, **(dict(fused=True) if device.type == 'cuda' else {}))
 
+# %% ../nbs/07_bench.ipynb #e40450e7
 def _proc_status_kb(field:str) -> int:
     for line in Path('/proc/self/status').read_text().splitlines():
         if line.startswith(field + ':'): return int(line.split()[1])
     raise KeyError(field)
 
+# %% ../nbs/07_bench.ipynb #d3206817
 def _warm_up(bc:BenchConfig, spec:dict, x:Tensor, y:Tensor):
     "One training step of the same model on one example, then its memory handed back to the OS (glibc's malloc_trim)."
     model = bench_model(bc, spec['name'], spec['n'], spec['pruned_k'])
@@ -210,6 +209,7 @@ def _warm_up(bc:BenchConfig, spec:dict, x:Tensor, y:Tensor):
     try: ctypes.CDLL('libc.so.6').malloc_trim(0)
     except (OSError, AttributeError): pass  # not glibc: freed memory may stay resident and hide part of the peak
 
+# %% ../nbs/07_bench.ipynb #9d7014d3
 def _train_memory_child():
     "Subprocess entry: read a spec on stdin, train two steps, print the peak resident memory above the batch as JSON."
     spec = json.loads(sys.stdin.read())
@@ -330,20 +330,10 @@ _METRICS = dict(params='parameters', train_step_flops='training-step FLOPs', for
                 train_time_median='training-step time (s)', inference_time_median='inference time (s)',
                 peak_train_memory_bytes='peak training memory (bytes)')
 
+# %% ../nbs/07_bench.ipynb #fb52e46a
 def _family(name:str) -> str:
     families = {'perceiver_io': 'baseline', 'perceiver_pytorch': 'peer', 'linceiver_pruned': 'pruned'}
     return families.get(name, 'linceiver')
-
-def _cpu_name() -> str:
-    cpuinfo = Path('/proc/cpuinfo')
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    return next((l.split(':', 1)[1].strip() for l in lines if l.startswith('model name')), platform.processor())
-
-def _machine_info(threads:int, device:torch.device|None=None, precision:str='fp32') -> dict:
-    "What the numbers were measured on."
-    return dict(torch=torch.__version__, python=platform.python_version(), platform=platform.platform(),
-                machine=platform.machine(), cpu=_cpu_name(), cpu_count=os.cpu_count(), threads=threads,
-                device=device_name(device or torch.device('cpu')), precision=precision, linceiver=linceiver.__version__)
 
 # %% ../nbs/07_bench.ipynb #3d676406
 def _model_costs(bc:BenchConfig, name:str, model:nn.Module, n:int, x:Tensor, y:Tensor) -> dict:
@@ -466,11 +456,12 @@ def run_benchmark(bc:BenchConfig, # what to measure
     pruned = dict(k_max=bc.prune_k, k_open=pruned_k,
                   how='gate logits set by hand (k_open open, the rest closed), then prune()',
                   effective_k_after_prune=effective_k(probe)['encoder.attn'])
-    meta = dict(_machine_info(bc.threads, device, bc.precision), command=command, date=time.strftime('%Y-%m-%d %H:%M:%S %z'),
+    meta = dict(machine_info(bc.threads, device, bc.precision), command=command, date=time.strftime('%Y-%m-%d %H:%M:%S %z'),
                 seconds=round(time.perf_counter() - start, 1), config=asdict(bc), pruned=pruned)
     targets = check_targets(points, bounds=_TARGET_BOUNDS[bc.workload])
     return dict(meta=meta, points=points, slopes=growth_slopes(points), targets=targets)
 
+# %% ../nbs/07_bench.ipynb #e019b287
 _TARGET_BOUNDS = dict(tokens=(4, 3, 3), image=(8, 5, 5), audio=(4, 3, 3))  # issue 11: images at 128x128, n=16,384
 
 # %% ../nbs/07_bench.ipynb #ffec99fd
@@ -478,6 +469,7 @@ _RATIOS = dict(train_flops_ratio='training-step FLOPs', forward_flops_ratio='for
                train_time_ratio='training-step time', inference_time_ratio='inference time',
                memory_ratio='peak training memory')
 
+# %% ../nbs/07_bench.ipynb #d5f8e49a
 def _ratio_table(points:list[dict], metric:str='train_flops_ratio') -> dict:
     "model -> {n: baseline/model ratio of `metric`} for every model but the baseline."
     table = {}
@@ -485,9 +477,11 @@ def _ratio_table(points:list[dict], metric:str='train_flops_ratio') -> dict:
         if p['model'] != 'perceiver_io': table.setdefault(p['model'], {})[p['n']] = p[metric]
     return table
 
+# %% ../nbs/07_bench.ipynb #987a5b19
 def _fmt(value, spec:str='.2f') -> str:
     return '—' if value is None else format(value, spec)
 
+# %% ../nbs/07_bench.ipynb #f096d217
 def _mb(value) -> str:
     return '—' if value is None else f"{value / 2**20:.1f}"
 
@@ -627,6 +621,7 @@ def point_rows(results:dict, # what `run_benchmark` returned, or bench.json load
         rows.append({'cost': label, model: cell(p[key]), 'baseline': cell(base[key]), 'baseline / model': _fmt(value)})
     return rows
 
+# %% ../nbs/07_bench.ipynb #b5ba91ea
 def plot_point(results:dict, # what `run_benchmark` returned, or bench.json loaded
                model:str, # the model to draw next to the baseline
                n:int, # the input length to mark
@@ -648,6 +643,7 @@ def plot_point(results:dict, # what `run_benchmark` returned, or bench.json load
     fig.tight_layout()
     return fig
 
+# %% ../nbs/07_bench.ipynb #e61fad39
 def _png(fig:Figure) -> bytes:
     buf = BytesIO(); fig.savefig(buf, format='png', dpi=80)
     return buf.getvalue()
@@ -658,85 +654,31 @@ def explore_costs(results:dict, # what `run_benchmark` returned, or bench.json l
                   n:int|None=None, # input length (default: the second largest of the results' ns)
                  ) -> dict|None:
     "Display one model's costs at one n against the baseline; with ipywidgets, controls for it (returned)."
-    from IPython.display import display, update_display, Image, Markdown
+    from IPython.display import Image, Markdown
     ks, ns = list(results['meta']['config']['ks']), list(results['meta']['config']['ns'])
     present = {p['model'] for p in results['points']}
     choices = ['linceiver'] + [m for m in ('linceiver_pruned', 'perceiver_pytorch', 'perceiver_io') if m in present]
     k, n = k or ks[len(ks) // 2], n or ns[-2 if len(ns) > 1 else -1]
-    if model not in choices: raise ValueError(f"model must be one of {choices}, got {model!r}")
     def views(model, k, n):
         name = f'linceiver_k{k}' if model == 'linceiver' else model
         table = Markdown(f"**{name}** at n = {n}\n\n" + format_table(point_rows(results, name, n)))
         return table, Image(data=_png(plot_point(results, name, n)))
-    ids = [f'explore-costs-{uuid.uuid4().hex}' for _ in range(2)]
-    try: import ipywidgets as widgets
-    except ImportError: widgets = controls = None
-    if widgets is not None:
-        controls = dict(model=widgets.Dropdown(options=choices, value=model, description='model'),
-                        k=widgets.SelectionSlider(options=ks, value=k, description='k', disabled=model != 'linceiver'),
-                        n=widgets.SelectionSlider(options=ns, value=n, description='n'))
-        def update(change):
-            values = {key: c.value for key, c in controls.items()}
-            controls['k'].disabled = values['model'] != 'linceiver'
-            for view, i in zip(views(**values), ids): update_display(view, display_id=i)
-        for c in controls.values(): c.observe(update, names='value')
-        bundle = widgets.HBox(list(controls.values()))._repr_mimebundle_()
-        bundle['text/plain'] = 'Controls for the model, k and n (in a live notebook); below, their default view.'
-        display(bundle, raw=True)
-    for view, i in zip(views(model, k, n), ids): display(view, display_id=i)
+    def disable_k(controls): controls['k'].disabled = controls['model'].value != 'linceiver'
+    controls = explore(dict(model=choices, k=ks, n=ns), dict(model=model, k=k, n=n), views, disable_k)
+    if controls: disable_k(controls)
     return controls
 
-
-# %% ../nbs/07_bench.ipynb #41916840
-def _parse_ints(text:str|None, default:tuple) -> tuple:
-    "'784,4096' -> (784, 4096); None -> default."
-    if text is None: return default
-    try: return tuple(int(v) for v in str(text).replace(' ', '').split(',') if v)
-    except ValueError: raise ValueError(f"expected comma-separated integers, got {text!r}") from None
-
 # %% ../nbs/07_bench.ipynb #35aec065
-@call_parse
-def linceiver_bench(quick:store_true=False, # small models and inputs, about a minute: for tests, not for conclusions
-                    out:str=None, # folder for bench.json, bench.csv and plots (default: a new runs/bench-<time>-…)
-                    ns:str=None, # input lengths, comma-separated (default 784,4096,16384,65536; quick 256,1024)
-                    ks:str=None, # Linceiver encoder ranks, comma-separated (default 16,32,64,128,256; quick 16,64)
-                    batch_size:int=None, # examples per step (default 8; quick 2)
-                    repeats:int=None, # timed rounds per point (default 5; quick 3)
-                    threads:int=None, # torch threads (default 1)
-                    pruned_k:int=16, # gates left open before pruning (of k_max 64; quick 32)
-                    no_memory:store_true=False, # skip the peak-memory subprocesses
-                    no_peer:store_true=False, # leave out perceiver-pytorch
-                    workload:str=None, # tokens (default: synthetic tokens), image (ImageAdapter) or audio (AudioAdapter)
-                    m:int=None, # latents (default 128; quick 32)
-                    d:int=None, # latent width (default 128; quick 64)
-                    depth:int=None, # latent self-attention blocks (default 4; quick 1)
-                    heads:int=None, # attention heads (default 4)
-                    c:int=None, # input token width (default 64; quick 16)
-                    device:str=None, # auto (default: cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
-                    precision:str=None, # fp32 (default) or bf16 (autocast)
-                    debug:store_true=False, # show the traceback of an error
-                   ):
-    "Measure the cost of Perceiver IO, Linceiver IO and perceiver-pytorch against n; write JSON, CSV and plots."
-    args = dict(quick=quick, out=out, ns=ns, ks=ks, batch_size=batch_size, repeats=repeats, threads=threads,
-                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, m=m, d=d, depth=depth,
-                heads=heads, c=c, device=device, precision=precision)
-    command = ' '.join(['linceiver_bench'] + [f"--{k}" if v is True else f"--{k} {v}" for k, v in args.items()
-                                              if v is not None and v is not False])
-    with command_errors('linceiver_bench', debug):
-        given = dict(ns=_parse_ints(ns, None), ks=_parse_ints(ks, None), batch_size=batch_size, repeats=repeats,
-                     threads=threads, workload=workload, m=m, d=d, depth=depth, heads=heads, c=c, device=device,
-                     precision=precision)
-        given = {k: v for k, v in given.items() if v is not None}
-        given.update(memory=not no_memory, peer=not no_peer)
-        bc = BenchConfig.quick(**given) if quick else BenchConfig(**given)
-        resolve_device(bc.device)  # an unavailable device: one line, before a folder is claimed
-        stem = '-'.join(['bench'] + (['quick'] if quick else []) + ([bc.workload] if bc.workload != 'tokens' else []))
-        folder, created = claim_results_folder(out, stem, command)  # before measuring
-        try: results = run_benchmark(bc, pruned_k=pruned_k, command=command,
-                                     log=lambda s: print(s, file=sys.stderr, flush=True))
-        except BaseException: _release_unstarted(folder, created); raise
-        paths = write_results(results, folder)
-    print(format_table(ratio_rows(results['points'])))
-    verdict = {True: 'met', False: 'NOT met', None: 'not measured'}
-    for t in results['targets']: print(f"[{verdict[t['met']]}] {t['target']}")
-    print(f"{results['meta']['seconds']} s; wrote {', '.join(str(p) for p in paths.values())}")
+def bench_to_folder(bc:BenchConfig, # what to measure
+                    out:str|Path|None, # the results folder; None: a new runs/<stem>-<time>-…
+                    pruned_k:int, # gates left open before pruning
+                    command:str, # recorded in the claim and the results
+                    quick:bool=False, # the quick configuration: the default folder's name says so
+                    log=print, # progress messages
+                   ) -> tuple[dict, dict]: # the results, and the paths written
+    "Claim a results folder, run the benchmark, write its JSON, CSV and plots; a run that fails leaves no folder."
+    stem = '-'.join(['bench'] + (['quick'] if quick else []) + ([bc.workload] if bc.workload != 'tokens' else []))
+    folder, created = claim_results_folder(out, stem, command)  # before measuring
+    try: results = run_benchmark(bc, pruned_k=pruned_k, command=command, log=log)
+    except BaseException: release_unstarted(folder, created); raise
+    return results, write_results(results, folder)

@@ -4,175 +4,18 @@
 
 # %% ../nbs/06_cli.ipynb #cc02854c
 from __future__ import annotations
-import json, os, shutil, socket, statistics, sys, tempfile, time
-from contextlib import contextmanager
-from dataclasses import replace
-from pathlib import Path
-import torch
-from fastcore.script import call_parse
-from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, check_number, num_parameters, train_step,
-                                 resolve_device, device_name, check_precision, adamw)
-from .fedavg import (ALGORITHMS, applicable_algorithms, Split, run_federation, evaluate, format_table, write_csv,
-                              plot_history)
-from .federations import load_federation_config, build_federation, federation_summary
+import json, os, sys, time
+from fastcore.script import call_parse, store_true
+from .runs import format_table, command_errors
+from .federations import federate
+from .perceiver import resolve_device
+from .bench import BenchConfig, bench_to_folder, ratio_rows
+from .experiments import demo_rows, run_experiment, summary_rows
 
 # %% auto #0
-__all__ = ['claim_results_folder', 'command_errors', 'run_experiment', 'result_rows', 'linceiver_fl', 'demo_rows',
-           'linceiver_demo']
-
-# %% ../nbs/06_cli.ipynb #11d58e23
-_CLAIM = 'claimed.json'
-
-def claim_results_folder(out:str|Path|None, # the folder asked for; None: a new one under `runs/`
-                         stem:str, # the start of a default folder's name, e.g. 'demo-linceiver'
-                         command:str='', # recorded in the claim
-                        ) -> tuple[Path, bool]: # the folder, and whether this call created it
-    "Claim a results folder for one run, atomically; refuse one that another run holds or that holds files."
-    if out is None:
-        Path('runs').mkdir(exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-", dir='runs'))
-        created = True
-    else:
-        folder, created = Path(out), not Path(out).exists()
-        if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-    claim = dict(pid=os.getpid(), host=socket.gethostname(), time=time.strftime('%Y-%m-%d %H:%M:%S'), command=command)
-    try:
-        with open(folder / _CLAIM, 'x') as f: json.dump(claim, f)
-    except FileExistsError:
-        raise FileExistsError(f"{folder} is claimed by another run ({_CLAIM}): choose another --out, "
-                              "or pass --resume to continue that run") from None
-    if others := sorted(p.name for p in folder.iterdir() if p.name != _CLAIM):
-        (folder / _CLAIM).unlink()
-        raise FileExistsError(f"{folder} already holds {', '.join(others[:3])}{' …' if len(others) > 3 else ''}: "
-                              "results are never overwritten; choose another --out")
-    return folder, created
-
-def _release_unstarted(folder:Path, created:bool):
-    "Remove what a run that never reached a checkpoint wrote into `folder` (and the folder, if this run made it)."
-    if any(folder.rglob('checkpoint.pt')): return
-    if created: shutil.rmtree(folder, ignore_errors=True); return
-    for p in folder.iterdir(): shutil.rmtree(p) if p.is_dir() else p.unlink()
-
-# %% ../nbs/06_cli.ipynb #47364d76
-@contextmanager
-def command_errors(name:str, # the command, e.g. 'linceiver_fl'
-                   debug:bool=False, # re-raise with the traceback instead
-                   resume_hint:dict|None=None, # filled in by the command: {'hint': 'how to resume'}
-                  ):
-    "Turn an exception into one line on stderr and an exit code; Ctrl-C says how to resume."
-    try: yield
-    except KeyboardInterrupt:
-        if debug: raise
-        hint = (resume_hint or {}).get('hint') or 'nothing was saved'
-        print(f"\n{name}: interrupted; {hint}", file=sys.stderr); raise SystemExit(130) from None
-    except Exception as e:
-        if debug: raise
-        message = ' '.join(str(e).split()) or type(e).__name__
-        print(f"{name}: error: {message} (--debug shows the traceback)", file=sys.stderr)
-        raise SystemExit(2 if isinstance(e, (ValueError, TypeError, LookupError)) else 1) from None
-
-# %% ../nbs/06_cli.ipynb #139d632c
-def run_experiment(federation:str='demo', # a preset name or the path of a .toml federation config
-                   algorithm:str='linceiver', # one of ALGORITHMS, or 'compare' for all that apply
-                   out:str|Path|None=None, # results folder; default: a new runs/<federation>-<algorithm>-<time>-…
-                   data_dir:str|Path|None=None, # data root (default: $LINCEIVER_DATA, else data/)
-                   resume:bool=False, # continue the run in `out` from its checkpoints
-                   progress:bool=True, # show progress bars
-                   seed:int|None=None, # the whole run's seed (partition, test draws, initialisation, batches)
-                   resume_hint:dict|None=None, # filled with how to resume, once there is something to resume
-                   engine:str='inprocess', # 'inprocess' (every client in this process) or 'flower' (Flower's
-                                           # simulation engine, one SuperNode per client: `linceiver.flower`)
-                   **overrides, # FedConfig fields to override, e.g. rounds=2
-                  ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
-    "Build the federation a config describes, claim a results folder, run it, and write the folder."
-    if algorithm != 'compare' and algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
-    if engine not in ('inprocess', 'flower'): raise ValueError(f"engine must be inprocess or flower, got {engine!r}")
-    if engine == 'flower' and algorithm != 'linceiver':
-        raise ValueError(f"--engine flower runs Linceiver FL only (--algorithm linceiver), got {algorithm!r}")
-    if resume and out is None: raise ValueError("--resume needs --out: the folder of the run to continue")
-    if overrides.get('device') is not None: resolve_device(overrides['device'])  # before building anything
-    config = load_federation_config(federation)
-    specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    device = device_name(resolve_device(cfg.device))  # an unavailable device is refused before a folder is claimed
-    algorithms = list(applicable_algorithms(specs)) if algorithm == 'compare' else [algorithm]
-    record = dict(federation=str(federation), algorithm=algorithm, engine=engine, config=config,
-                  resolved=cfg.to_dict(), data_dir=str(data_dir) if data_dir else None, device=device,
-                  precision=cfg.precision)
-    if resume: out, created = _check_resumable(Path(out), record), False
-    else:
-        out, created = claim_results_folder(out, f"{Path(str(federation)).stem}-{algorithm}", ' '.join(sys.argv))
-        (out / 'federation.json').write_text(json.dumps(record, indent=1, default=str))
-        write_csv(federation_summary(specs), out / 'clients.csv')
-    if resume_hint is not None:
-        resume_hint['hint'] = (f"resume with: linceiver_fl --federation {federation} --algorithm {algorithm} "
-                               f"{'--engine flower ' if engine == 'flower' else ''}--out {out} --resume")
-    started = lambda a: resume and (out / a / 'checkpoint.pt').exists()
-    run = lambda a: run_federation(specs, cfg, a, out / a, started(a), progress=progress)
-    if engine == 'flower': run = lambda a: _run_on_flower(federation, cfg, out / a, started(a), data_dir, seed)
-    try: histories = {a: run(a) for a in algorithms}
-    except BaseException:
-        if not resume: _release_unstarted(out, created)
-        if resume_hint is not None and not any(out.rglob('checkpoint.pt')): resume_hint['hint'] = 'nothing was saved'
-        raise
-    for a, history in histories.items(): plot_history(history).savefig(out / a / 'history.png', dpi=120)
-    rows = result_rows(specs, histories)
-    (out / 'results.md').write_text(format_table(rows) + '\n')
-    return rows, out
-
-def _check_resumable(out:Path, record:dict) -> Path:
-    "The folder of a run to resume, checked against the config given now; nothing is written."
-    if not (out / 'federation.json').exists():
-        raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
-    saved = json.loads((out / 'federation.json').read_text())
-    now = json.loads(json.dumps(record, default=str))
-    same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'),
-                      {k: v for k, v in (r.get('resolved') or {}).items() if k != 'device'})
-    if same(saved) != same(now):  # the device may change: a run started on a GPU may resume on a CPU
-        raise ValueError(f"the run in {out} was started with a different algorithm or config, or on another engine; "
-                         "refusing to mix runs")
-    return out
-
-def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|None) -> dict:
-    "Run Linceiver FL on Flower's simulation engine, one SuperNode per client; returns its history."
-    from .flower import FlowerRun, run_flower_simulation  # Flower and Ray are imported only when asked for
-    name = str(Path(federation).absolute()) if str(federation).endswith('.toml') else str(federation)
-    run = FlowerRun(federation=name, rounds=cfg.rounds, seed=-1 if seed is None else seed,
-                    max_local_batches=cfg.max_local_batches or 0, device=cfg.device, precision=cfg.precision,
-                    data_dir=str(data_dir or ''), out=str(out), resume=resume)
-    if run.fed_config() != cfg:
-        raise ValueError("--engine flower takes only the rounds, seed, max_local_batches, device and precision "
-                         "overrides")
-    return run_flower_simulation(run)
+__all__ = ['linceiver_fl', 'linceiver_demo', 'linceiver_bench', 'linceiver_experiment']
 
 # %% ../nbs/06_cli.ipynb #fc892456
-def result_rows(specs, histories:dict[str, dict]) -> list[dict]:
-    "Per client, the final held-out accuracy under each algorithm (and on the whole test set), then the summaries."
-    last = {a: h['rounds'][-1] for a, h in histories.items()}
-    def accuracy(a, name, key='accuracy'):
-        result = last[a]['clients'][name]
-        value = result.get(key, '')
-        if value == '' or result['status'] in ('trained', 'not selected'): return value
-        return f"{value:.3f} ({result['status']})"  # a stale client-side model: say so
-    whole = any('dataset_accuracy' in r for a in last for r in last[a]['clients'].values())
-    columns = [(a, 'accuracy', a) for a in histories] + [(a, 'dataset_accuracy', f"{a}: whole test set")
-                                                            for a in histories if whole]
-    rows = [dict(client=s.name, modality=s.modality, train=len(s.train), test=len(s.test),
-                 **{label: accuracy(a, s.name, key) for a, key, label in columns}) for s in specs]
-    def summary(label, fn):
-        values = {col: fn(a, key) for a, key, col in columns}
-        return dict(client=label, modality='', train='', test='', **values)
-    of = lambda a, key: [r[key] for r in last[a]['clients'].values() if key in r]
-    rows.append(summary('mean', lambda a, key: statistics.mean(of(a, key))))
-    rows.append(summary('median', lambda a, key: statistics.median(of(a, key))))
-    per_round = lambda a: statistics.mean(r['bytes_up'] + r['bytes_down'] for r in histories[a]['rounds'])
-    rows.append(summary('bytes/round', lambda a, key: f"{per_round(a):,.0f}" if key == 'accuracy' else ''))
-    seconds = lambda a: sum(r['seconds'] for r in histories[a]['rounds'])
-    rows.append(summary('seconds', lambda a, key: f"{seconds(a):,.0f}" if key == 'accuracy' else ''))
-    return rows
-
 @call_parse
 def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, digits) or the path of a .toml config
                  algorithm:str='linceiver', # linceiver, local, fedavg, fedper, fedrep, centralized, or compare (all that apply)
@@ -194,41 +37,13 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
     start, hint = time.perf_counter(), {}
     if offline: os.environ['LINCEIVER_OFFLINE'] = '1'
     with command_errors('linceiver_fl', debug, hint):
-        rows, out = run_experiment(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
+        rows, out = federate(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
                                    rounds=rounds, max_local_batches=max_local_batches, device=device,
                                    precision=precision, engine=engine)
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 
 # %% ../nbs/06_cli.ipynb #28e8197c
-def demo_rows(epochs:int=30, # training epochs
-              k:int=16, # Linformer rank of the encoder (the 8x8 images have n = 64 pixels)
-              seed:int=0, # seed for the split, the initialisation and the batches
-              device:str='auto', # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
-              precision:str='fp32', # 'fp32' | 'bf16' (autocast)
-             ) -> list[dict]: # one row per model: held-out accuracy, parameters, training seconds, device, precision
-    "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; held-out accuracy of each."
-    check_number('epochs', epochs, low=1); check_number('k', k, low=1, high=64); check_number('seed', seed, low=0)
-    dev = resolve_device(device); check_precision(precision)
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    data = Split(torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16., torch.tensor(digits.target))  # (1797, 1, 8, 8)
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-    test, train = data.subset(order[:360]).to(dev), data.subset(order[360:]).to(dev)  # on the device once
-    cfg, rows = PerceiverConfig(m=16, d=64, depth=2, k=k), []
-    for name, c in (('Perceiver IO (full attention)', cfg.baseline), (f'Linceiver IO (k={k})', cfg)):
-        torch.manual_seed(seed)
-        model = PerceiverIO(c, ImageAdapter(image_size=8, c=32, num_bands=4)).to(dev)
-        optimizer, generator = adamw(model.parameters(), dev, lr=1e-3), torch.Generator().manual_seed(seed)
-        start = time.perf_counter()
-        for _ in range(epochs):
-            for x, mask, y in train.batches(64, shuffle=True, generator=generator):
-                train_step(model, optimizer, x, y, mask, precision=precision, check_finite=dev.type == 'cpu')
-        accuracy = evaluate(model, test, precision=precision)['accuracy']  # waits for the last step
-        rows.append(dict(model=name, accuracy=accuracy, parameters=num_parameters(model),
-                         seconds=time.perf_counter() - start, device=device_name(dev), precision=precision))
-    return rows
-
 @call_parse
 def linceiver_demo(epochs:int=30, # training epochs
                    k:int=16, # Linformer rank of the encoder (the 8x8 images have n = 64 pixels)
@@ -242,3 +57,81 @@ def linceiver_demo(epochs:int=30, # training epochs
     print(f"scikit-learn digits: 1437 train / 360 held-out images, seed {seed}, {epochs} epochs, "
           f"{rows[0]['device']}, {precision}")
     print(format_table([{k: v for k, v in r.items() if k not in ('device', 'precision')} for r in rows], floats='.3f'))
+
+# %% ../nbs/06_cli.ipynb #2170bbe1
+def _parse_ints(text:str|None, default:tuple) -> tuple:
+    "'784,4096' -> (784, 4096); None -> default."
+    if text is None: return default
+    try: return tuple(int(v) for v in str(text).replace(' ', '').split(',') if v)
+    except ValueError: raise ValueError(f"expected comma-separated integers, got {text!r}") from None
+
+# %% ../nbs/06_cli.ipynb #77c17b05
+@call_parse
+def linceiver_bench(quick:store_true=False, # small models and inputs, about a minute: for tests, not for conclusions
+                    out:str=None, # folder for bench.json, bench.csv and plots (default: a new runs/bench-<time>-…)
+                    ns:str=None, # input lengths, comma-separated (default 784,4096,16384,65536; quick 256,1024)
+                    ks:str=None, # Linceiver encoder ranks, comma-separated (default 16,32,64,128,256; quick 16,64)
+                    batch_size:int=None, # examples per step (default 8; quick 2)
+                    repeats:int=None, # timed rounds per point (default 5; quick 3)
+                    threads:int=None, # torch threads (default 1)
+                    pruned_k:int=16, # gates left open before pruning (of k_max 64; quick 32)
+                    no_memory:store_true=False, # skip the peak-memory subprocesses
+                    no_peer:store_true=False, # leave out perceiver-pytorch
+                    workload:str=None, # tokens (default: synthetic tokens), image (ImageAdapter) or audio (AudioAdapter)
+                    m:int=None, # latents (default 128; quick 32)
+                    d:int=None, # latent width (default 128; quick 64)
+                    depth:int=None, # latent self-attention blocks (default 4; quick 1)
+                    heads:int=None, # attention heads (default 4)
+                    c:int=None, # input token width (default 64; quick 16)
+                    device:str=None, # auto (default: cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
+                    precision:str=None, # fp32 (default) or bf16 (autocast)
+                    debug:store_true=False, # show the traceback of an error
+                   ):
+    "Measure the cost of Perceiver IO, Linceiver IO and perceiver-pytorch against n; write JSON, CSV and plots."
+    args = dict(quick=quick, out=out, ns=ns, ks=ks, batch_size=batch_size, repeats=repeats, threads=threads,
+                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, m=m, d=d, depth=depth,
+                heads=heads, c=c, device=device, precision=precision)
+    command = ' '.join(['linceiver_bench'] + [f"--{k}" if v is True else f"--{k} {v}" for k, v in args.items()
+                                              if v is not None and v is not False])
+    with command_errors('linceiver_bench', debug):
+        given = dict(ns=_parse_ints(ns, None), ks=_parse_ints(ks, None), batch_size=batch_size, repeats=repeats,
+                     threads=threads, workload=workload, m=m, d=d, depth=depth, heads=heads, c=c, device=device,
+                     precision=precision)
+        given = {k: v for k, v in given.items() if v is not None}
+        given.update(memory=not no_memory, peer=not no_peer)
+        bc = BenchConfig.quick(**given) if quick else BenchConfig(**given)
+        resolve_device(bc.device)  # an unavailable device: one line, before a folder is claimed
+        results, paths = bench_to_folder(bc, out, pruned_k, command, quick,
+                                         log=lambda s: print(s, file=sys.stderr, flush=True))
+    print(format_table(ratio_rows(results['points'])))
+    verdict = {True: 'met', False: 'NOT met', None: 'not measured'}
+    for t in results['targets']: print(f"[{verdict[t['met']]}] {t['target']}")
+    print(f"{results['meta']['seconds']} s; wrote {', '.join(str(p) for p in paths.values())}")
+
+# %% ../nbs/06_cli.ipynb #a456970d
+@call_parse
+def linceiver_experiment(name:str, # the experiment: a key of EXPERIMENTS (k_sweep, adaptive_rank, ten_clients, …)
+                         seeds:str='0,1,2', # comma-separated seeds; every model and setting runs each
+                         scale:str='quick', # quick (seconds), reduced (<= 90 min on 2 CPU cores) or full (a GPU)
+                         device:str='auto', # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
+                         precision:str='fp32', # fp32 or bf16 (autocast)
+                         out:str=None, # results folder (default: runs/<name>-<scale>-<time>); rerun to resume
+                         jobs:int=1, # worker processes, each with max(1, cores // jobs) torch threads
+                         quiet:store_true=False, # no progress bar
+                         debug:store_true=False, # show the traceback of an error
+                        ):
+    "Run a registered experiment; resume it when --out already holds it; print the mean ± std table."
+    args = dict(seeds=seeds, scale=scale, device=device, precision=precision, out=out, jobs=jobs)
+    command = ' '.join(['linceiver_experiment', str(name)] + [f"--{k} {v}" for k, v in args.items() if v is not None])
+    hint = {}
+    with command_errors('linceiver_experiment', debug, hint):
+        if out is not None: hint['hint'] = f"finished cells are in {out}/results.csv; rerun the same command to resume"
+        rows, folder = run_experiment(name, scale, seeds, device, precision, out, jobs, not quiet, command)
+    by = tuple(k for k in json.loads((folder / 'experiment.json').read_text())['key'] if k != 'seed')
+    metric = 'accuracy' if any('accuracy' in r for r in rows) else 'mean_accuracy'  # federations: the clients' mean
+    number = lambda v, fmt: '—' if v is None else f"{v:{fmt}}"
+    print(format_table([{**{k: '—' if v is None else v for k, v in r.items() if not k.endswith(('_mean', '_std'))},
+                         metric: f"{number(r[f'{metric}_mean'], '.4f')} ± {number(r[f'{metric}_std'], '.4f')}",
+                         'train_seconds': number(r['train_seconds_mean'], '.1f')}
+                        for r in summary_rows(rows, by=by, metrics=(metric, 'train_seconds'))]))
+    print(f"results in {folder}/")

@@ -4,27 +4,20 @@
 
 # %% ../nbs/05_data.ipynb #6e0adff2
 from __future__ import annotations
-import fnmatch, hashlib, json, math, os, re, shutil, socket, struct, tempfile, urllib.request, warnings, zipfile
-from contextlib import contextmanager, suppress
+import fnmatch, hashlib, json, os, re, shutil, socket, tempfile, urllib.request, warnings, zipfile
 from dataclasses import dataclass
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Callable
 import torch
-import torch.nn.functional as F
-import torchaudio
-from einops import rearrange
 from torch import nn, Tensor
 from .perceiver import ImageAdapter, AudioAdapter, TextAdapter
-from .fedavg import Split
+from .client import Examples
+from .runs import write_atomic
 
 # %% auto #0
-__all__ = ['SOURCES', 'DATASETS', 'data_root', 'cache_root', 'DatasetSource', 'DatasetMissing', 'offline', 'manifest',
-           'file_digest', 'verify_files', 'DatasetCorrupt', 'verify_dataset', 'ensure_dataset', 'dataset_available',
-           'cached', 'DatasetSplits', 'adapter_for', 'stratified_split', 'image_splits', 'read_idx',
-           'load_fashion_mnist', 'load_mnist', 'load_cifar10', 'load_sklearn_digits', 'LogMel', 'log_mel_frames',
-           'standardize_frames', 'load_fsdd', 'dtmf_waveforms', 'load_dtmf', 'load_sms_spam', 'decode_bytes',
-           'load_dataset']
+__all__ = ['data_root', 'DatasetMissing', 'offline', 'DatasetCorrupt', 'dataset_available', 'DatasetSplits', 'adapter_for',
+           'stratified_split']
 
 # %% ../nbs/05_data.ipynb #35111841
 def _project_root(start:str|Path|None=None, # where to start looking; default: the working directory
@@ -75,6 +68,7 @@ class DatasetSource:
 
 # %% ../nbs/05_data.ipynb #5796204c
 _IDX = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
+
 SOURCES = {
     'fashion_mnist': DatasetSource('Fashion-MNIST', 'FashionMNIST/raw', _IDX,
         "torchvision.datasets.FashionMNIST(DATA_ROOT, download=True), or gunzip the four *-ubyte.gz files of "
@@ -310,24 +304,23 @@ def cached(kind:str, # what is cached, e.g. 'fsdd-logmel': the file name's prefi
         try: return torch.load(path, weights_only=True)
         except Exception as e: warnings.warn(f"unreadable cache entry {path} ({e}); recomputing")
     value = compute()
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    def write(tmp:Path):
+        with open(tmp, 'wb') as f: torch.save(value, f)  # open() raises OSError where torch.save raises RuntimeError
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, 'wb') as f: torch.save(value, f)  # open() raises OSError where torch.save raises RuntimeError
-        os.replace(tmp, path)
+        write_atomic(path, write)
     except (OSError, RuntimeError) as e:
-        with suppress(OSError): tmp.unlink(missing_ok=True)
         warnings.warn(f"could not write the cache entry {path} ({type(e).__name__}: {e}); continuing without caching")
     return value
 
 # %% ../nbs/05_data.ipynb #6870ed7c
 @dataclass
 class DatasetSplits:
-    "A labelled dataset as tensors: train and test `Split`s, label names, input shape, and its adapter."
+    "A labelled dataset as tensors: train and test `Examples`s, label names, input shape, and its adapter."
     name: str                 # registry name, e.g. 'fsdd'
     modality: str             # 'image' | 'audio' | 'text'
-    train: Split              # training split
-    test: Split               # held-out split
+    train: Examples              # training split
+    test: Examples               # held-out split
     classes: list             # label names; labels are 0 .. len(classes)-1
     input_shape: tuple        # one input: (channels, h, w) images, (n, n_mels) audio frames, (n,) text bytes
     groups: dict|None = None  # natural grouping, {'train': [group per sample], 'test': [...]}, e.g. speakers
@@ -389,375 +382,3 @@ def stratified_split(labels:Tensor, # (N,) integer labels
         k = round(test_fraction * len(idx))
         test.append(idx[:k]); train.append(idx[k:])
     return torch.cat(train).sort().values, torch.cat(test).sort().values
-
-# %% ../nbs/05_data.ipynb #558e026a
-def image_splits(name:str, # registry name
-                 train_images:Tensor, # (N, channels, h, w) uint8 (or floats in [0, 1])
-                 train_labels:Tensor, # (N,)
-                 test_images:Tensor, # (M, channels, h, w)
-                 test_labels:Tensor, # (M,)
-                 classes:list, # label names
-                ) -> DatasetSplits:
-    "Image splits, standardised per channel with the training set's mean and standard deviation."
-    to_unit = lambda x: x.float() / 255 if x.dtype == torch.uint8 else x.float()
-    train_x, test_x = to_unit(train_images), to_unit(test_images)
-    mean = train_x.mean((0, 2, 3), keepdim=True)  # (1, ch, 1, 1)
-    std = train_x.std((0, 2, 3), keepdim=True)
-    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    train = Split(train_x, torch.as_tensor(train_labels).long())
-    test = Split(test_x, torch.as_tensor(test_labels).long())
-    return DatasetSplits(name, 'image', train, test, list(classes), tuple(train_x.shape[1:]))
-
-# %% ../nbs/05_data.ipynb #ee253e87
-def read_idx(path:str|Path, # an idx file of unsigned bytes (the MNIST format)
-            ) -> Tensor: # uint8, of the shape its header announces
-    "The array in an idx file; an error naming the file and the record where it is cut short or malformed."
-    path = Path(path)
-    data = path.read_bytes()
-    if len(data) < 4 or data[:3] != b'\0\0\x08':
-        raise ValueError(f"{path} is not an idx file of unsigned bytes (it starts with {data[:4].hex() or 'nothing'})")
-    header = 4 + 4 * data[3]
-    if len(data) < header: raise ValueError(f"{path} is cut short inside its {header}-byte header")
-    dims = struct.unpack(f'>{data[3]}I', data[4:header])
-    record, expected = math.prod(dims[1:]), header + math.prod(dims)
-    if len(data) < expected:
-        raise ValueError(f"{path} is truncated: its header announces {dims[0]:,} records of {record} bytes "
-                         f"({expected:,} bytes) but it has {len(data):,}, so record {(len(data) - header) // record:,} "
-                         f"(counting from 0) is cut short")
-    if len(data) > expected:
-        raise ValueError(f"{path} has {len(data) - expected:,} bytes after the {dims[0]:,} records its header announces")
-    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(dims)
-
-def _load_torchvision_images(name:str, # 'fashion_mnist' | 'mnist' | 'cifar10'
-                            data_dir:str|Path|None=None, # data root; see `data_root`
-                            download:bool=True, # fetch missing files with torchvision's downloader
-                            verify:bool=True, # check the files against their record first
-                           ) -> DatasetSplits:
-    "A torchvision image dataset as whole standardised tensors (channels first)."
-    import torchvision.datasets as tvd
-    dataset_class = dict(fashion_mnist=tvd.FashionMNIST, mnist=tvd.MNIST, cifar10=tvd.CIFAR10)[name]
-    folder = ensure_dataset(name, data_dir, download, verify)
-    parts = []
-    for split in ('train', 't10k'):
-        if name == 'cifar10':
-            ds = dataset_class(data_root(data_dir), train=split == 'train', download=False)
-            x, y = torch.as_tensor(ds.data).permute(0, 3, 1, 2), torch.as_tensor(ds.targets)  # (N, 3, h, w)
-            classes = ds.classes  # read from batches.meta
-        else:
-            images, labels = folder / f'{split}-images-idx3-ubyte', folder / f'{split}-labels-idx1-ubyte'
-            x, y = read_idx(images)[:, None], read_idx(labels).long()  # (N, 1, h, w), (N,)
-            if len(x) != len(y): raise ValueError(f"{images} holds {len(x):,} images but {labels} {len(y):,} labels")
-            classes = dataset_class.classes
-        parts += [x, y]
-    return image_splits(name, *parts, classes=classes)
-
-# %% ../nbs/05_data.ipynb #b7712a61
-def load_fashion_mnist(data_dir:str|Path|None=None, # data root; see `data_root`
-                       cache_dir:str|Path|None=None, # unused: nothing is derived
-                       download:bool=True, # fetch missing files with torchvision's downloader
-                       *,
-                       verify:bool=True, # check the files against their record first
-                      ) -> DatasetSplits:
-    "Fashion-MNIST: 60,000 / 10,000 clothing images, 1×28×28, 10 classes."
-    return _load_torchvision_images('fashion_mnist', data_dir, download, verify)
-
-def load_mnist(data_dir:str|Path|None=None, # data root; see `data_root`
-               cache_dir:str|Path|None=None, # unused: nothing is derived
-               download:bool=True, # fetch missing files with torchvision's downloader
-               *,
-               verify:bool=True, # check the files against their record first
-              ) -> DatasetSplits:
-    "MNIST: 60,000 / 10,000 handwritten digits, 1×28×28, 10 classes."
-    return _load_torchvision_images('mnist', data_dir, download, verify)
-
-def load_cifar10(data_dir:str|Path|None=None, # data root; see `data_root`
-                 cache_dir:str|Path|None=None, # unused: nothing is derived
-                 download:bool=True, # fetch missing files with torchvision's downloader
-                 *,
-                 verify:bool=True, # check the files against their record first
-                ) -> DatasetSplits:
-    "CIFAR-10: 50,000 / 10,000 colour images, 3×32×32, 10 classes."
-    return _load_torchvision_images('cifar10', data_dir, download, verify)
-
-# %% ../nbs/05_data.ipynb #d88db3d4
-def load_sklearn_digits(data_dir:str|Path|None=None, # unused: the data ship with scikit-learn
-                        cache_dir:str|Path|None=None, # unused: nothing is derived
-                        download:bool=True, # unused
-                        *,
-                        test_fraction:float=0.2, # share of each digit held out
-                        seed:int=0, # seed of the split
-                       ) -> DatasetSplits:
-    "scikit-learn's 8×8 digits (1,797 images, 0–9), split 80/20 per class."
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    x = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16  # (1797, 1, 8, 8) in [0, 1]
-    y = torch.tensor(digits.target)
-    train_idx, test_idx = stratified_split(y, test_fraction, seed)
-    return image_splits('sklearn_digits', x[train_idx], y[train_idx], x[test_idx], y[test_idx],
-                        [str(d) for d in range(10)])
-
-# %% ../nbs/05_data.ipynb #9cb3ae9c
-class LogMel(nn.Module):
-    "Waveforms (..., T) -> log-mel frames (..., frames, n_mels), frames = T // hop_length + 1."
-    def __init__(self,
-                 sample_rate:int=8000, # Hz
-                 n_mels:int=40, # mel bands
-                 n_fft:int=256, # STFT window, samples
-                 hop_length:int=80, # STFT hop, samples
-                ):
-        super().__init__()
-        self.hop_length = hop_length
-        self.mel = torchaudio.transforms.MelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
-                                                        n_mels=n_mels)
-
-    def num_frames(self, num_samples:int) -> int: return num_samples // self.hop_length + 1
-
-    def forward(self, wave:Tensor) -> Tensor:
-        return rearrange(torch.log(self.mel(wave) + 1e-6), '... mel t -> ... t mel')  # (..., frames, n_mels)
-
-# %% ../nbs/05_data.ipynb #fbd59c00
-@contextmanager
-def _one_thread():
-    "Run the enclosed tensor operations on one intra-op thread, then restore torch's setting."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(threads)
-
-# %% ../nbs/05_data.ipynb #2af954ee
-def log_mel_frames(waves:list[Tensor], # waveforms (L_i,) of one sample rate
-                   mel:LogMel, # the featuriser
-                  ) -> list[Tensor]: # (T_i, n_mels) frames of each clip
-    "Log-mel frames of each clip, computed clip by clip; never padded."
-    with torch.no_grad(): return [mel(torch.as_tensor(w, dtype=torch.float32)) for w in waves]  # (T_i, n_mels) each
-
-# %% ../nbs/05_data.ipynb #9dd3b4ca
-def standardize_frames(train:Split, # audio training split, packed: values (frames, n_mels)
-                       *others:Split, # further splits standardised with the training statistics
-                      ) -> list[Split]:
-    "Splits whose frames are standardised per band with the training split's real frames; they stay packed."
-    if not all(s.is_packed for s in (train, *others)):
-        raise ValueError("standardize_frames needs variable-length (packed) splits")
-    mean, std = train.values.mean(0), train.values.std(0).clamp_min(1e-6)  # (n_mels,)
-    return [Split.from_packed((s.values - mean) / std, s.lengths, s.y, s.n) for s in (train, *others)]
-
-# %% ../nbs/05_data.ipynb #e26525a7
-_FSDD_FILE = re.compile(r'^(\d)_([A-Za-z]+)_(\d+)\.wav$')
-
-def _too_long(record:str, frames:int, max_frames:int, hop_length:int, sample_rate:int=8000) -> ValueError:
-    "The error for a clip of `frames` log-mel frames over the bound `max_frames`."
-    return ValueError(f"{record} is {frames:,} log-mel frames long ({(frames - 1) * hop_length / sample_rate:.1f} s), "
-                      f"over max_frames={max_frames} ({(max_frames - 1) * hop_length / sample_rate:.1f} s): the "
-                      f"longest clip sets the input length every adapter of the dataset is built for. Raise the bound "
-                      f"with the dataset option max_frames (in a federation's [[clients]] table: options = "
-                      f"{{ max_frames = {frames} }}), or remove the clip")
-
-def _read_wav(path:Path, # a wav file
-              sample_rate:int=8000, # the rate it must have, Hz
-              max_samples:int|None=None, # longest clip accepted; longer ones raise before decoding
-             ) -> Tensor: # (L,) float32 mono samples
-    "The samples of one wav file; an error naming the file when it is unreadable, empty, too long or not finite."
-    import soundfile as sf
-    try: info = sf.info(path)
-    except Exception as e: raise ValueError(f"{path} is not a readable wav file ({type(e).__name__}: {e})") from None
-    if info.samplerate != sample_rate:
-        raise ValueError(f"{path} has sample rate {info.samplerate} Hz; expected {sample_rate} Hz")
-    if info.frames == 0: raise ValueError(f"{path} holds no samples (an empty recording)")
-    if max_samples is not None and info.frames > max_samples: raise OverflowError(info.frames)
-    wave, _ = sf.read(path, dtype='float32')
-    wave = torch.from_numpy(wave.mean(1) if wave.ndim > 1 else wave)
-    if not (finite := torch.isfinite(wave)).all():
-        raise ValueError(f"{path}: sample {int((~finite).nonzero()[0]):,} of {len(wave):,} is not finite (NaN or inf)")
-    return wave
-
-def load_fsdd(data_dir:str|Path|None=None, # data root; see `data_root`
-              cache_dir:str|Path|None=None, # where the log-mel frames are cached; see `cache_root`
-              download:bool=True, # fetch the official archive when missing
-              *,
-              n_mels:int=40, # mel bands
-              n_fft:int=256, # STFT window (32 ms at 8 kHz)
-              hop_length:int=80, # STFT hop (10 ms at 8 kHz)
-              test_indices:int=5, # recordings with index below this are test (official: 5)
-              max_frames:int=1000, # longest clip accepted, in frames (1,000: about 10 s); longer ones raise
-              verify:bool=True, # check the recordings against their record first (and read only those)
-             ) -> DatasetSplits:
-    "The Free Spoken Digit Dataset as standardised log-mel frames with padding masks (official split)."
-    for option, value in dict(n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, max_frames=max_frames).items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"fsdd option {option} must be an integer >= 1, got {value!r}")
-    folder = ensure_dataset('fsdd', data_dir, download, verify)
-    wavs = sorted((folder / 'recordings').glob('*.wav'))
-    if verify:
-        listed = sorted(folder / relative for relative in manifest('fsdd')['sha256'])
-        if extra := sorted(set(wavs) - set(listed)):
-            warnings.warn(f"{len(extra)} wav file(s) in {folder / 'recordings'} are not FSDD v1.0.10 recordings and "
-                          f"are left out: {', '.join(p.name for p in extra[:3])}{' …' if len(extra) > 3 else ''} "
-                          f"(verify=False reads them)")
-        wavs = listed
-    names = [_FSDD_FILE.match(p.name) for p in wavs]
-    if bad := [p.name for p, m in zip(wavs, names) if m is None]:
-        raise ValueError(f"unexpected file names in {folder / 'recordings'}: {bad[:3]}")
-    params = dict(sample_rate=8000, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, version=1)
-    max_samples = max_frames * hop_length - 1  # the most samples with L // hop_length + 1 <= max_frames
-
-    def decode_and_featurise():
-        mel, frames = LogMel(8000, n_mels, n_fft, hop_length), []
-        for p in wavs:
-            try: wave = _read_wav(p, 8000, max_samples)
-            except OverflowError as e: raise _too_long(str(p), mel.num_frames(e.args[0]), max_frames, hop_length)
-            with torch.no_grad(): frames.append(mel(wave))  # (T_i, n_mels)
-        return {'frames': torch.cat(frames), 'lengths': torch.tensor([len(f) for f in frames])}
-
-    with _one_thread():
-        feats = cached('fsdd-logmel', wavs, params, decode_and_featurise, cache_dir)
-        if (too_long := (feats['lengths'] > max_frames).nonzero().flatten()).numel():  # a cache made under a larger bound
-            raise _too_long(str(wavs[int(too_long[0])]), int(feats['lengths'][too_long[0]]), max_frames, hop_length)
-    y = torch.tensor([int(m[1]) for m in names])
-    clips = Split.from_packed(feats['frames'], feats['lengths'], y)  # packed (frames, n_mels); n: the longest clip
-    speakers = [m[2] for m in names]
-    is_test = torch.tensor([int(m[3]) < test_indices for m in names])
-    train_idx, test_idx = (~is_test).nonzero().flatten(), is_test.nonzero().flatten()
-    train, test = standardize_frames(clips.subset(train_idx), clips.subset(test_idx))
-    return DatasetSplits('fsdd', 'audio', train, test, [str(d) for d in range(10)], (clips.n, n_mels),
-                         groups={'train': [speakers[i] for i in train_idx], 'test': [speakers[i] for i in test_idx]})
-
-# %% ../nbs/05_data.ipynb #638c1285
-_DTMF_FREQUENCIES = {1: (697, 1209), 2: (697, 1336), 3: (697, 1477), 4: (770, 1209), 5: (770, 1336), 6: (770, 1477),
-                     7: (852, 1209), 8: (852, 1336), 9: (852, 1477), 0: (941, 1336)}  # digit: (row Hz, column Hz)
-
-# %% ../nbs/05_data.ipynb #048bab0e
-def dtmf_waveforms(labels:Tensor, # (N,) digits 0-9
-                   *,
-                   sample_rate:int=8000, # Hz
-                   duration:tuple=(0.1, 0.6), # tone duration range, seconds
-                   silence:tuple=(0.0, 0.1), # range of the leading and of the trailing silence, seconds
-                   level_db:tuple=(-30., -3.), # tone level range, dB full scale
-                   twist_db:float=3., # largest level difference between the two tones, dB
-                   drift:float=0.015, # largest relative deviation of a tone's frequency from nominal
-                   snr_db:tuple=(5., 30.), # signal-to-noise ratio range, dB
-                   seed:int=0, # seed of every random draw
-                  ) -> list[Tensor]: # N waveforms (L_i,)
-    "Noisy DTMF keypad tones for `labels`, with random duration, level, twist, frequency drift and noise."
-    g = torch.Generator().manual_seed(seed)
-    uniform = lambda low, high: low + (high - low) * torch.rand((), generator=g).item()
-    waves = []
-    with _one_thread():
-        for digit in labels.tolist():
-            length = round(uniform(*duration) * sample_rate)
-            lead, trail = round(uniform(*silence) * sample_rate), round(uniform(*silence) * sample_rate)
-            twist = uniform(-twist_db, twist_db) / 2
-            tone = torch.zeros(length)
-            for nominal, gain_db in zip(_DTMF_FREQUENCIES[digit], (twist, -twist)):
-                start, end = nominal * (1 + uniform(-drift, drift)), nominal * (1 + uniform(-drift, drift))
-                freq = torch.linspace(start, end, length)  # (L,) Hz
-                phase = uniform(0, 2 * math.pi) + 2 * math.pi * torch.cumsum(freq, 0) / sample_rate
-                tone += 10 ** (gain_db / 20) * torch.sin(phase)
-            ramp = min(round(0.005 * sample_rate), length // 2)
-            window = torch.ones(length)
-            window[:ramp] = 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, ramp))
-            window[length - ramp:] = window[:ramp].flip(0)
-            tone = 10 ** (uniform(*level_db) / 20) * window * tone / 2
-            noise = tone.pow(2).mean().sqrt() / 10 ** (uniform(*snr_db) / 20)
-            wave = F.pad(tone, (lead, trail))
-            waves.append(wave + noise * torch.randn(len(wave), generator=g))  # (lead + L + trail,)
-    return waves
-
-# %% ../nbs/05_data.ipynb #b09ef7ba
-def load_dtmf(data_dir:str|Path|None=None, # unused: the tones are generated
-              cache_dir:str|Path|None=None, # unused: generating is cheaper than caching
-              download:bool=True, # unused
-              *,
-              train_per_class:int=100, # training clips per digit
-              test_per_class:int=30, # test clips per digit
-              seed:int=0, # seed of the training clips; the test clips use seed + 1
-              n_mels:int=40, # mel bands
-              n_fft:int=256, # STFT window
-              hop_length:int=80, # STFT hop
-              max_frames:int=1000, # longest clip accepted, in frames (about 10 s); longer durations raise
-              **tone_options, # further `dtmf_waveforms` options (duration, snr_db, ...)
-             ) -> DatasetSplits:
-    "Generated DTMF tones of the digits 0-9 as standardised log-mel frames with padding masks."
-    mel = LogMel(8000, n_mels, n_fft, hop_length)
-    duration, silence = tone_options.get('duration', (0.1, 0.6)), tone_options.get('silence', (0.0, 0.1))
-    n = mel.num_frames(round(duration[1] * 8000) + 2 * round(silence[1] * 8000))  # frames of the longest possible clip
-    if n > max_frames: raise _too_long(f"a DTMF clip of duration {duration[1]} s and silences {silence[1]} s", n,
-                                       max_frames, hop_length)
-    splits = []
-    for per_class, split_seed in ((train_per_class, seed), (test_per_class, seed + 1)):
-        y = torch.arange(10).repeat(per_class)
-        with _one_thread(): frames = log_mel_frames(dtmf_waveforms(y, seed=split_seed, **tone_options), mel)
-        splits.append(Split.from_sequences(frames, y, n))  # packed; n: the longest possible clip
-    return DatasetSplits('dtmf', 'audio', *standardize_frames(*splits), [str(d) for d in range(10)], (n, n_mels))
-
-# %% ../nbs/05_data.ipynb #0c0966a6
-def _sms_rows(path:Path, # a file of `label<TAB>text` lines
-              classes:list, # the labels allowed
-              max_bytes:int, # longest message accepted, in UTF-8 bytes
-             ) -> list[tuple[int, str, str]]: # (line number, label, text) of every non-blank line
-    "The messages of an SMS Spam Collection file; an error naming the file and the line where one is malformed."
-    data = path.read_bytes()
-    try: text = data.decode('utf-8')
-    except UnicodeDecodeError as e:
-        line = data.count(b'\n', 0, e.start) + 1
-        raise ValueError(f"line {line:,} of {path} is not valid UTF-8 "
-                         f"(bytes {data[e.start:e.end + 3]!r})") from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip(): continue
-        label, tab, message = line.partition('\t')
-        if not tab or label not in classes:
-            raise ValueError(f"line {number:,} of {path} is not '{'|'.join(classes)}<TAB>text': {line[:40]!r}")
-        if (size := len(message.encode('utf-8'))) > max_bytes:
-            raise ValueError(f"line {number:,} of {path} holds a message of {size:,} bytes, over max_bytes={max_bytes}: "
-                             f"the longest message sets the input length every text adapter is built for. "
-                             f"Raise the bound with the dataset option max_bytes (in a federation's [[clients]] "
-                             f"table: options = {{ max_bytes = {size} }}), or remove the line")
-        rows.append((number, label, message))
-    if not rows: raise ValueError(f"{path} holds no messages (an empty file)")
-    return rows
-
-def load_sms_spam(data_dir:str|Path|None=None, # data root; see `data_root`
-                  cache_dir:str|Path|None=None, # unused: parsing is fast
-                  download:bool=True, # fetch the UCI archive when missing
-                  *,
-                  test_fraction:float=0.2, # share of each class held out
-                  seed:int=0, # seed of the split
-                  deduplicate:bool=True, # keep only the first of messages with the same text, before splitting
-                  max_bytes:int=1024, # longest message accepted, in UTF-8 bytes; longer ones raise
-                  verify:bool=True, # check the file against its record first
-                 ) -> DatasetSplits:
-    "The SMS Spam Collection as UTF-8 byte ids with padding masks, de-duplicated and split per class."
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
-        raise ValueError(f"sms_spam option max_bytes must be an integer >= 1, got {max_bytes!r}")
-    folder = ensure_dataset('sms_spam', data_dir, download, verify)
-    classes = ['ham', 'spam']
-    rows = [(label, text) for _, label, text in _sms_rows(folder / 'SMSSpamCollection', classes, max_bytes)]
-    if deduplicate: rows = list({text: (label, text) for label, text in reversed(rows)}.values())[::-1]  # first of each
-    y = torch.tensor([classes.index(label) for label, _ in rows])
-    encoded = [text.encode('utf-8') for _, text in rows]
-    ids = torch.tensor(list(b''.join(encoded)), dtype=torch.long)  # (bytes,) every message's byte ids, packed
-    messages = Split.from_packed(ids, [len(e) for e in encoded], y)  # n: the longest message
-    train_idx, test_idx = stratified_split(y, test_fraction, seed)
-    return DatasetSplits('sms_spam', 'text', messages.subset(train_idx), messages.subset(test_idx), classes,
-                         (messages.n,))
-
-# %% ../nbs/05_data.ipynb #159d9efb
-def decode_bytes(ids:Tensor, # (n,) byte ids
-                 mask:Tensor|None=None, # (n,) True on real bytes
-                ) -> str:
-    "The text behind one row of byte ids."
-    return bytes(ids[mask].tolist() if mask is not None else ids.tolist()).decode('utf-8', errors='replace')
-
-# %% ../nbs/05_data.ipynb #04aebbe6
-DATASETS = {'fashion_mnist': load_fashion_mnist, 'mnist': load_mnist, 'cifar10': load_cifar10,
-            'sklearn_digits': load_sklearn_digits, 'fsdd': load_fsdd, 'dtmf': load_dtmf, 'sms_spam': load_sms_spam}
-
-def load_dataset(name:str, # a key of `DATASETS`
-                 data_dir:str|Path|None=None, # data root; see `data_root`
-                 cache_dir:str|Path|None=None, # cache folder; see `cache_root`
-                 download:bool=True, # fetch missing files when the data root is writable
-                 **options, # the loader's own options, e.g. n_mels for audio
-                ) -> DatasetSplits:
-    "Load dataset `name` as tensors."
-    if name not in DATASETS: raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-    return DATASETS[name](data_dir, cache_dir, download, **options)

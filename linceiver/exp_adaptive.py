@@ -14,25 +14,32 @@ from matplotlib.figure import Figure
 from .perceiver import PerceiverConfig, PerceiverIO
 from .adaptive import effective_k, prune, gated_attentions, rank_budget_loss
 from .linformer import forward_flops
-from .fedavg import evaluate, format_table
+from .client import evaluate
+from .runs import format_table
 from .data import dataset_available
 from .experiments import (Experiment, Recipe, load_results, summary_rows, train_classifier, model_costs,
                                    subset_indices, cell_model, explore_view)
 from .exp_k import preset_settings, scale_recipe, latest_results
 
 # %% auto #0
-__all__ = ['K_MAX', 'TAU', 'GATE_LR_SCALE', 'BUDGETS', 'DATASETS', 'PUBLISHED', 'adaptive_scales', 'model_config',
-           'adaptive_rank', 'ScaledLogits', 'speed_up_gates', 'settle_gates', 'rank_columns', 'closed_floor',
-           'adaptive_cell', 'published_text', 'adaptive_summary', 'adaptive_table', 'goal_check', 'harder_keeps_more',
-           'plot_accuracy_vs_flops', 'plot_hard_k', 'adaptive_plots', 'explore_adaptive']
+__all__ = ['adaptive_rank', 'adaptive_table', 'adaptive_plots']
 
 # %% ../nbs/11_exp_adaptive.ipynb #9cf707bd
 K_MAX = 64                 # every gated projection starts at this rank: the encoder's k and the latents' latent_k (= m)
+
+# %% ../nbs/11_exp_adaptive.ipynb #1ad112c0
 TAU = 0.05                 # a gate above TAU counts as open (hard k) and survives `prune`
+
+# %% ../nbs/11_exp_adaptive.ipynb #c0d45ed6
 GATE_LR_SCALE = 30.        # budget gates' logits learn GATE_LR_SCALE times faster than the weights (see below)
+
+# %% ../nbs/11_exp_adaptive.ipynb #04d91704
 BUDGETS = (0.3, 1.0, 3.0)  # weights of `rank_budget_loss`: from barely pruning to pruning hard (see the probe below)
+
+# %% ../nbs/11_exp_adaptive.ipynb #ad84eb34
 DATASETS = ('mnist', 'fashion_mnist', 'cifar10')  # easy, harder, hardest; cifar10 only where its files exist
 
+# %% ../nbs/11_exp_adaptive.ipynb #f9f09e73
 def adaptive_scales() -> dict[str, dict]:
     "Per scale: the budget weights, how many training and test images, how many epochs."
     return dict(
@@ -47,6 +54,7 @@ def model_config(gates:str) -> dict:
     return dict(widths, k=K_MAX, latent_k=K_MAX, encoder_attention='linformer', latent_attention='linformer',
                 decoder_attention='linformer', compress_first=True, rank_gate=None if gates == 'none' else gates)
 
+# %% ../nbs/11_exp_adaptive.ipynb #e4720c47
 def adaptive_rank(scale:str, # 'quick' | 'reduced' | 'full'
                   seeds:tuple, # every model runs each seed
                  ) -> Experiment:
@@ -83,6 +91,7 @@ class ScaledLogits(nn.Module):
     def forward(self, theta:Tensor) -> Tensor: return self.scale * theta
     def right_inverse(self, logits:Tensor) -> Tensor: return logits / self.scale
 
+# %% ../nbs/11_exp_adaptive.ipynb #9c45743e
 def speed_up_gates(model:nn.Module, # a model with budget gates
                    scale:float, # how much faster the gate logits learn
                   ) -> nn.Module:
@@ -91,6 +100,7 @@ def speed_up_gates(model:nn.Module, # a model with budget gates
         parametrize.register_parametrization(attn.gate, 'logits', ScaledLogits(scale))
     return model
 
+# %% ../nbs/11_exp_adaptive.ipynb #7db6c31c
 def settle_gates(model:nn.Module) -> nn.Module:
     "Fold the parametrization `speed_up_gates` added back into plain logits (the gates keep their values)."
     for attn in gated_attentions(model).values():
@@ -111,6 +121,7 @@ def rank_columns(model:nn.Module, tau:float) -> dict:
                 soft_k=json.dumps({n: round(k['soft'], 2) for n, k in ks.items()}),
                 hard_k_total=sum(k['hard'] for k in ks.values()), soft_k_total=sum(k['soft'] for k in ks.values()))
 
+# %% ../nbs/11_exp_adaptive.ipynb #4b8efca0
 def _costs(model:nn.Module, x:Tensor, y:Tensor, suffix:str='') -> dict:
     "Parameters, size, training and forward FLOPs per example of `model`, the column names ending in `suffix`."
     costs = model_costs(model, x, y)
@@ -127,6 +138,7 @@ def closed_floor(model:nn.Module, x:Tensor, y:Tensor) -> float:
             attn.gate.logits.fill_(-6.)[top] = 3.  # every gate closed but the most open one
     return model_costs(prune(least), x, y)['train_flops_per_example']
 
+# %% ../nbs/11_exp_adaptive.ipynb #4fa5d768
 def adaptive_cell(cell:dict, # a cell of `adaptive_rank`
                   device:torch.device|str='cpu', # where to train
                   precision:str='fp32', # 'fp32' | 'bf16' (autocast)
@@ -159,6 +171,7 @@ PUBLISHED = dict(  # the seed report (../shared/DESIGN.md): k_max 128, 64 latent
     what='soft k = sum of sigmoid gates (start → end of training), accuracy %; k_max 128, gates that scale E and '
          'save no compute, no pruning')
 
+# %% ../nbs/11_exp_adaptive.ipynb #8ff8e640
 def published_text(dataset:str) -> str:
     "The report's figure for `dataset`, or a dash where it published none."
     p = PUBLISHED.get(dataset)
@@ -187,10 +200,12 @@ def adaptive_summary(rows:list[dict], # rows of an adaptive_rank results.csv
         s['accuracy_loss_points'] = 100 * (f['accuracy_mean'] - s['accuracy_pruned_mean'])
     return out
 
+# %% ../nbs/11_exp_adaptive.ipynb #a8170671
 def _pm(s:dict, column:str, scale:float=100., digits:int=2) -> str:
     mean = s.get(f'{column}_mean')
     return '—' if mean is None else f"{scale * mean:.{digits}f} ± {scale * s[f'{column}_std']:.{digits}f}"
 
+# %% ../nbs/11_exp_adaptive.ipynb #7c840d34
 def _ks(ks:dict, digits:int=0) -> str:
     return ', '.join(f"{n} {v:.{digits}f}" for n, v in ks.items()) or '—'
 
@@ -231,6 +246,7 @@ def goal_check(summary:list[dict], # `adaptive_summary` of the results
     return dict(met=bool(meeting), meeting=[s['model'] for s in meeting], closest=closest,
                 floor_ratio=statistics.fmean(s['floor_ratio'] for s in budgets))
 
+# %% ../nbs/11_exp_adaptive.ipynb #94d65c5f
 def harder_keeps_more(summary:list[dict], # `adaptive_summary` of the results
                       easy:str='mnist', hard:str='fashion_mnist', # the two datasets compared
                      ) -> dict: # per budget the hard k of both and their difference; the verdict
@@ -287,6 +303,7 @@ def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/11_exp_adaptive.ipynb #ada39aa6
 def plot_hard_k(rows:list[dict]) -> Figure:
     "Hard k per gated attention (mean over seeds), one group of bars per budget, one panel per dataset."
     summary = [s for s in adaptive_summary(rows) if s['gates'] in ('budget', 'published')]
@@ -306,6 +323,7 @@ def plot_hard_k(rows:list[dict]) -> Figure:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/11_exp_adaptive.ipynb #91c0b0e3
 def adaptive_plots(rows:list[dict]) -> dict[str, Figure]:
     "The plots an adaptive_rank results folder holds."
     return {'accuracy_vs_flops': plot_accuracy_vs_flops(rows), 'hard_k': plot_hard_k(rows)}

@@ -10,13 +10,12 @@ from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text)
 from .federations import build_federation, load_federation_config
-from .fedavg import run_federation, majority_baseline, format_table
+from .client import majority_baseline
+from .fedavg import run_federation
+from .runs import format_table
 
 # %% auto #0
-__all__ = ['METHODS', 'TRAINED', 'TEN_CLIENT_SCALES', 'PARTITIONS', 'MOMENTS', 'NO_DEFENCES', 'MODALITY_LEVERS',
-           'MODALITY_SCALES', 'PUBLISHED_FED', 'federation_scores', 'federation_cell', 'ten_clients', 'modalities',
-           'fed_table', 'tuning_table', 'fed_goals', 'anchor_table', 'ten_client_plots', 'modality_plots',
-           'modality_table']
+__all__ = ['ten_clients', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig settings it adds)
@@ -25,6 +24,7 @@ METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig
     centralized_ft=('centralized', dict(finetune_epochs=5)),  # then each client fine-tunes its own copy's parts
     majority=(None, {}))  # each client predicts its most frequent training label: nothing trains
 
+# %% ../nbs/12_exp_federated.ipynb #c1560c74
 def federation_scores(specs:list, # the federation's clients
                       last:dict[str, dict], # each client's results after the last round (`evaluate_clients`)
                       rounds:list[dict], # the history's round records (none for an untrained baseline)
@@ -49,6 +49,7 @@ def federation_scores(specs:list, # the federation's clients
             'val_curve': json.dumps([round(v, 4) for v in curve]),
             'train_loss_curve': json.dumps([None if v is None else round(v, 4) for v in losses])}
 
+# %% ../nbs/12_exp_federated.ipynb #3214bb7b
 def federation_cell(cell:dict, # config (a federation config dict), method (or algorithm), overrides, seed, labels
                     device='cpu', # where the clients train
                     precision:str='fp32', # 'fp32' | 'bf16' (autocast)
@@ -69,6 +70,8 @@ def federation_cell(cell:dict, # config (a federation config dict), method (or a
 
 # %% ../nbs/12_exp_federated.ipynb #ae760777
 TRAINED = ('linceiver', 'local', 'fedavg', 'fedper', 'fedrep', 'centralized')  # the methods with a learning rate
+
+# %% ../nbs/12_exp_federated.ipynb #379c20a2
 TEN_CLIENT_SCALES = dict(  # per scale: the federation's size, rounds, the learning-rate grid and what runs
     quick=dict(clients=2, train_per_client=64, test_per_client=64, val_fraction=0.25, rounds=3, local_epochs=1, batch_size=32,
                test_set=False, lrs=(1e-3, 3e-3), partitions=('dir0.1',), methods=('linceiver', 'fedavg', 'majority'),
@@ -81,12 +84,19 @@ TEN_CLIENT_SCALES = dict(  # per scale: the federation's size, rounds, the learn
               batch_size=64,
               test_set=True, lrs=(3e-4, 1e-3, 3e-3), partitions=('iid', 'dir0.5', 'dir0.1'),
               methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True))
+
+# %% ../nbs/12_exp_federated.ipynb #04603a5d
 PARTITIONS = {'iid': dict(partition='iid'), 'dir0.5': dict(partition='dirichlet', alpha=0.5),
               'dir0.1': dict(partition='dirichlet', alpha=0.1)}
+
+# %% ../nbs/12_exp_federated.ipynb #75022d31
 MOMENTS = dict(fedavg=('keep', 'reset'))  # FedAvg: a client's AdamW moments kept across rounds, or a fresh
+
+# %% ../nbs/12_exp_federated.ipynb #f2720282
                                           # optimizer each round (the literature's); validation decides
 NO_DEFENCES = dict(update_norm_bound=None, weight_cap=None)  # robust aggregation is off for every method alike
 
+# %% ../nbs/12_exp_federated.ipynb #507445cf
 def _ten_client_config(settings:dict, partition:str, compress_first:bool=True) -> dict:
     "The federation config of one partition: the fmnist preset, its one table re-cut, validation held out."
     config = preset_at_scale('fmnist', settings)
@@ -130,6 +140,8 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
 MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  # per-modality encoder averaging
                    'all+equal': dict(weight_cap=1.0)}  # no client counts more than the median client in the average
+
+# %% ../nbs/12_exp_federated.ipynb #30d7a569
 MODALITY_SCALES = dict(
     quick=dict(rounds=1, local_epochs=1, train_per_client=32, test_per_client=32, max_local_batches=2, test_set=False),
     reduced=dict(rounds=5, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
@@ -137,6 +149,7 @@ MODALITY_SCALES = dict(
     full=dict(rounds=30, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
               test_set=True))
 
+# %% ../nbs/12_exp_federated.ipynb #a5053f50
 def _modality_config(settings:dict, groups:tuple|None) -> dict:
     "The multimodal preset at a scale, with only the tables of `groups` (None: all)."
     config = preset_at_scale('multimodal', settings)
@@ -169,8 +182,10 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
 def _pm(mean, std, scale=100, fmt='.2f') -> str:
     return '—' if mean is None else f"{scale * mean:{fmt}} ± {scale * (std or 0):{fmt}}"
 
+# %% ../nbs/12_exp_federated.ipynb #c450dae7
 def _final(rows:list[dict]) -> list[dict]: return [r for r in rows if r.get('phase', 'final') == 'final']
 
+# %% ../nbs/12_exp_federated.ipynb #8a7a2202
 def _converged_text(group:list[dict]) -> str:
     "'yes', or 'not converged (n of m seeds)', or '—' for an untrained baseline."
     flags = [r.get('converged') for r in group if r.get('converged') is not None]
@@ -198,6 +213,7 @@ def fed_table(rows:list[dict], # rows of a ten_clients results.csv
                     'MB / round': f"{r['bytes_per_round_mean'] / 2**20:.2f}"})
     return out
 
+# %% ../nbs/12_exp_federated.ipynb #f5eba05b
 def tuning_table(rows:list[dict], # rows of a ten_clients results.csv
                 ) -> list[dict]: # one row per (partition, method, variant): validation % at every candidate
     "The tuning cells: validation accuracy of every candidate learning rate (and FedAvg's moments), the best marked *."
@@ -215,6 +231,7 @@ def tuning_table(rows:list[dict], # rows of a ten_clients results.csv
     columns = list(dict.fromkeys(k for r in out for k in r))
     return [{k: r.get(k, '—') for k in columns} for r in out]
 
+# %% ../nbs/12_exp_federated.ipynb #63c03f16
 def fed_goals(rows:list[dict]) -> list[dict]:
     "The protocol issue's goals for experiment 3, computed from the final cells with the noise rule."
     final, goals = _final(rows), []
@@ -242,12 +259,14 @@ def fed_goals(rows:list[dict]) -> list[dict]:
                           verdict='met' if done == len(trained) else 'not met'))
     return goals
 
+# %% ../nbs/12_exp_federated.ipynb #39b8a804
 PUBLISHED_FED = [  # (source, setting, method, what was measured, mean %): the report's and PFLlib's numbers
     ('Linceiver report', 'iid', 'linceiver', 'training accuracy, 10 clients, 5 local epochs', '73.9–96.0'),
     ('PFLlib leaderboard', 'dir0.1', 'fedavg', 'best test round, 20 clients, 4-layer CNN (582k parameters)', '85.85'),
     ('PFLlib leaderboard', 'dir0.1', 'fedper', 'best test round, 20 clients, 4-layer CNN (582k parameters)', '97.44'),
     ('PFLlib leaderboard', 'dir0.1', 'fedrep', 'best test round, 20 clients, 4-layer CNN (582k parameters)', '97.56')]
 
+# %% ../nbs/12_exp_federated.ipynb #388bf8d3
 def anchor_table(rows:list[dict], # rows of a ten_clients results.csv
                 ) -> list[dict]: # one row per published number, with ours in the same setting (or '—': not run)
     "The published numbers of experiment 3 beside ours (test accuracy after the last round, mean ± std over seeds)."
@@ -260,6 +279,7 @@ def anchor_table(rows:list[dict], # rows of a ten_clients results.csv
                     _pm(r['mean_accuracy_mean'], r['mean_accuracy_std'])})
     return out
 
+# %% ../nbs/12_exp_federated.ipynb #f73cd91d
 def _curves(rows:list[dict], partition:str, method:str, column:str='val_curve') -> list[float]:
     "A method's mean curve over the seeds of its final cells."
     curves = [json.loads(r[column]) for r in _final(rows) if (r['partition'], r['method']) == (partition, method)
@@ -267,41 +287,65 @@ def _curves(rows:list[dict], partition:str, method:str, column:str='val_curve') 
     curves = [c for c in curves if c and None not in c]
     return [statistics.fmean(points) for points in zip(*curves)] if curves else []
 
+# %% ../nbs/12_exp_federated.ipynb #ef5d3c91
+def _plain_log_ticks(ax):
+    "Label a log y-axis in plain numbers (0.2, 0.5, 1, 2), not powers of ten."
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ''))
+
 def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
-    "Per partition: each method's validation and training-loss curves (mean over seeds), and its test accuracy."
+    "Per partition: each method's validation and training-loss curves (mean over seeds), and its test accuracy (dots)."
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
     partitions = list(dict.fromkeys(r['partition'] for r in rows))
     methods = list(dict.fromkeys(r['method'] for r in rows))
     colours = {m: f"C{i}" for i, m in enumerate(methods)}
-    fig = Figure(figsize=(4.2 * len(partitions), 9.4))
-    axes = fig.subplots(3, len(partitions), squeeze=False)
     final = summary_rows(_final(rows), by=('partition', 'method'))
+    shown = [m for m in methods if any(r['method'] == m for r in final)] or methods  # the test panels' rows
+    scored = [r for r in final if r['mean_accuracy_mean'] is not None]
+    ends = [100 * (r['mean_accuracy_mean'] + sign * (r['mean_accuracy_std'] or 0)) for r in scored for sign in (-1, 1)]
+    pad = 0.05 * (max(ends) - min(ends) or 10) if ends else 0
+    fig = Figure(figsize=(max(4.6 * len(partitions), 7), 6.4 + 0.3 * len(shown) + 1.4), layout='constrained')
+    axes = fig.subplots(3, len(partitions), squeeze=False, height_ratios=(3, 3, 0.8 + 0.3 * len(shown)))
     for j, partition in enumerate(partitions):
         val_ax, loss_ax, acc_ax = axes[:, j]
         for method in methods:
             if curve := _curves(rows, partition, method):
-                val_ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], color=colours[method], label=method)
+                val_ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], color=colours[method])
             if loss := _curves(rows, partition, method, 'train_loss_curve'):
-                loss_ax.plot(range(1, len(loss) + 1), loss, color=colours[method], label=method)
-        here = [r for r in final if r['partition'] == partition and r['mean_accuracy_mean'] is not None]
-        acc_ax.errorbar([100 * r['mean_accuracy_mean'] for r in here], range(len(here)),
-                        xerr=[100 * (r['mean_accuracy_std'] or 0) for r in here], fmt='none', ecolor='gray', capsize=3)
-        acc_ax.scatter([100 * r['mean_accuracy_mean'] for r in here], range(len(here)),
-                       c=[colours[r['method']] for r in here], zorder=3)
-        acc_ax.set_yticks(range(len(here)), [r['method'] for r in here])
-        val_ax.set(title=f"{partition}: validation accuracy", xlabel='round', ylabel='%')
+                loss_ax.plot(range(1, len(loss) + 1), loss, color=colours[method])
+        here = {r['method']: r for r in final if r['partition'] == partition and r['mean_accuracy_mean'] is not None}
+        for i, method in enumerate(shown):
+            if (r := here.get(method)) is None:  # not run (yet): said so, not drawn as a value
+                acc_ax.text(0.5, i, 'not run', transform=acc_ax.get_yaxis_transform(), ha='center', va='center',
+                            color='gray', fontsize=8, style='italic')
+                continue
+            acc_ax.errorbar(100 * r['mean_accuracy_mean'], i, xerr=100 * (r['mean_accuracy_std'] or 0), fmt='o',
+                            color=colours[method], ecolor='gray', capsize=3)
+        acc_ax.set_yticks(range(len(shown)), shown)
+        acc_ax.set_ylim(len(shown) - 0.4, -0.6)  # the first method on top, as in the legend
+        if ends: acc_ax.set_xlim(min(ends) - pad, max(ends) + pad)  # one scale for every partition, every error bar in
+        val_ax.set(title=f"{partition}: validation accuracy", xlabel='round', ylabel='mean of clients (%)')
         loss_ax.set(title=f"{partition}: training loss", xlabel='round', ylabel='cross-entropy', yscale='log')
-        acc_ax.set(title=f"{partition}: test accuracy (mean of clients)", xlabel='% (mean ± std over seeds)')
+        if loss_ax.lines: _plain_log_ticks(loss_ax)
+        acc_ax.set(title=f"{partition}: test accuracy", xlabel='mean of clients, % (± std over seeds)')
+        for ax in (val_ax, loss_ax):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole
+            if not ax.lines: ax.text(0.5, 0.5, 'no final cells yet', transform=ax.transAxes, ha='center', color='gray')
         for ax in axes[:, j]: ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+    handles = [Line2D([], [], color=colours[m], marker='o', label=m) for m in methods]
+    fig.legend(handles=handles, loc='outside upper center', ncol=min(len(methods), 8), fontsize=8)
     return {'accuracy': fig}
 
+# %% ../nbs/12_exp_federated.ipynb #7f9a9572
 def modality_plots(rows:list[dict]) -> dict[str, Figure]:
-    "Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run is left out."
+    "Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run reads 'not run'."
     summary = {r['setting']: r for r in summary_rows(rows, by=('setting',))}
     groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
     settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS) if s == 'alone' or s in summary]
-    fig = Figure(figsize=(1.6 + 1.4 * len(groups) * len(settings) / 3, 3.4))
+    fig = Figure(figsize=(max(1.6 + 1.4 * len(groups) * len(settings) / 3, 5), 3.8), layout='constrained')
     ax = fig.subplots()
     width = 0.8 / len(settings)
     for j, setting in enumerate(settings):
@@ -310,13 +354,18 @@ def modality_plots(rows:list[dict]) -> dict[str, Figure]:
                   for i, (r, g) in enumerate(zip(at, groups)) if r.get(f'{g}_accuracy_mean') is not None]
         if points:
             xs, ys, errs = zip(*points)
-            ax.errorbar(xs, ys, yerr=errs, fmt='o', capsize=3, label=setting)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups)
+            ax.errorbar(xs, ys, yerr=errs, fmt='o', capsize=3, color=f"C{j}", label=setting)
+        for i, (r, g) in enumerate(zip(at, groups)):  # a missing value is said to be missing, not drawn
+            if r.get(f'{g}_accuracy_mean') is None:
+                ax.text(i + j * width, 0.03, 'not run', transform=ax.get_xaxis_transform(), rotation=90, ha='center',
+                        va='bottom', color='gray', fontsize=8, style='italic')
+    ax.set_xticks([i + (len(settings) - 1) * width / 2 for i in range(len(groups))], groups)
+    ax.set_xlim(-0.5 * width - 0.1, len(groups) - 1 + (len(settings) - 0.5) * width + 0.1)
     ax.set_ylabel('mean held-out accuracy (%)'); ax.grid(axis='y', alpha=0.3)
-    ax.legend(fontsize=8, ncol=len(settings))
-    fig.tight_layout()
+    fig.legend(loc='outside upper center', ncol=len(settings), fontsize=8)
     return {'accuracy': fig}
 
+# %% ../nbs/12_exp_federated.ipynb #c102fb72
 def modality_table(rows:list[dict], # rows of a modalities results.csv
                   ) -> list[dict]: # one row per modality: its accuracy federated with all, alone, and locally
     "Per modality, held-out accuracy (%, mean ± std over seeds) in each setting; the noise rule on all against alone."

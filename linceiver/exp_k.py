@@ -13,15 +13,15 @@ import linceiver
 import json, statistics
 from .experiments import (Experiment, Recipe, load_results, summary_rows, explore_view, paired_diffs,
                                    paired_verdict, verdict_text)
-from .fedavg import format_table
+from .runs import format_table
 
 # %% auto #0
-__all__ = ['KS', 'PUBLISHED', 'preset_settings', 'scale_recipe', 'k_sweep_scales', 'k_sweep', 'k_table', 'plot_accuracy_vs_flops',
-           'plot_curves', 'k_sweep_plots', 'latest_results', 'k_view_rows', 'explore_k']
+__all__ = ['k_sweep', 'k_table', 'k_sweep_plots']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
 
+# %% ../nbs/10_exp_k.ipynb #baa614af
 def preset_settings(name:str='fmnist') -> tuple[dict, dict, dict]:
     "The model widths, the adapter options and the optimiser settings of a federation preset."
     with open(Path(linceiver.__file__).parent / 'presets' / f'{name}.toml', 'rb') as f: preset = tomllib.load(f)
@@ -30,12 +30,14 @@ def preset_settings(name:str='fmnist') -> tuple[dict, dict, dict]:
     optimiser = {k: preset['federation'][k] for k in ('batch_size', 'lr', 'weight_decay')}
     return model, adapter, optimiser
 
+# %% ../nbs/10_exp_k.ipynb #70958011
 def scale_recipe(settings:dict, # a scale's epochs, train_subset and test_subset
                 ) -> dict: # a `Recipe` as a dict, for a cell
     "The recipe of a scale: its epochs and subsets, the fmnist preset's optimiser, a cosine schedule."
     return asdict(Recipe(epochs=settings['epochs'], train_subset=settings['train_subset'], schedule='cosine',
                          test_subset=settings['test_subset'], **preset_settings()[2]))  # cosine: flat by the end
 
+# %% ../nbs/10_exp_k.ipynb #287714bc
 def k_sweep_scales() -> dict[str, dict]:
     "Per scale: which models, how many training and test images, how many epochs, the learning-rate grid."
     return dict(  # a tenth of the training images is held out for validation (the recipe's val_fraction)
@@ -80,6 +82,7 @@ PUBLISHED = dict(  # the seed report (../shared/DESIGN.md): Fashion-MNIST, 30 ep
 def _label(row:dict) -> str:
     return 'Perceiver IO (full)' if row['model'] == 'perceiver_io' else f"Linceiver k={row['k']}"
 
+# %% ../nbs/10_exp_k.ipynb #0037c410
 def _final(rows:list[dict]) -> list[dict]:
     "The final cells (an earlier run, planned before tuning existed, holds only final cells)."
     return [r for r in rows if r.get('phase', 'final') == 'final']
@@ -109,6 +112,7 @@ def k_table(rows:list[dict], # rows of a k_sweep results.csv
                     'published % (report: 30 epochs, raw pixels)': '—' if published is None else f"{published:.2f}"})
     return out
 
+# %% ../nbs/10_exp_k.ipynb #1cb508fd
 def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
     "Test accuracy (mean ± std over seeds) against training FLOPs per example, one point per model."
     fig = Figure(figsize=(6, 4))
@@ -125,6 +129,7 @@ def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/10_exp_k.ipynb #78c7a8dc
 def plot_curves(rows:list[dict]) -> Figure:
     "Each model's validation accuracy per epoch (mean over the seeds of its final cells)."
     fig = Figure(figsize=(6, 4))
@@ -141,6 +146,7 @@ def plot_curves(rows:list[dict]) -> Figure:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/10_exp_k.ipynb #a4787ed2
 def k_sweep_plots(rows:list[dict]) -> dict[str, Figure]:
     "The plots a k_sweep results folder holds."
     return {'accuracy_vs_flops': plot_accuracy_vs_flops(rows), 'curves': plot_curves(rows)}
@@ -153,10 +159,12 @@ def latest_results(root:str|Path, # a folder holding <scale>/ results folders, e
         if load_results(Path(root) / scale): return scale, Path(root) / scale
     return None
 
+# %% ../nbs/10_exp_k.ipynb #c43c30b0
 def k_view_rows(rows:list[dict], k:int) -> list[dict]:
     "The table rows of Linceiver at `k` and of the baseline."
     return [r for r in k_table(rows) if r['model'] in (f'Linceiver k={k}', 'Perceiver IO (full)')]
 
+# %% ../nbs/10_exp_k.ipynb #a581afc0
 def explore_k(rows:list[dict], # rows of a k_sweep results.csv
               k:int|None=None, # the k shown first (default: the smallest present)
              ):

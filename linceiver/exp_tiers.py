@@ -11,26 +11,32 @@ from matplotlib.figure import Figure
 from .experiments import (Experiment, preset_at_scale, official_test_draw, converged, paired_diffs,
                                    paired_verdict, verdict_text)
 from .federations import build_federation, encoder_flops
-from .fedavg import ClientSpec, FedConfig, run_federation
+from .server import FedConfig
+from .client import ClientSpec
+from .fedavg import run_federation
 from .perceiver import PerceiverIO, train_step, adamw, resolve_device
 from .bench import interleaved_times
 
 # %% auto #0
-__all__ = ['TIER_RANKS', 'VARIANTS', 'TIER_SCALES', 'tier_config', 'tiers', 'client_costs', 'tiers_cell', 'tier_table',
-           'tier_answers', 'tier_plots']
+__all__ = ['tiers', 'tier_table', 'tier_answers']
 
 # %% ../nbs/14_exp_tiers.ipynb #34e89deb
 TIER_RANKS = dict(weak=8, middle=32, strong=128)  # the tiers preset's ranks, by table
+
+# %% ../nbs/14_exp_tiers.ipynb #42f64698
 VARIANTS = dict(  # variant -> per table: the keys that replace the preset's k
     tiers={t: dict(k=k) for t, k in TIER_RANKS.items()},
     all_k128={t: dict(k=128) for t in TIER_RANKS},
     all_k8={t: dict(k=8) for t in TIER_RANKS},
     budget={t: dict(k=128) | (dict(target_k=k) if k < 128 else {}) for t, k in TIER_RANKS.items()})
+
+# %% ../nbs/14_exp_tiers.ipynb #ff24c84e
 TIER_SCALES = dict(  # per scale: data per client, rounds, local epochs, the official test images scored
     quick=dict(train_per_client=32, test_per_client=32, rounds=1, local_epochs=1, test_set=False),
     reduced=dict(train_per_client=600, test_per_client=500, rounds=10, local_epochs=1, test_set=1000),
     full=dict(train_per_client=None, test_per_client=1000, rounds=10, local_epochs=5, test_set=True))
 
+# %% ../nbs/14_exp_tiers.ipynb #add4fcb3
 def tier_config(scale:str, # 'quick' | 'reduced' | 'full'
                 variant:str, # a key of VARIANTS
                ) -> dict:
@@ -41,6 +47,7 @@ def tier_config(scale:str, # 'quick' | 'reduced' | 'full'
         table.update(VARIANTS[variant][table['name']])
     return config
 
+# %% ../nbs/14_exp_tiers.ipynb #9fdcd042
 def tiers(scale:str, # 'quick' | 'reduced' | 'full'
           seeds:tuple, # every variant runs each seed
          ) -> Experiment:
@@ -77,6 +84,7 @@ def client_costs(cases:dict, # name -> (a client of the group to measure, the en
     return {name: dict(encoder_flops=flops[name], train_ms_per_example=1000 * statistics.median(times[name]) / size)
             for name, (_, size) in steps.items()}
 
+# %% ../nbs/14_exp_tiers.ipynb #38cfc502
 def tiers_cell(cell:dict, # variant, seed, test_set and config (a federation config dict)
                device='cpu', # where the clients train
                precision:str='fp32', # 'fp32' | 'bf16' (autocast)
@@ -116,9 +124,11 @@ def _mean_std(values:list) -> tuple[float, float]:
     if not values: return None, None
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.
 
+# %% ../nbs/14_exp_tiers.ipynb #6dff42fc
 def _pm(mean, std, scale=100., fmt='.2f') -> str:
     return '—' if mean is None else f"{scale * mean:{fmt}} ± {scale * std:{fmt.lstrip('+')}}"
 
+# %% ../nbs/14_exp_tiers.ipynb #bd821f56
 def _variants(rows:list[dict]) -> list[str]: return list(dict.fromkeys(r['variant'] for r in rows))
 
 def tier_table(rows:list[dict], # rows of a tiers results.csv
@@ -138,6 +148,7 @@ def tier_table(rows:list[dict], # rows of a tiers results.csv
                         'bytes / round': f"{_mean_std([r['bytes_per_round'] for r in mine])[0]:,.0f}"})
     return out
 
+# %% ../nbs/14_exp_tiers.ipynb #93ab004c
 _QUESTIONS = [  # (question, tier, variant, against)
     ('weak clients: tiers against all at k=128 (what running weak costs)', 'weak', 'tiers', 'all_k128'),
     ('weak clients: tiers against all at k=8 (what strong partners give)', 'weak', 'tiers', 'all_k8'),
@@ -159,6 +170,7 @@ def tier_answers(rows:list[dict], # rows of a tiers results.csv
                                    at[against, seeds[0]][f'{tier}_encoder_flops']})
     return out
 
+# %% ../nbs/14_exp_tiers.ipynb #83cb2ae9
 def tier_plots(rows:list[dict], # rows of a tiers results.csv
               ) -> dict[str, Figure]: # {'accuracy_flops': the figure}
     "Each tier's held-out accuracy (mean ± std over seeds) against its encoder FLOPs per example, per variant."

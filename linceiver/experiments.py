@@ -4,41 +4,41 @@
 
 # %% ../nbs/08_experiments.ipynb #928d4ac6
 from __future__ import annotations
-import copy, csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, sys, time, uuid
+import copy, csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from fastcore.script import call_parse, store_true
 from fastprogress.fastprogress import progress_bar
 import linceiver
-from .perceiver import (PerceiverConfig, PerceiverIO, check_number, check_choice, train_step, resolve_device,
+from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, check_number, check_choice, train_step, resolve_device,
                                  device_name, check_precision, adamw, num_parameters)
-from .fedavg import Split, evaluate, format_table
+from .client import Examples, evaluate
 from .federations import load_federation_config
-from .data import DatasetSplits, load_dataset, stratified_split
-from .bench import train_step_flops, _machine_info
-from .cli import claim_results_folder, command_errors, _release_unstarted
+from .data import DatasetSplits, stratified_split
+from .datasets import load_dataset
+from .bench import train_step_flops
+from .runs import explore, write_atomic, claim_results_folder, release_unstarted, machine_info
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SCALES', 'PLATEAU_GAIN', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'load_entry', 'cell_id',
-           'parse_seeds', 'get_experiment', 'Recipe', 'lr_factor', 'shift_images', 'random_shift', 'smoothing_penalty',
-           'plateau_gain', 'converged', 'subset_indices', 'train_classifier', 'preset_at_scale', 'official_test_draw',
-           'model_costs', 'cell_model', 'classifier_cell', 'git_commit', 'write_results', 'load_results',
-           'run_experiment', 'summary_rows', 'matches', 'choose_on_validation', 'paired_verdict', 'paired_diffs',
-           'verdict_text', 'explore_view', 'linceiver_experiment']
+__all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'train_classifier',
+           'load_results', 'run_experiment', 'summary_rows', 'choose_on_validation', 'paired_verdict', 'paired_diffs',
+           'verdict_text', 'demo_rows']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
                'adaptive_rank': 'linceiver.exp_adaptive:adaptive_rank',
                'ten_clients': 'linceiver.exp_fed:ten_clients', 'modalities': 'linceiver.exp_fed:modalities',
                'tiers': 'linceiver.exp_tiers:tiers'}
+
+# %% ../nbs/08_experiments.ipynb #9ce96410
 SCALES = ('quick', 'reduced', 'full')  # seconds for tests; <= 90 minutes on 2 CPU cores; the published protocol
 
+# %% ../nbs/08_experiments.ipynb #0d74f1bf
 @dataclass(kw_only=True)
 class Experiment:
     "An experiment at one scale, as the machinery runs it: its cells and how to run one."
@@ -53,11 +53,13 @@ class Experiment:
         ids = [cell_id(c, self.key) for c in self.cells]
         if len(set(ids)) != len(ids): raise ValueError(f"experiment {self.name!r}: two cells share a key {self.key}")
 
+# %% ../nbs/08_experiments.ipynb #3507df19
 def load_entry(spec:str): # 'module:function'
     "The object a `'module:function'` string names, imported now."
     module, _, name = spec.partition(':')
     return getattr(importlib.import_module(module), name)
 
+# %% ../nbs/08_experiments.ipynb #4139b891
 def cell_id(cell:dict, # a cell, or a row of results.csv (whose values may be strings)
             key:tuple, # the entries naming a cell
            ) -> str:
@@ -74,6 +76,7 @@ def parse_seeds(text:str|tuple|list, # '0,1,2', or the seeds themselves
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds): raise bad
     return seeds
 
+# %% ../nbs/08_experiments.ipynb #041497dd
 def get_experiment(name:str, # a key of EXPERIMENTS
                    scale:str='quick', # one of SCALES
                    seeds:tuple=(0, 1, 2), # the seeds of every model and setting
@@ -114,6 +117,7 @@ class Recipe:
         for name in ('train_subset', 'test_subset'): check_number(name, getattr(self, name), low=1, none_ok=True)
         check_number('val_fraction', self.val_fraction, integer=False, low=0, high=1, high_open=True)
 
+# %% ../nbs/08_experiments.ipynb #fc008d96
 def lr_factor(step:int, # optimizer steps taken so far (0-based)
               total:int, # steps of the whole run
               warmup:int, # warmup steps
@@ -137,11 +141,13 @@ def shift_images(x:Tensor, # images (b, ch, h, w)
     batch = torch.arange(b, device=x.device)[:, None, None]
     return padded[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # (b, ch, h, w)
 
+# %% ../nbs/08_experiments.ipynb #d94d7b96
 def random_shift(x:Tensor, max_shift:int, generator:torch.Generator) -> Tensor:
     "Images (b, ch, h, w) each moved by a random offset in [-max_shift, max_shift] per axis (`generator` on the CPU)."
     offsets = torch.randint(-max_shift, max_shift + 1, (2, len(x)), generator=generator)
     return shift_images(x, offsets, max_shift)
 
+# %% ../nbs/08_experiments.ipynb #c7378c0e
 class smoothing_penalty:
     "A `train_step` penalty turning its cross-entropy into the label-smoothed one, while `model` is hooked (a context)."
     def __init__(self, model:nn.Module, # the classifier whose logits the penalty reads
@@ -163,6 +169,7 @@ class smoothing_penalty:
 # %% ../nbs/08_experiments.ipynb #6642dc3d
 PLATEAU_GAIN = 0.005  # a run gaining more than this over the last fifth of its validation curve has not converged
 
+# %% ../nbs/08_experiments.ipynb #49a1f15b
 def plateau_gain(curve:list[float], # validation accuracy per round (or epoch), in order
                 ) -> float|None: # the fitted gain over the last fifth; None for fewer than three points
     "How much a curve still gains over its last fifth: the slope of a least-squares line there, times the span."
@@ -188,6 +195,7 @@ def subset_indices(size:int, # the split's size
     if count is None or count >= size: return torch.arange(size)
     return torch.randperm(size, generator=torch.Generator().manual_seed(0))[:count].sort().values
 
+# %% ../nbs/08_experiments.ipynb #95737c25
 def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) logits, already on `device`
                      data:DatasetSplits, # train and held-out test splits
                      recipe:Recipe, # how to train; the same for every model of a comparison
@@ -249,9 +257,10 @@ def preset_at_scale(preset:str, # a federation preset name
         table.update({k: settings[k] for k in ('train_per_client', 'test_per_client') if settings.get(k) is not None})
     return config
 
-def official_test_draw(split:Split|None, # a dataset's whole official test set (None: it has none)
+# %% ../nbs/08_experiments.ipynb #39c31a10
+def official_test_draw(split:Examples|None, # a dataset's whole official test set (None: it has none)
                        how:bool|int, # True: all of it; False: none; an int: a fixed draw of that many
-                      ) -> Split|None:
+                      ) -> Examples|None:
     "The official test set as a federation cell scores it: whole, not at all, or the same fixed draw in every cell."
     if split is None or how is True: return split
     return None if how is False else split.subset(subset_indices(len(split), how))
@@ -281,6 +290,7 @@ def cell_model(cell:dict, # dataset, model_config, adapter and seed
     x, _, y = data.train.to(device).batch(torch.arange(2))
     return data, model, x, y
 
+# %% ../nbs/08_experiments.ipynb #f930b624
 def classifier_cell(cell:dict, # dataset, model_config, adapter, recipe, seed, and the scalar labels of the cell
                     device:torch.device|str='cpu', # where to train
                     precision:str='fp32', # 'fp32' | 'bf16' (autocast)
@@ -294,19 +304,6 @@ def classifier_cell(cell:dict, # dataset, model_config, adapter, recipe, seed, a
     labels = {k: v for k, v in cell.items() if not isinstance(v, (dict, list))}
     return {**labels, **result, **costs}
 
-# %% ../nbs/08_experiments.ipynb #c8d55159
-def _toy_experiment(scale:str, seeds:tuple) -> Experiment:
-    "Test fixture: a tiny two-model experiment on scikit-learn's digits."
-    recipe = asdict(Recipe(epochs=1, train_subset=256, test_subset=128))
-    dataset = 'no_such_dataset' if scale == 'full' else 'sklearn_digits'
-    cells = [dict(model=name, k=k, dataset=dataset, seed=seed, adapter=dict(c=16, num_bands=4), recipe=recipe,
-                  model_config=dict(m=8, d=16, depth=1, heads=2, k=k or 8,
-                                    encoder_attention='full' if k is None else 'linformer'))
-             for name, k in (('perceiver_io', None), ('linceiver', 8)) for seed in seeds]
-    return Experiment(name='_toy', cells=cells, key=('model', 'k', 'seed'),
-                      run_cell='linceiver.experiments:classifier_cell',
-                      about=dict(note='test fixture'))
-
 # %% ../nbs/08_experiments.ipynb #bdcbf6d0
 def git_commit(path:str|Path|None=None, # a file or folder inside the checkout; default: this package
               ) -> str|None: # the commit (with '+dirty' when files differ from it), or None outside a git checkout
@@ -319,15 +316,11 @@ def git_commit(path:str|Path|None=None, # a file or folder inside the checkout; 
     dirty = run('status', '--porcelain', '--untracked-files=no').stdout.strip()
     return head.stdout.strip() + ('+dirty' if dirty else '')
 
+# %% ../nbs/08_experiments.ipynb #47450d9d
 def _plan(experiment:Experiment, precision:str) -> dict:
     "What must match for a folder to be resumed."
     return json.loads(json.dumps(dict(name=experiment.name, scale=experiment.about.get('scale'), precision=precision,
                                       key=list(experiment.key), cells=experiment.cells)))
-
-def _write_atomic(path:Path, text:str):
-    "Replace `path` by `text` through a temporary file in the same folder and a rename."
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text); os.replace(tmp, path)
 
 def write_results(folder:Path, # the results folder
                   rows:list[dict], # every finished cell's row
@@ -340,9 +333,10 @@ def write_results(folder:Path, # the results folder
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator='\n')
     writer.writeheader(); writer.writerows(rows)
-    _write_atomic(folder / 'results.csv', buf.getvalue())
+    write_atomic(folder / 'results.csv', buf.getvalue())
     return folder / 'results.csv'
 
+# %% ../nbs/08_experiments.ipynb #beafdb91
 def _number(text:str):
     "A CSV value back as None, int, float or the string itself."
     if text == '': return None
@@ -363,16 +357,19 @@ def load_results(folder:str|Path, # a results folder (or its results.csv)
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
 
+# %% ../nbs/08_experiments.ipynb #570edb8e
 def _run_cell(run_cell:str, cell:dict, device:str, precision:str, threads:int) -> dict:
     "Run one cell in a worker process."
     torch.set_num_threads(threads)
     return load_entry(run_cell)(cell, torch.device(device), precision)
 
+# %% ../nbs/08_experiments.ipynb #bfc8c9e0
 def _grows(saved:dict, plan:dict) -> bool:
     "Whether `plan` is the saved plan with cells appended: everything else, and every saved cell, unchanged."
     head = {**plan, 'cells': plan['cells'][:len(saved['cells'] or [])]}
     return saved == head and len(plan['cells']) > len(saved['cells'] or [])
 
+# %% ../nbs/08_experiments.ipynb #c0f2d7d4
 def _open_folder(out:str|Path|None, experiment:Experiment, plan:dict, command:str) -> tuple[Path, bool, bool]:
     "The results folder: (folder, created by this call, resumed)."
     if out is not None and (Path(out) / 'experiment.json').exists():
@@ -385,6 +382,7 @@ def _open_folder(out:str|Path|None, experiment:Experiment, plan:dict, command:st
     folder, created = claim_results_folder(out, f"{experiment.name}-{experiment.about.get('scale')}", command)
     return folder, created, False
 
+# %% ../nbs/08_experiments.ipynb #e90ed331
 def _plan_of(record:dict) -> dict:
     return dict(name=record.get('name'), scale=record.get('scale'), precision=record.get('precision'),
                 key=record.get('key'), cells=record.get('cells'))
@@ -415,7 +413,7 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         precision=precision, started=time.strftime('%Y-%m-%d %H:%M:%S'), cells=plan['cells'], runs=[])
     record.update(cells=plan['cells'], about=experiment.about)  # a grown plan: the longer one
     record['runs'].append(dict(command=command, git_commit=git_commit(), device=device_name(dev), jobs=jobs,
-                               machine=_machine_info(threads, dev, precision),
+                               machine=machine_info(threads, dev, precision),
                                started=time.strftime('%Y-%m-%d %H:%M:%S')))
     record.update(command=command, git_commit=record['runs'][-1]['git_commit'], device=device_name(dev),
                   machine=record['runs'][-1]['machine'])
@@ -426,10 +424,10 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         rows.append(row)
         write_results(folder, rows, experiment)
         record['updated'] = time.strftime('%Y-%m-%d %H:%M:%S')
-        _write_atomic(record_path, json.dumps(record, indent=1))
+        write_atomic(record_path, json.dumps(record, indent=1))
         if after_cell is not None: after_cell(row)
     try:
-        _write_atomic(record_path, json.dumps(record, indent=1))
+        write_atomic(record_path, json.dumps(record, indent=1))
         batch = []
         for cell in todo:  # in plan order; a cell that chooses waits for the batch holding its tuning cells
             if 'choose' in cell and any(_tunes(c, cell) for c in batch):
@@ -438,17 +436,19 @@ def run_experiment(name:str, # a key of EXPERIMENTS
             batch.append(choose_on_validation(cell, rows) if 'choose' in cell else cell)
         for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
     except BaseException:
-        if not rows: _release_unstarted(folder, created)
+        if not rows: release_unstarted(folder, created)
         raise
     if experiment.plots and todo:
         for plot_name, fig in load_entry(experiment.plots)(rows).items():
             fig.savefig(folder / f"{plot_name}.png", dpi=120)
     return load_results(folder), folder
 
+# %% ../nbs/08_experiments.ipynb #1cd46249
 def _tunes(cell:dict, final:dict) -> bool:
     "Whether `cell` is one of the tuning cells `final` chooses from."
     return matches(cell, final['choose']['where'])
 
+# %% ../nbs/08_experiments.ipynb #db83e53a
 def _run_cells(experiment:Experiment, todo:list[dict], device:torch.device, precision:str, jobs:int, threads:int,
                progress:bool):
     "Yield the rows of the cells `todo`, as they finish: in this process (jobs=1) or in `jobs` workers."
@@ -500,6 +500,7 @@ def matches(row:dict, # a cell or a row of results.csv
     "Whether `row` holds every value of `where`."
     return all(row.get(k) == v for k, v in where.items())
 
+# %% ../nbs/08_experiments.ipynb #c21cdf5e
 def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: where, fields, metric
                          rows:list[dict], # the rows already done (the tuning rows among them)
                         ) -> dict: # the cell with the chosen values in its overrides and its chosen_* labels
@@ -565,46 +566,35 @@ def explore_view(options:list, # the values a reader can choose from
                  view:Callable, # value -> what IPython displays for it (e.g. a Markdown table)
                  description:str, # the dropdown's label, and the name in the error
                 ):
-    "Display `view(value)` with a dropdown over `options` that redraws it in a live notebook; returns the dropdown."
-    from IPython.display import display, update_display
-    if value not in options: raise ValueError(f"{description} must be one of {options}, got {value!r}")
-    view_id = f'explore-{uuid.uuid4().hex}'
-    try: import ipywidgets as widgets
-    except ImportError: widgets = None
-    control = None
-    if widgets is not None:
-        control = widgets.Dropdown(options=options, value=value, description=description)
-        control.observe(lambda change: update_display(view(change['new']), display_id=view_id), names='value')
-        bundle = control._repr_mimebundle_()
-        bundle['text/plain'] = f'A dropdown for {description} (in a live notebook); below, its default view.'
-        display(bundle, raw=True)
-    display(view(value), display_id=view_id)
-    return control
+    "`explore` with one dropdown: `view(value)`, redrawn in a live notebook; returns the dropdown (None without ipywidgets)."
+    controls = explore({description: options}, {description: value}, lambda **chosen: view(chosen[description]))
+    return controls and controls[description]
 
-# %% ../nbs/08_experiments.ipynb #8a2a5a76
-@call_parse
-def linceiver_experiment(name:str, # the experiment: a key of EXPERIMENTS (k_sweep, adaptive_rank, ten_clients, …)
-                         seeds:str='0,1,2', # comma-separated seeds; every model and setting runs each
-                         scale:str='quick', # quick (seconds), reduced (<= 90 min on 2 CPU cores) or full (a GPU)
-                         device:str='auto', # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
-                         precision:str='fp32', # fp32 or bf16 (autocast)
-                         out:str=None, # results folder (default: runs/<name>-<scale>-<time>); rerun to resume
-                         jobs:int=1, # worker processes, each with max(1, cores // jobs) torch threads
-                         quiet:store_true=False, # no progress bar
-                         debug:store_true=False, # show the traceback of an error
-                        ):
-    "Run a registered experiment; resume it when --out already holds it; print the mean ± std table."
-    args = dict(seeds=seeds, scale=scale, device=device, precision=precision, out=out, jobs=jobs)
-    command = ' '.join(['linceiver_experiment', str(name)] + [f"--{k} {v}" for k, v in args.items() if v is not None])
-    hint = {}
-    with command_errors('linceiver_experiment', debug, hint):
-        if out is not None: hint['hint'] = f"finished cells are in {out}/results.csv; rerun the same command to resume"
-        rows, folder = run_experiment(name, scale, seeds, device, precision, out, jobs, not quiet, command)
-    by = tuple(k for k in json.loads((folder / 'experiment.json').read_text())['key'] if k != 'seed')
-    metric = 'accuracy' if any('accuracy' in r for r in rows) else 'mean_accuracy'  # federations: the clients' mean
-    number = lambda v, fmt: '—' if v is None else f"{v:{fmt}}"
-    print(format_table([{**{k: '—' if v is None else v for k, v in r.items() if not k.endswith(('_mean', '_std'))},
-                         metric: f"{number(r[f'{metric}_mean'], '.4f')} ± {number(r[f'{metric}_std'], '.4f')}",
-                         'train_seconds': number(r['train_seconds_mean'], '.1f')}
-                        for r in summary_rows(rows, by=by, metrics=(metric, 'train_seconds'))]))
-    print(f"results in {folder}/")
+# %% ../nbs/08_experiments.ipynb #0f1fbe31
+def demo_rows(epochs:int=30, # training epochs
+              k:int=16, # Linformer rank of the encoder (the 8x8 images have n = 64 pixels)
+              seed:int=0, # seed for the split, the initialisation and the batches
+              device:str='auto', # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
+              precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+             ) -> list[dict]: # one row per model: held-out accuracy, parameters, training seconds, device, precision
+    "Train Linceiver IO and the Perceiver IO baseline on scikit-learn's 8x8 digits; held-out accuracy of each."
+    check_number('epochs', epochs, low=1); check_number('k', k, low=1, high=64); check_number('seed', seed, low=0)
+    dev = resolve_device(device); check_precision(precision)
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    data = Examples(torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16., torch.tensor(digits.target))  # (1797, 1, 8, 8)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    test, train = data.subset(order[:360]).to(dev), data.subset(order[360:]).to(dev)  # on the device once
+    cfg, rows = PerceiverConfig(m=16, d=64, depth=2, k=k), []
+    for name, c in (('Perceiver IO (full attention)', cfg.baseline), (f'Linceiver IO (k={k})', cfg)):
+        torch.manual_seed(seed)
+        model = PerceiverIO(c, ImageAdapter(image_size=8, c=32, num_bands=4)).to(dev)
+        optimizer, generator = adamw(model.parameters(), dev, lr=1e-3), torch.Generator().manual_seed(seed)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            for x, mask, y in train.batches(64, shuffle=True, generator=generator):
+                train_step(model, optimizer, x, y, mask, precision=precision, check_finite=dev.type == 'cpu')
+        accuracy = evaluate(model, test, precision=precision)['accuracy']  # waits for the last step
+        rows.append(dict(model=name, accuracy=accuracy, parameters=num_parameters(model),
+                         seconds=time.perf_counter() - start, device=device_name(dev), precision=precision))
+    return rows

@@ -4,27 +4,34 @@
 
 # %% ../nbs/05b_federations.ipynb #bcd7a94f
 from __future__ import annotations
-import math, tomllib, warnings
+import json, math, statistics, sys, tomllib, warnings
 import inspect
 from dataclasses import fields, replace
 from functools import partial
 from importlib.resources import files as package_files
 from pathlib import Path
+import numpy as np
 import torch
 from torch import Tensor
+from matplotlib.figure import Figure
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
-from .perceiver import PerceiverConfig, PerceiverIO
-from .fedavg import ClientSpec, FedConfig, partition, matching_test_indices
-from .data import DATASETS, DatasetCorrupt, DatasetSplits, load_dataset, adapter_for, stratified_split
+from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
+from .server import FedConfig
+from .client import ClientSpec, check_rank
+from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history
+from .runs import format_table, write_csv, claim_results_folder, release_unstarted
+from .data import DatasetCorrupt, DatasetSplits, adapter_for, stratified_split
+from .datasets import DATASETS, load_dataset
 
 # %% auto #0
-__all__ = ['PRESETS', 'VAL_FRACTION', 'preset_path', 'check_federation_config', 'load_federation_config', 'client_indices',
-           'holdout', 'encoder_flops', 'budget_rank', 'build_federation', 'federation_summary']
+__all__ = ['PRESETS', 'load_federation_config', 'partition', 'partition_summary', 'plot_partition', 'encoder_flops',
+           'build_federation', 'federation_summary', 'federate']
 
 # %% ../nbs/05b_federations.ipynb #cebe27d7
 PRESETS = ('demo', 'fmnist', 'multimodal', 'digits', 'tiers')
 
+# %% ../nbs/05b_federations.ipynb #9f39656b
 def preset_path(name:str) -> Path:
     "The TOML file of preset `name` inside the installed package."
     if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
@@ -52,8 +59,14 @@ def _check_loader_options(where:str, # the table, for the message
 
 # %% ../nbs/05b_federations.ipynb #d158688d
 _PARTITIONS = ('iid', 'dirichlet', 'shards', 'natural')
+
+# %% ../nbs/05b_federations.ipynb #37d048c2
 _is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
+
+# %% ../nbs/05b_federations.ipynb #cf36efb3
 _is_number = lambda v: (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+# %% ../nbs/05b_federations.ipynb #0f1aa5b7
 _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'name': (lambda v: isinstance(v, str) and v.strip() != '', "a non-empty string"),
     'dataset': (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
@@ -72,18 +85,22 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'val_fraction': (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1): the share of each client's training "
                      "data held out for validation (0: none)"),
 }
+
 VAL_FRACTION = 0.1  # each client's validation share of its training data, where a table does not set its own
+
+# %% ../nbs/05b_federations.ipynb #f2fd910b
 _CLIENT_KEYS = set(_CLIENT_FIELDS)
 
-def _build_configs(federation:dict, # the [federation] table
-                   model:dict, # the [model] table
-                  ) -> FedConfig:
+def fed_config_from_tables(federation:dict, # the [federation] table
+                           model:dict, # the [model] table
+                          ) -> FedConfig:
     "The FedConfig of a [federation] and a [model] table; errors name the table they come from."
     try: model_cfg = PerceiverConfig(**model)
     except (TypeError, ValueError) as e: raise ValueError(f"[model]: {e}") from None
     try: return FedConfig(**federation, model=model_cfg)
     except (TypeError, ValueError) as e: raise ValueError(f"[federation]: {e}") from None
 
+# %% ../nbs/05b_federations.ipynb #b0b5b6de
 def check_federation_config(config:dict) -> dict:
     "`config` if it is a well-formed federation config; else a `ValueError` naming the table, the field and the range."
     if not isinstance(config, dict): raise ValueError(f"a federation config is a table, got {type(config).__name__}")
@@ -105,7 +122,7 @@ def check_federation_config(config:dict) -> dict:
     if unknown := set(config.get('model', {})) - model_fields:
         raise ValueError(f"unknown [model] keys {sorted(unknown)}; "
                          f"PerceiverConfig fields: {', '.join(sorted(model_fields))}")
-    _build_configs(config.get('federation', {}), config.get('model', {}))
+    fed_config_from_tables(config.get('federation', {}), config.get('model', {}))
     if not config.get('clients'): raise ValueError("a federation needs at least one [[clients]] table")
     if not isinstance(config['clients'], list) or not all(isinstance(t, dict) for t in config['clients']):
         raise ValueError(f"clients must be an array of [[clients]] tables, got {config['clients']!r}")
@@ -146,6 +163,91 @@ def load_federation_config(name_or_path:str|Path, # a preset name (see PRESETS) 
         try: config = tomllib.load(f)
         except tomllib.TOMLDecodeError as e: raise ValueError(f"{path}: not valid TOML: {e}") from None
     return check_federation_config(config)
+
+# %% ../nbs/05b_federations.ipynb #872a4795
+def partition(labels:Tensor, # (N,) integer labels of the training set
+              num_clients:int, # how many clients to cut it into
+              scheme:str='iid', # 'iid' | 'dirichlet' | 'shards'
+              alpha:float=0.5, # Dirichlet concentration (scheme 'dirichlet'); smaller is more skewed
+              shards_per_client:int=2, # shards each client gets (scheme 'shards')
+              seed:int=0, # seed of the split
+              min_size:int=1, # Dirichlet draws are repeated until every client has at least this many samples
+             ) -> list[Tensor]: # per client, indices into `labels`
+    "Indices of each client's share of a labelled training set."
+    if num_clients < 1: raise ValueError(f"num_clients must be at least 1, got {num_clients}")
+    if num_clients > len(labels): raise ValueError(f"cannot split {len(labels)} samples among {num_clients} clients")
+    g = torch.Generator().manual_seed(seed)
+    if scheme == 'iid':
+        return [idx.sort().values for idx in torch.randperm(len(labels), generator=g).tensor_split(num_clients)]
+    if scheme == 'shards':
+        # sorted by label, in random order within a label
+        order = torch.argsort(labels * len(labels) + torch.randperm(len(labels), generator=g))
+        shards = order.tensor_split(num_clients * shards_per_client)
+        pick = torch.randperm(len(shards), generator=g).view(num_clients, shards_per_client)
+        return [torch.cat([shards[j] for j in row]).sort().values for row in pick.tolist()]
+    if scheme == 'dirichlet':
+        if alpha <= 0: raise ValueError(f"alpha must be positive, got {alpha}")
+        rng = np.random.default_rng(seed)  # torch's Dirichlet has no generator argument; numpy's does
+        for _ in range(100):
+            parts = [[] for _ in range(num_clients)]
+            for c in labels.unique():
+                idx = (labels == c).nonzero().flatten()
+                idx = idx[torch.randperm(len(idx), generator=g)]
+                shares = torch.from_numpy(rng.dirichlet([alpha] * num_clients))
+                cuts = (shares.cumsum(0) * len(idx)).round().long()[:-1].tolist()
+                for client, chunk in enumerate(torch.tensor_split(idx, cuts)): parts[client].append(chunk)
+            parts = [torch.cat(p).sort().values for p in parts]
+            if min(map(len, parts)) >= min_size: return parts
+        raise ValueError(f"no Dirichlet(alpha={alpha}) split gave every one of {num_clients} "
+                         f"clients {min_size} samples in 100 draws")
+    raise ValueError(f"scheme must be 'iid', 'dirichlet' or 'shards', got {scheme!r}")
+
+# %% ../nbs/05b_federations.ipynb #70ce0577
+def matching_test_indices(train_labels:Tensor, # (N_i,) labels of one client's training share
+                          test_labels:Tensor, # (M,) labels of the whole test set
+                          size:int, # how many test samples to draw
+                          generator:torch.Generator, # the source of randomness
+                          num_classes:int|None=None,
+                         ) -> Tensor:
+    "Indices into the test set whose label distribution matches `train_labels` (largest-remainder rounding)."
+    num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
+    share = torch.bincount(train_labels, minlength=num_classes).double() / len(train_labels) * size
+    counts = share.floor().long()
+    counts[torch.argsort(share - counts, descending=True)[:size - int(counts.sum())]] += 1
+    picked = []
+    for c, k in enumerate(counts.tolist()):
+        pool = (test_labels == c).nonzero().flatten()
+        picked.append(pool[torch.randperm(len(pool), generator=generator)[:k]])
+    return torch.cat(picked).sort().values
+
+# %% ../nbs/05b_federations.ipynb #6727c077
+def partition_with_tests(train_labels:Tensor, test_labels:Tensor, num_clients:int, scheme:str='iid', *,
+                         test_size:int|None=None, # held-out samples per client; default: test set size // num_clients
+                         seed:int=0, **kwargs) -> list[tuple[Tensor, Tensor]]:
+    "Per client, (train indices, test indices) with matching label distributions; `kwargs` go to `partition`."
+    parts = partition(train_labels, num_clients, scheme, seed=seed, **kwargs)
+    g = torch.Generator().manual_seed(seed + 1)
+    size = test_size or len(test_labels) // num_clients
+    return [(p, matching_test_indices(train_labels[p], test_labels, size, g)) for p in parts]
+
+# %% ../nbs/05b_federations.ipynb #1505e009
+def partition_summary(specs:list[ClientSpec]) -> list[dict]:
+    "Per client: modality, train and test sizes, and train samples per label."
+    return [dict(client=s.name, modality=s.modality, train=len(s.train), test=len(s.test),
+                 labels=torch.bincount(s.train.y, minlength=s.num_classes).tolist()) for s in specs]
+
+# %% ../nbs/05b_federations.ipynb #475e0b92
+def plot_partition(specs:list[ClientSpec]) -> Figure:
+    "Stacked bars: training samples per label for every client."
+    fig = Figure(figsize=(max(4, len(specs) * 0.6), 3)); ax = fig.subplots()
+    bottom = torch.zeros(len(specs))
+    for c in range(max(s.num_classes for s in specs)):
+        counts = torch.tensor([float((s.train.y == c).sum()) for s in specs])
+        ax.bar(range(len(specs)), counts, bottom=bottom, label=str(c)); bottom += counts
+    ax.set_xticks(range(len(specs)), [s.name for s in specs], rotation=45, ha='right')
+    ax.set_ylabel('training samples'); ax.set_title('samples per label and client')
+    ax.legend(fontsize=6, ncol=2, title='label'); fig.tight_layout()
+    return fig
 
 # %% ../nbs/05b_federations.ipynb #45180a86
 def client_indices(data:DatasetSplits, # the dataset to cut
@@ -208,6 +310,7 @@ def encoder_flops(model:PerceiverConfig, # the federation's model config
         net.encode(net.shared.initial_latents(1), x, mask)
     return counter.get_total_flops()
 
+# %% ../nbs/05b_federations.ipynb #c5f328bc
 def budget_rank(model:PerceiverConfig, make_adapter, x:Tensor, mask:Tensor|None,
                 budget:float, # the fraction of the full-rank (k = n) encoder FLOPs allowed
                ) -> int:
@@ -236,7 +339,7 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
     "The clients and the training config a federation config describes."
     config = load_federation_config(config) if isinstance(config, (str, Path)) else check_federation_config(config)
     federation = config.get('federation', {}) | ({} if seed is None else {'seed': seed})
-    cfg = _build_configs(federation, config.get('model', {}))
+    cfg = fed_config_from_tables(federation, config.get('model', {}))
     specs, loaded, taken, takers = [], {}, {}, {}  # per dataset: its data, the training indices taken, by which tables
     for number, table in enumerate(config['clients'], 1):
         name = table['dataset']
@@ -248,14 +351,10 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
         data, group, clients = loaded[name], table.get('name', name), table.get('clients', 1)
         make_adapter = partial(adapter_for, data.modality, data.input_shape, **table.get('adapter', {}))
         n, k, target = make_adapter().n, table.get('k', cfg.model.k), table.get('target_k')
-        if cfg.model.encoder_attention != 'linformer' and {'k', 'budget', 'target_k'} & set(table):
-            raise ValueError(f"[[clients]] {group!r}: k, budget and target_k set an encoder rank, which needs "
-                             f"[model] encoder_attention = 'linformer'")
-        if cfg.model.encoder_attention == 'linformer' and k > n:
-            if 'k' in table: raise ValueError(f"[[clients]] {group!r}: k={k} exceeds the input length n={n} of its "
-                                              f"clients ({name}); lower its k to at most {n}")
-            raise ValueError(f"model k={cfg.model.k} exceeds the input length n={n} of the {group!r} clients ({name}); "
-                             f"lower [model] k to at most {n}")
+        where = f"[[clients]] {group!r}" if 'k' in table or cfg.model.encoder_attention != 'linformer' else "[model]"
+        fix = f" of its clients ({name}); lower its k" if 'k' in table else f" of the {group!r} clients ({name}); lower [model] k"
+        if {'k', 'budget', 'target_k'} & set(table) or cfg.model.encoder_attention == 'linformer':
+            check_rank(where, cfg.model, n, k, detail=f"{fix} to at most {n}", names=('k', 'budget', 'target_k'))
         if 'budget' in table:
             longest = int(data.train.lengths.argmax()) if data.train.is_packed else 0
             x, mask, _ = data.train.batch(torch.tensor([longest]))
@@ -265,8 +364,7 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                 raise ValueError(f"[[clients]] {group!r}: budget={table['budget']} of the full-rank encoder FLOPs "
                                  f"allows k={target}, not below its k={k}: nothing to prune; give it a smaller budget "
                                  f"or a larger k")
-        if target is not None and target > k:
-            raise ValueError(f"[[clients]] {group!r}: target_k={target} exceeds its k={k}")
+        check_rank(f"[[clients]] {group!r}", cfg.model, None, k, target) if target is not None else None
         free = torch.ones(len(data.train), dtype=torch.bool)
         if name in taken: free[taken[name]] = False
         free = free.nonzero().flatten()
@@ -302,3 +400,106 @@ def federation_summary(specs:list[ClientSpec]) -> list[dict]:
                  val=0 if s.val is None else len(s.val), test=len(s.test),
                  classes=s.num_classes, n=s.make_adapter().n,
                  **{name: '—' if getattr(s, name) is None else getattr(s, name) for name in ranks}) for s in specs]
+
+# %% ../nbs/05b_federations.ipynb #8226a306
+def federate(federation:str='demo', # a preset name or the path of a .toml federation config
+             algorithm:str='linceiver', # one of ALGORITHMS, or 'compare' for all that apply
+             out:str|Path|None=None, # results folder; default: a new runs/<federation>-<algorithm>-<time>-…
+             data_dir:str|Path|None=None, # data root (default: $LINCEIVER_DATA, else data/)
+             resume:bool=False, # continue the run in `out` from its checkpoints
+             progress:bool=True, # show progress bars
+             seed:int|None=None, # the whole run's seed (partition, test draws, initialisation, batches)
+             resume_hint:dict|None=None, # filled with how to resume, once there is something to resume
+             engine:str='inprocess', # 'inprocess' (every client in this process) or 'flower' (Flower's
+                                     # simulation engine, one SuperNode per client: `linceiver.flower`)
+             **overrides, # FedConfig fields to override, e.g. rounds=2
+            ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
+    "Build the federation a config describes, claim a results folder, run it, and write the folder."
+    if algorithm != 'compare' and algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
+    if engine not in ('inprocess', 'flower'): raise ValueError(f"engine must be inprocess or flower, got {engine!r}")
+    if engine == 'flower' and algorithm != 'linceiver':
+        raise ValueError(f"--engine flower runs Linceiver FL only (--algorithm linceiver), got {algorithm!r}")
+    if resume and out is None: raise ValueError("--resume needs --out: the folder of the run to continue")
+    if overrides.get('device') is not None: resolve_device(overrides['device'])  # before building anything
+    config = load_federation_config(federation)
+    specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)
+    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    device = device_name(resolve_device(cfg.device))  # an unavailable device is refused before a folder is claimed
+    algorithms = list(applicable_algorithms(specs)) if algorithm == 'compare' else [algorithm]
+    record = dict(federation=str(federation), algorithm=algorithm, engine=engine, config=config,
+                  resolved=cfg.to_dict(), data_dir=str(data_dir) if data_dir else None, device=device,
+                  precision=cfg.precision)
+    if resume: out, created = _check_resumable(Path(out), record), False
+    else:
+        out, created = claim_results_folder(out, f"{Path(str(federation)).stem}-{algorithm}", ' '.join(sys.argv))
+        (out / 'federation.json').write_text(json.dumps(record, indent=1, default=str))
+        write_csv(federation_summary(specs), out / 'clients.csv')
+    if resume_hint is not None:
+        resume_hint['hint'] = (f"resume with: linceiver_fl --federation {federation} --algorithm {algorithm} "
+                               f"{'--engine flower ' if engine == 'flower' else ''}--out {out} --resume")
+    started = lambda a: resume and (out / a / 'checkpoint.pt').exists()
+    run = lambda a: run_federation(specs, cfg, a, out / a, started(a), progress=progress)
+    if engine == 'flower': run = lambda a: _run_on_flower(federation, cfg, out / a, started(a), data_dir, seed)
+    try: histories = {a: run(a) for a in algorithms}
+    except BaseException:
+        if not resume: release_unstarted(out, created)
+        if resume_hint is not None and not any(out.rglob('checkpoint.pt')): resume_hint['hint'] = 'nothing was saved'
+        raise
+    for a, history in histories.items(): plot_history(history).savefig(out / a / 'history.png', dpi=120)
+    rows = result_rows(specs, histories)
+    (out / 'results.md').write_text(format_table(rows) + '\n')
+    return rows, out
+
+# %% ../nbs/05b_federations.ipynb #b8cd1b4a
+def _check_resumable(out:Path, record:dict) -> Path:
+    "The folder of a run to resume, checked against the config given now; nothing is written."
+    if not (out / 'federation.json').exists():
+        raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
+    saved = json.loads((out / 'federation.json').read_text())
+    now = json.loads(json.dumps(record, default=str))
+    same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'),
+                      {k: v for k, v in (r.get('resolved') or {}).items() if k != 'device'})
+    if same(saved) != same(now):  # the device may change: a run started on a GPU may resume on a CPU
+        raise ValueError(f"the run in {out} was started with a different algorithm or config, or on another engine; "
+                         "refusing to mix runs")
+    return out
+
+# %% ../nbs/05b_federations.ipynb #a4571234
+def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|None) -> dict:
+    "Run Linceiver FL on Flower's simulation engine, one SuperNode per client; returns its history."
+    from .flower import FlowerRun, run_flower_simulation  # Flower and Ray are imported only when asked for
+    name = str(Path(federation).absolute()) if str(federation).endswith('.toml') else str(federation)
+    run = FlowerRun(federation=name, rounds=cfg.rounds, seed=-1 if seed is None else seed,
+                    max_local_batches=cfg.max_local_batches or 0, device=cfg.device, precision=cfg.precision,
+                    data_dir=str(data_dir or ''), out=str(out), resume=resume)
+    if run.fed_config() != cfg:
+        raise ValueError("--engine flower takes only the rounds, seed, max_local_batches, device and precision "
+                         "overrides")
+    return run_flower_simulation(run)
+
+# %% ../nbs/05b_federations.ipynb #4cd8d574
+def result_rows(specs, histories:dict[str, dict]) -> list[dict]:
+    "Per client, the final held-out accuracy under each algorithm (and on the whole test set), then the summaries."
+    last = {a: h['rounds'][-1] for a, h in histories.items()}
+    def accuracy(a, name, key='accuracy'):
+        result = last[a]['clients'][name]
+        value = result.get(key, '')
+        if value == '' or result['status'] in ('trained', 'not selected'): return value
+        return f"{value:.3f} ({result['status']})"  # a stale client-side model: say so
+    whole = any('dataset_accuracy' in r for a in last for r in last[a]['clients'].values())
+    columns = [(a, 'accuracy', a) for a in histories] + [(a, 'dataset_accuracy', f"{a}: whole test set")
+                                                            for a in histories if whole]
+    rows = [dict(client=s.name, modality=s.modality, train=len(s.train), test=len(s.test),
+                 **{label: accuracy(a, s.name, key) for a, key, label in columns}) for s in specs]
+    def summary(label, fn):
+        values = {col: fn(a, key) for a, key, col in columns}
+        return dict(client=label, modality='', train='', test='', **values)
+    of = lambda a, key: [r[key] for r in last[a]['clients'].values() if key in r]
+    rows.append(summary('mean', lambda a, key: statistics.mean(of(a, key))))
+    rows.append(summary('median', lambda a, key: statistics.median(of(a, key))))
+    per_round = lambda a: statistics.mean(r['bytes_up'] + r['bytes_down'] for r in histories[a]['rounds'])
+    rows.append(summary('bytes/round', lambda a, key: f"{per_round(a):,.0f}" if key == 'accuracy' else ''))
+    seconds = lambda a: sum(r['seconds'] for r in histories[a]['rounds'])
+    rows.append(summary('seconds', lambda a, key: f"{seconds(a):,.0f}" if key == 'accuracy' else ''))
+    return rows

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_flower.ipynb #0b844437
 from __future__ import annotations
-import logging, os, statistics, time, warnings
+import logging, os, time, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import torch
@@ -18,16 +18,17 @@ from flwr.serverapp.strategy import FedAvg
 from flwr.simulation import run_simulation
 from .perceiver import check_number
 from .split import state_bytes
-from .fedavg import (ClientSpec, FedConfig, Client, Update, local_train, finetune, aggregate, fedavg,
-                              evaluate_clients, round_summary, _select, _received_bytes, _claim, _save, _restore, server_step)
-from .federations import load_federation_config, build_federation, _build_configs
+from .server import (FedConfig, Update, aggregate, server_step, select_clients, received_bytes, require_enough,
+                              client_status, group_part, average_groups, round_record)
+from .client import ClientSpec, Client, check_rank, local_train, finetune, evaluate_clients
+from .fedavg import save_run, restore_run
+from .runs import lock_run_folder, write_atomic
+from .federations import load_federation_config, build_federation, fed_config_from_tables
 
 _logger = logging.getLogger('linceiver.flower')
 
 # %% auto #0
-__all__ = ['FlowerRun', 'node_client', 'load_node_client', 'save_node_client', 'client_query', 'client_train', 'client_evaluate',
-           'make_client_app', 'reply_update', 'KilledServer', 'LinceiverFedAvg', 'introduce_nodes', 'server_main',
-           'make_server_app', 'flower_environment', 'run_flower_simulation']
+__all__ = ['FlowerRun', 'make_client_app', 'LinceiverFedAvg', 'make_server_app', 'flower_environment', 'run_flower_simulation']
 
 # %% ../nbs/13_flower.ipynb #5245454e
 @dataclass(kw_only=True)
@@ -78,7 +79,7 @@ class FlowerRun:
         "The `FedConfig` both ends use: the federation's, with this run's overrides; builds no data."
         config = load_federation_config(self.federation)
         federation = config.get('federation', {}) | ({} if self.seed < 0 else {'seed': self.seed})
-        cfg = _build_configs(federation, config.get('model', {}))
+        cfg = fed_config_from_tables(federation, config.get('model', {}))
         overrides = dict(rounds=self.rounds or None, max_local_batches=self.max_local_batches or None,
                          device=self.device or None, precision=self.precision or None)
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
@@ -106,20 +107,18 @@ def node_client(run:FlowerRun, # the run's settings
     cfg = run.fed_config()
     return _node_rank(specs[partition], run, cfg), cfg
 
+# %% ../nbs/13_flower.ipynb #a60e07e3
 def _node_rank(spec:ClientSpec, run:FlowerRun, cfg:FedConfig) -> ClientSpec:
     "The client's spec with the rank its SuperNode declares (node config `k`, `target-k`), checked as a table's is."
     if not (run.node_k or run.node_target_k): return spec
     where = f"SuperNode of client {spec.name!r}: node config"
-    if cfg.model.encoder_attention != 'linformer':
-        raise ValueError(f"{where} k and target-k set an encoder rank, which needs encoder_attention='linformer'")
-    k, n = run.node_k or spec.k or cfg.model.k, spec.make_adapter().n
-    if k > n: raise ValueError(f"{where} k={k} exceeds the client's input length n={n}")
+    k, n, target = run.node_k or spec.k or cfg.model.k, spec.make_adapter().n, run.node_target_k or spec.target_k
+    check_rank(where, cfg.model, n, k, target, names=('k', 'target-k'))
     if k != (spec.k or cfg.model.k) and 'encoder' in cfg.group_average:
-        raise ValueError(f"{where} k={k} differs from its group's, whose encoders are averaged (group_average)")
-    target = run.node_target_k or spec.target_k
-    if target is not None and target > k: raise ValueError(f"{where} target-k={target} exceeds its k={k}")
+        raise ValueError(f"{where}: k={k} differs from its group's, whose encoders are averaged (group_average)")
     return replace(spec, k=k, target_k=target)
 
+# %% ../nbs/13_flower.ipynb #25b348df
 def _snapshot(folder:Path, kind:str, round_:int) -> Path: return folder / f"{kind}-{round_}.pt"
 
 def load_node_client(run:FlowerRun, partition:int,
@@ -140,11 +139,12 @@ def load_node_client(run:FlowerRun, partition:int,
         client.restore(saved['client']); client.version = saved['version']
     return client, folder
 
+# %% ../nbs/13_flower.ipynb #9e531fea
 def save_node_client(client:Client, folder:Path, kind:str, round_:int):
     "Write what the client keeps (model, optimizer, generator, version) as a snapshot, atomically; prune old ones."
     folder.mkdir(parents=True, exist_ok=True)
-    path, tmp = _snapshot(folder, kind, round_), _snapshot(folder, f'.{kind}.{os.getpid()}', round_)
-    torch.save(dict(client=client.checkpoint(), version=client.version), tmp); tmp.replace(path)
+    saved = dict(client=client.checkpoint(), version=client.version)
+    write_atomic(_snapshot(folder, kind, round_), lambda tmp: torch.save(saved, tmp))
     if kind == 'end':  # a resumed server restarts at most one round back
         for old in folder.glob('*.pt'):
             k, r = old.stem.rsplit('-', 1)
@@ -157,17 +157,14 @@ def _partition(context:Context) -> int:
         raise ValueError("this SuperNode has no partition-id: start it with --node-config \"partition-id=I\"")
     return int(context.node_config['partition-id'])
 
+# %% ../nbs/13_flower.ipynb #028bcec5
 _NODE_KEYS = {'state-dir': 'state_dir', 'data-dir': 'data_dir', 'k': 'node_k', 'target-k': 'node_target_k'}
 
+# %% ../nbs/13_flower.ipynb #57d5770f
 def _node_run(run:FlowerRun, context:Context) -> FlowerRun:
     "The run as this node sees it: its node config may name its own `state-dir`, `data-dir`, `k` and `target-k`."
     return replace(run, **{field: context.node_config[key] for key, field in _NODE_KEYS.items()
                            if key in context.node_config})
-
-def _group_part(client:Client, cfg:FedConfig) -> dict[str, Tensor]:
-    "The client-side parts `cfg.group_average` names, as they leave the client."
-    return {k: v.detach().to('cpu', copy=True) for k, v in client.model.state_dict().items()
-            if k.split('.')[0] in cfg.group_average}
 
 def client_query(run:FlowerRun, msg:Message, context:Context) -> Message:
     "Introduce the node: its client's name and partition; partition 0 also sends the initial shared state."
@@ -178,6 +175,7 @@ def client_query(run:FlowerRun, msg:Message, context:Context) -> Message:
     if partition == 0: content['arrays'] = ArrayRecord(client.state_to_send())  # run_federation's initial state
     return Message(content, reply_to=msg)
 
+# %% ../nbs/13_flower.ipynb #15592e78
 def _message(run:FlowerRun, msg:Message, context:Context) -> tuple[int, ConfigRecord, int, FedConfig]:
     "What a train or evaluate message opens with: this node's partition, the message's config and round, the FedConfig."
     if run.threads: torch.set_num_threads(run.threads)
@@ -204,9 +202,10 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
                             **update.metrics})
     content = RecordDict({'arrays': ArrayRecord(state), 'metrics': metrics,
                           'config': ConfigRecord({'client': client.name})})
-    if cfg.group_average: content['group'] = ArrayRecord(_group_part(client, cfg))
+    if cfg.group_average: content['group'] = ArrayRecord(group_part(client.model.state_dict(), cfg))
     return Message(content, reply_to=msg)
 
+# %% ../nbs/13_flower.ipynb #a9f587bd
 def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     "Receive the round's global state (and group parts), fine-tune after the last round, evaluate on held-out data."
     partition, config, round_, cfg = _message(run, msg, context)
@@ -223,6 +222,7 @@ def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     metrics = MetricRecord(result[client.name] | {f"finetune_{k}": v for k, v in finetuned.items()})
     return Message(RecordDict({'metrics': metrics, 'config': ConfigRecord({'client': client.name})}), reply_to=msg)
 
+# %% ../nbs/13_flower.ipynb #4db9e7e8
 def make_client_app(run:FlowerRun|None=None, # settings; None: read each message's run config
                    ) -> ClientApp:
     "The Linceiver ClientApp: one SuperNode is one client of the federation."
@@ -249,6 +249,7 @@ def reply_update(name:str, # the client the reply comes from
     return Update(name, state, metrics.pop('num-examples', None),
                   {k: metrics[k] for k in ('train_loss', 'train_accuracy') if k in metrics})
 
+# %% ../nbs/13_flower.ipynb #eb966239
 def _wire_bytes(record:ArrayRecord|None) -> int:
     "Bytes of an ArrayRecord's serialized arrays (each with its .npy header), as Flower ships them."
     return 0 if record is None else sum(len(a.data) for a in record.values())
@@ -256,6 +257,7 @@ def _wire_bytes(record:ArrayRecord|None) -> int:
 # %% ../nbs/13_flower.ipynb #160dc9cd
 class KilledServer(RuntimeError): "Raised by the test-only `stop_in_round` switch: the server dies mid-round."
 
+# %% ../nbs/13_flower.ipynb #7e325603
 class LinceiverFedAvg(FedAvg):
     "Flower's FedAvg running the library's server step: fixed client order, every reply checked, history written."
     def __init__(self, cfg:FedConfig, # the federation's training config (the same on every client)
@@ -280,7 +282,7 @@ class LinceiverFedAvg(FedAvg):
 
     def train_contents(self, round_:int) -> dict[str, RecordDict]:
         "Start `round_`: the train records for its clients; the global state only for nodes that do not hold it yet."
-        self.round = dict(round=round_, start=time.perf_counter(), selected=_select(self.names, self.cfg, round_),
+        self.round = dict(round=round_, start=time.perf_counter(), selected=select_clients(self.names, self.cfg, round_),
                           sent=0, wire_down=0)
         state, contents = ArrayRecord(self.global_state), {}
         for name in self.round['selected']:
@@ -344,31 +346,25 @@ def aggregate_replies(self:LinceiverFedAvg,
         try: updates.append(reply_update(name, got[name]))
         except ValueError as e: malformed[name] = [str(e)]
     for name, reason in skipped.items(): _logger.warning("client %s skipped: %s", name, reason)
-    r['received'] = _received_bytes(updates)
+    r['received'] = received_bytes(updates)
     r['wire_up'] = sum(_wire_bytes(got[n].get('arrays')) for n in got)
     new_state, accepted, rejected = aggregate(updates, self.global_state, self.cfg)
     r['rejected'] = {n: (malformed | rejected)[n] for n in r['selected'] if n in malformed | rejected}
     r['skipped'] = {n: skipped[n] for n in r['selected'] if n in skipped}
-    if len(accepted) < min(self.cfg.min_clients, len(self.names)):
-        raise RuntimeError(f"round {r['round']}: {len(accepted)} usable updates, fewer than min_clients="
-                           f"{self.cfg.min_clients} (skipped: {r['skipped'] or 'none'}; rejected: "
-                           f"{r['rejected'] or 'none'}); the last checkpoint is round {r['round'] - 1}")
+    require_enough(len(accepted), len(self.names), self.cfg, r['round'], r['skipped'], r['rejected'])
     self.global_state = server_step(self.global_state, new_state, self.server, self.cfg)  # FedAvg: new_state itself
     r['accepted'], r['trained'] = accepted, set(got)
     self.group_parts = self._average_groups(got, [u.client for u in accepted]) if self.cfg.group_average else {}
     return self.global_state
 
+# %% ../nbs/13_flower.ipynb #e377ff55
 @patch
 def _average_groups(self:LinceiverFedAvg, got:dict[str, RecordDict], accepted:list[str]) -> dict[str, dict]:
     "Each group's client-side parts averaged over its accepted senders (`FedConfig.group_average`)."
-    parts, r = {}, self.round
-    for group in dict.fromkeys(v['group'] for v in self.roster.values()):
-        members = [n for n, v in self.roster.items() if v['group'] == group]
-        senders = [n for n in members if n in accepted]
-        if not senders: continue
-        states = [got[n]['group'].to_torch_state_dict() for n in senders]
-        parts[group] = fedavg(states, [int(got[n]['metrics']['train-examples']) for n in senders])
-        r['received'] += sum(map(state_bytes, states))
+    senders = [(self.roster[n]['group'], got[n]['group'].to_torch_state_dict(), int(got[n]['metrics']['train-examples']))
+               for n in self.names if n in accepted]
+    parts, received = average_groups(senders)
+    self.round['received'] += received
     return parts
 
 # %% ../nbs/13_flower.ipynb #f1d7a496
@@ -386,6 +382,7 @@ def evaluate_contents(self:LinceiverFedAvg) -> dict[str, RecordDict]:
         contents[name] = content
     return contents
 
+# %% ../nbs/13_flower.ipynb #90f39e97
 @patch
 def record_round(self:LinceiverFedAvg,
                  got:dict[str, RecordDict], # the evaluate replies' records, by client
@@ -400,21 +397,15 @@ def record_round(self:LinceiverFedAvg,
             finetuned[name] = tuned
     if not results: raise RuntimeError(f"round {r['round']}: no client evaluated ({unreachable})")
     results = {n: results[n] for n in self.names if n in results}
-    for name, res in results.items():
-        res['status'] = ('skipped' if name in r['skipped'] else 'rejected' if name in r['rejected'] else
-                         'trained' if name in r['selected'] else 'not selected')
+    for name, res in results.items(): res['status'] = client_status(name, r['selected'], r['skipped'], r['rejected'])
     self.versions = {name: r['round'] for name in results}
-    accepted = r['accepted']
-    record = dict(round=r['round'], selected=r['selected'], accepted=[u.client for u in accepted],
-                  skipped=r['skipped'], rejected=r['rejected'],
-                  adjusted={u.client: u.notes for u in accepted if u.notes},
-                  train={u.client: u.metrics for u in accepted}, finetuned={n: finetuned[n] for n in finetuned},
-                  clients=results, **round_summary(results), bytes_down=r['sent'], bytes_up=r['received'],
-                  seconds=time.perf_counter() - r['start'], device=self.history['device'], engine='flower',
-                  wire_bytes_down=r['wire_down'], wire_bytes_up=r['wire_up'])
+    record = round_record(r['round'], r['selected'], r['accepted'], r['skipped'], r['rejected'], results, finetuned,
+                          r['sent'], r['received'], r['start'])
+    record.update(device=self.history['device'], engine='flower', wire_bytes_down=r['wire_down'],
+                  wire_bytes_up=r['wire_up'])
     if unreachable: record['unreachable'] = unreachable
     self.history['rounds'].append(record)
-    if self.out_dir is not None: _save(self.out_dir, self.history, [], self.global_state, r['round'], 'linceiver',
+    if self.out_dir is not None: save_run(self.out_dir, self.history, [], self.global_state, r['round'], 'linceiver',
                                      self.server)
     return record
 
@@ -447,22 +438,24 @@ def introduce_nodes(grid:Grid, # the grid of the run
                          f"not 0 to {num_clients - 1}")
     return roster, initial
 
+# %% ../nbs/13_flower.ipynb #c3bc6a46
 def server_main(run:FlowerRun, grid:Grid) -> dict:
     "The ServerApp's work: introduce the nodes, start or resume the history, run the strategy; returns the history."
     if not run.out: raise ValueError("a Flower run needs its results folder: set the run config's 'out'")
     cfg, out_dir = run.fed_config(), Path(run.out)
-    with _claim(out_dir, run.resume):
+    with lock_run_folder(out_dir, run.resume):
         roster, global_state = introduce_nodes(grid, run.num_clients(), run.timeout)
         history = dict(algorithm='linceiver', engine='flower', config=cfg.to_dict(), seed=cfg.seed,
                        clients=list(roster), device=cfg.device, precision=cfg.precision, rounds=[])
         server = {}  # the server optimizer's memory, checkpointed with the global state
-        if run.resume: global_state, history, server = _restore(out_dir, [], 'linceiver', cfg)
+        if run.resume: global_state, history, server = restore_run(out_dir, [], 'linceiver', cfg)
         strategy = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, run.stop_in_round,
                                    server)
         if (left := cfg.rounds - len(history['rounds'])) > 0:
             strategy.start(grid, ArrayRecord(global_state), num_rounds=left, timeout=run.timeout)
     return strategy.history
 
+# %% ../nbs/13_flower.ipynb #669a0a56
 def make_server_app(run:FlowerRun|None=None, # settings; None: read the run config
                     outcome:dict|None=None, # filled with 'history', or 'error' when the run failed
                    ) -> ServerApp:
@@ -481,6 +474,7 @@ def flower_environment(home:str|Path, # Flower's own folder (FLWR_HOME): inside 
     return dict(FLWR_HOME=str(Path(home).absolute()), FLWR_TELEMETRY_ENABLED='0', FLWR_DISABLE_UPDATE_CHECK='1',
                 FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION='1')
 
+# %% ../nbs/13_flower.ipynb #a3bf5480
 def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results folder the server writes
                           cpus_per_client:float=1, # Ray CPUs per client: with 1, as many clients train at once
                                                    # as there are cores

@@ -16,10 +16,9 @@ from .linformer import FullAttention, LinformerAttention
 from .adaptive import add_rank_gates
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'check_number', 'check_choice', 'PerceiverConfig', 'attention', 'MLP', 'CrossAttentionBlock',
-           'SelfAttentionBlock', 'PerceiverHead', 'fourier_features', 'ImageAdapter', 'AudioAdapter', 'TextAdapter',
-           'pad_sequences', 'encode_bytes', 'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'compress_affine',
-           'train_step', 'resolve_device', 'device_name', 'check_precision', 'precision_context', 'adamw']
+__all__ = ['check_number', 'check_choice', 'PerceiverConfig', 'attention', 'ImageAdapter', 'AudioAdapter', 'TextAdapter',
+           'SharedLatentPerceiver', 'PerceiverIO', 'num_parameters', 'train_step', 'resolve_device', 'device_name',
+           'adamw']
 
 # %% ../nbs/02_perceiver_io.ipynb #f447b749
 def check_number(name:str, # the field, as the user writes it
@@ -45,6 +44,7 @@ def check_number(name:str, # the field, as the user writes it
     ok = ok and (high is None or (value < high if high_open else value <= high))
     if not ok: raise ValueError(f"{name} must be {'None or ' if none_ok else ''}{accepted}, got {value!r}")
 
+# %% ../nbs/02_perceiver_io.ipynb #5b7c4e6c
 def check_choice(name:str, # the field, as the user writes it
                  value, # what the user gave
                  choices:tuple, # the accepted values
@@ -110,6 +110,7 @@ class MLP(nn.Sequential):
     def __init__(self, dim:int, ratio:int=2):
         super().__init__(nn.LayerNorm(dim), nn.Linear(dim, ratio * dim), nn.GELU(), nn.Linear(ratio * dim, dim))
 
+# %% ../nbs/02_perceiver_io.ipynb #e9afacef
 class CrossAttentionBlock(nn.Module):
     "Queries (b, m, d) read a context (b, n, c): pre-norm attention and MLP, each with a residual."
     def __init__(self, kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, mlp_ratio:int=2,
@@ -123,6 +124,7 @@ class CrossAttentionBlock(nn.Module):
         x = x + self.attn(self.norm_q(x), self.norm_kv(context), mask)  # (b, m, d)
         return x + self.mlp(x)
 
+# %% ../nbs/02_perceiver_io.ipynb #2e8c152f
 class SelfAttentionBlock(nn.Module):
     "Latents (b, m, d) attend to themselves: pre-norm attention and MLP, each with a residual."
     def __init__(self, kind:str, *, dim:int, n:int, k:int, heads:int, mlp_ratio:int=2, share_kv:bool=True):
@@ -256,6 +258,7 @@ class TextAdapter(nn.Module):
         ids = self.check(ids)
         return self.embed(ids) + self.pos_proj(self.pos[:ids.shape[1]]), mask  # (b, n, c)
 
+# %% ../nbs/02_perceiver_io.ipynb #bdccf3f1
 def pad_sequences(seqs:list[Tensor], # tensors of shape (n_i, ...) with equal trailing shapes
                   n:int|None=None, # length to pad to; default: the longest; shorter than a sequence raises
                   value:float=0, # padding value
@@ -269,6 +272,7 @@ def pad_sequences(seqs:list[Tensor], # tensors of shape (n_i, ...) with equal tr
     for i, s in enumerate(seqs): x[i, :len(s)] = s
     return x, torch.arange(n) < lengths[:, None]  # (N, n, ...), (N, n)
 
+# %% ../nbs/02_perceiver_io.ipynb #8c913beb
 def encode_bytes(texts:list[str], max_len:int) -> tuple[Tensor, Tensor]:
     "UTF-8 byte ids (b, n) padded with 0 and their mask; n is the longest text, at most `max_len` (longer texts raise)."
     data = [torch.tensor(list(t.encode('utf-8')), dtype=torch.long) for t in texts]
@@ -330,19 +334,6 @@ class PerceiverIO(nn.Module):
 def num_parameters(model:nn.Module) -> int:
     "Trainable parameters of `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-# %% ../nbs/02_perceiver_io.ipynb #365a6fab
-def _set_identity_projections(model:nn.Module) -> nn.Module:
-    "Test fixture: every Linformer projection of `model` set to the identity (needs k == n)."
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, LinformerAttention):
-                for proj in (m.proj_k, m.proj_v):
-                    if proj is None: continue
-                    if proj.k != proj.n:
-                        raise ValueError(f"an identity projection needs k == n, got k={proj.k}, n={proj.n}")
-                    proj.E.copy_(torch.eye(proj.n))
-    return model
 
 # %% ../nbs/02_perceiver_io.ipynb #cf9a9cc1
 def compress_affine(proj:nn.Linear, # the adapter's Linear on [raw features; position features]
@@ -416,6 +407,7 @@ def compressed_norm(self:CrossAttentionBlock,
     norm = self.norm_kv
     return F.layer_norm(y, y.shape[-1:], norm.weight, None, norm.eps) + s[..., None] * norm.bias
 
+# %% ../nbs/02_perceiver_io.ipynb #ac1119eb
 @patch
 def forward_compressed(self:CrossAttentionBlock,
                        x:Tensor, # queries (b, m, d)
@@ -455,6 +447,7 @@ def train_step(model:nn.Module, # any classifier returning (b, num_classes) logi
 # %% ../nbs/02_perceiver_io.ipynb #398f5fee
 PRECISIONS = ('fp32', 'bf16')
 
+# %% ../nbs/02_perceiver_io.ipynb #af421e3d
 def resolve_device(device:str|torch.device='auto', # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
                   ) -> torch.device:
     "The torch device `device` names, refused with one clear error where this machine does not have it."
@@ -475,16 +468,19 @@ def resolve_device(device:str|torch.device='auto', # 'auto' (cuda, else mps, els
         raise ValueError(f"device {named!r}: MPS is not available on this machine; use device 'cpu' or 'auto'")
     return dev
 
+# %% ../nbs/02_perceiver_io.ipynb #67473e6f
 def device_name(device:torch.device) -> str:
     "What results record about a device: 'cpu', 'mps', or 'cuda:N (the GPU's name)'."
     if device.type != 'cuda': return device.type
     index = device.index if device.index is not None else torch.cuda.current_device()
     return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
 
+# %% ../nbs/02_perceiver_io.ipynb #67b1f3eb
 def check_precision(precision:str): # 'fp32' | 'bf16'
     "Raise one `ValueError` naming the choices unless `precision` is one of `PRECISIONS`."
     check_choice('precision', precision, PRECISIONS)
 
+# %% ../nbs/02_perceiver_io.ipynb #e9e21ac1
 def precision_context(device_type:str, # 'cpu' | 'cuda' | 'mps': where the computation runs
                       precision:str='fp32', # 'fp32': nothing changes | 'bf16': bfloat16 autocast
                      ):
@@ -493,6 +489,7 @@ def precision_context(device_type:str, # 'cpu' | 'cuda' | 'mps': where the compu
     if precision == 'fp32': return contextlib.nullcontext()
     return torch.autocast(device_type, dtype=torch.bfloat16)
 
+# %% ../nbs/02_perceiver_io.ipynb #5f6a4333
 def adamw(parameters, # the parameters to optimize
           device:torch.device, # where they live: CUDA gets the fused kernel
           **kwargs, # AdamW's options (lr, weight_decay, ...)

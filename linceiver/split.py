@@ -11,13 +11,14 @@ from matplotlib.patches import FancyBboxPatch
 from .perceiver import PerceiverIO
 
 # %% auto #0
-__all__ = ['shared_state', 'shared_state_problems', 'load_shared_state', 'state_bytes', 'plot_split']
+__all__ = ['shared_state', 'shared_state_problems', 'load_shared_state', 'state_bytes']
 
 # %% ../nbs/03_split.ipynb #d2f988f1
 def shared_state(model:PerceiverIO) -> dict[str, Tensor]:
     "A detached copy of the shared parameters and buffers of `model`: what a client sends."
     return {key: value.detach().clone() for key, value in model.shared.state_dict().items()}
 
+# %% ../nbs/03_split.ipynb #39ce8672
 def shared_state_problems(state:dict, # the state to check, e.g. a client's update
                           reference:dict, # a state known to be right, e.g. the global model's
                           finite:bool=False, # also report NaN and infinite values
@@ -35,12 +36,14 @@ def shared_state_problems(state:dict, # the state to check, e.g. a client's upda
             problems.append(f"{key!r} contains NaN or infinite values")
     return sorted(problems)
 
+# %% ../nbs/03_split.ipynb #fbfd0fe1
 def load_shared_state(model:PerceiverIO, state:dict[str, Tensor]):
     "Load a shared state into `model.shared`, strictly: a key, shape or dtype mismatch raises a `ValueError` naming it."
     problems = shared_state_problems(state, model.shared.state_dict())
     if problems: raise ValueError("shared state does not fit this model: " + "; ".join(problems))
     model.shared.load_state_dict(state)
 
+# %% ../nbs/03_split.ipynb #5e9ac6e9
 def state_bytes(state:dict[str, Tensor]) -> int:
     "Bytes of the tensors in `state`: the communication cost of sending it."
     return sum(t.numel() * t.element_size() for t in state.values())

@@ -3,7 +3,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from linceiver.experiments import _dataset, Recipe, train_classifier
 from linceiver.perceiver import PerceiverConfig, PerceiverIO
-from linceiver.fedavg import evaluate
+from linceiver.client import evaluate
 from linceiver.adaptive import effective_k, prune, gated_attentions, rank_budget_loss
 from linceiver.bench import train_step_flops
 torch.set_num_threads(1)
