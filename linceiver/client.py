@@ -207,6 +207,7 @@ def _on_cpu(value):
     if isinstance(value, (list, tuple)): return type(value)(_on_cpu(v) for v in value)
     return value
 
+# %% ../nbs/04b_client.ipynb #d8841e10
 class Client:
     "A federated client: its data, its own `PerceiverIO` and optimizer, its generators; all persist across rounds."
     def __init__(self, spec:ClientSpec, cfg:FedConfig, index:int,
@@ -226,10 +227,11 @@ class Client:
             self.model = PerceiverIO(spec.model_config(cfg.model), spec.make_adapter())
             torch.manual_seed(cfg.seed * 100_003 + 99_991)  # the shared stack from its own seed: the same start for
             self.model.shared = SharedLatentPerceiver(self.model.cfg)  # every client, whatever its k or its group
+        self.rank_target = None  # the open fraction of the encoder's columns its budget allows (`target_k`)
         if spec.target_k is not None:
             check_rank(f"client {spec.name!r}", cfg.model, None, getattr(self.model.encoder.attn, 'k', 0), spec.target_k)
             add_rank_gates(self.model.encoder, mode='budget')  # gates open at first (a no-op when cfg already gates)
-            self.model.rank_target = spec.target_k / self.model.encoder.attn.k  # the open fraction `_penalty` allows
+            self.rank_target = spec.target_k / self.model.encoder.attn.k
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Examples.to`)
         if shared is not None: self.model.shared = shared
@@ -318,13 +320,13 @@ def _batches(client:Client, cfg:FedConfig):
     return itertools.islice(batches, client.max_local_batches)
 
 # %% ../nbs/04b_client.ipynb #9c269f1d
-def _penalty(model:nn.Module, cfg:FedConfig,
+def _penalty(client:Client, cfg:FedConfig,
              anchor:list[tuple[Tensor, Tensor]]|None=None, # FedProx: (parameter, its received value) pairs
             ):
     "The extra terms of the local loss — the rank budget (or a client's target_k), the proximal term — or None."
-    terms = []
-    if (target := getattr(model, 'rank_target', None)) is not None:  # a client with target_k (`Client`): its encoder's
-        weight = cfg.rank_budget or 1.  # open fraction above the target is penalised, with weight rank_budget or 1
+    terms, model, target = [], client.model, client.rank_target
+    if target is not None:  # a client with target_k: its encoder's open fraction above the target is penalised,
+        weight = cfg.rank_budget or 1.  # with weight rank_budget or 1
         terms.append(lambda: weight * (rank_budget_loss(model.encoder) - target).clamp(min=0))
     elif cfg.rank_budget: terms.append(lambda: cfg.rank_budget * rank_budget_loss(model))
     if cfg.prox_mu and anchor:
@@ -337,6 +339,7 @@ def _anchor(client:Client, cfg:FedConfig) -> list[tuple[Tensor, Tensor]]|None:
     if not cfg.prox_mu or client.version < 0: return None  # local-only clients never receive anything
     return [(p, p.detach().clone()) for p in client.sent_parameters()]
 
+# %% ../nbs/04b_client.ipynb #b58bbab5
 @contextlib.contextmanager
 def frozen(parameters:list[nn.Parameter]):
     "Hold `parameters` fixed (no gradient, so the optimizer skips them) inside the block; restore them after."
@@ -359,6 +362,7 @@ def _epochs(client:Client, cfg:FedConfig, epochs:int, penalty) -> list[tuple[int
             steps.append((len(y), loss, (logits.argmax(1) == y).sum()))
     return steps
 
+# %% ../nbs/04b_client.ipynb #cb35ee15
 def set_round_lr(optimizer:torch.optim.Optimizer, cfg:FedConfig, trained:int):
     "Set every parameter group's learning rate for a round: its own base rate times `cfg.round_lr_factor(trained)`."
     for group in optimizer.param_groups: group['lr'] = group.setdefault('base_lr', group['lr']) * cfg.round_lr_factor(trained)
@@ -367,7 +371,7 @@ def set_round_lr(optimizer:torch.optim.Optimizer, cfg:FedConfig, trained:int):
 def local_train(client:Client, cfg:FedConfig) -> Update:
     "Train `client` for one round (`cfg.local_epochs` passes over its data; FedRep: the head first); its update."
     set_round_lr(client.optimizer, cfg, client.rounds_trained)
-    penalty = _penalty(client.model, cfg, _anchor(client, cfg))
+    penalty = _penalty(client, cfg, _anchor(client, cfg))
     with torch.random.fork_rng(devices=[]):  # gate noise from the run's seed, never from the ambient generator
         torch.manual_seed(client.seed * 1_000 + client.rounds_trained)
         if client.head_epochs:  # FedRep: the head adapts to the received body, then the body learns under it
@@ -393,6 +397,7 @@ def _round_metrics(steps:list[tuple[int, Tensor, Tensor]], # (batch size, loss, 
         seen += size; total_loss += loss * size; correct += right
     return seen, dict(train_loss=total_loss / seen, train_accuracy=correct / seen)
 
+# %% ../nbs/04b_client.ipynb #9ace5150
 @torch.no_grad()
 def evaluate(model:nn.Module, # a classifier; it is evaluated where its parameters live
              split:Examples, # held-out data; copied to the model's device once (`Examples.to`)
@@ -431,7 +436,7 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
             for i in schedule[torch.randperm(len(schedule), generator=order)].tolist():
                 x, mask, y = next(epochs[i])
                 model = clients[i].model
-                try: loss, logits = train_step(model, optimizer, x, y, mask, _penalty(model, cfg), cfg.precision,
+                try: loss, logits = train_step(model, optimizer, x, y, mask, _penalty(clients[i], cfg), cfg.precision,
                                                check_finite=on_host)
                 except FloatingPointError as e: raise FloatingPointError(f"centralized, local epoch {epoch}: {e}")
                 steps[i].append((len(y), loss, (logits.argmax(1) == y).sum()))

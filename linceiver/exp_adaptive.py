@@ -18,7 +18,7 @@ from .client import evaluate
 from .runs import format_table
 from .data import dataset_available
 from .experiments import (Experiment, Recipe, load_results, summary_rows, train_classifier, model_costs,
-                                   subset_indices, cell_model, explore_view)
+                                   subset_indices, cell_model, explore_view, mean_pm)
 from .exp_k import preset_settings, scale_recipe, latest_results
 
 # %% auto #0
@@ -200,11 +200,6 @@ def adaptive_summary(rows:list[dict], # rows of an adaptive_rank results.csv
         s['accuracy_loss_points'] = 100 * (f['accuracy_mean'] - s['accuracy_pruned_mean'])
     return out
 
-# %% ../nbs/11_exp_adaptive.ipynb #a8170671
-def _pm(s:dict, column:str, scale:float=100., digits:int=2) -> str:
-    mean = s.get(f'{column}_mean')
-    return '—' if mean is None else f"{scale * mean:.{digits}f} ± {scale * s[f'{column}_std']:.{digits}f}"
-
 # %% ../nbs/11_exp_adaptive.ipynb #7c840d34
 def _ks(ks:dict, digits:int=0) -> str:
     return ', '.join(f"{n} {v:.{digits}f}" for n, v in ks.items()) or '—'
@@ -217,9 +212,10 @@ def adaptive_table(rows:list[dict], # rows of an adaptive_rank results.csv
     for s in adaptive_summary(rows):
         if dataset is not None and s['dataset'] != dataset: continue
         mflop = lambda c: '—' if s.get(f'{c}_mean') is None else f"{s[f'{c}_mean'] / 1e6:.1f}"
+        pm = lambda c, *fmt: mean_pm(s.get(f'{c}_mean'), s.get(f'{c}_std'), *fmt)
         out.append({
-            'model': s['model'], 'seeds': s['n_seeds'], 'accuracy %': _pm(s, 'accuracy'),
-            'pruned accuracy %': _pm(s, 'accuracy_pruned'),
+            'model': s['model'], 'seeds': s['n_seeds'], 'accuracy %': pm('accuracy'),
+            'pruned accuracy %': pm('accuracy_pruned'),
             f'hard k per attention (gate > {TAU})': _ks(s['hard_k'], 1 if s['n_seeds'] > 1 else 0),
             'soft k per attention': _ks(s['soft_k'], 1) if s['gates'] == 'published' else '—',
             'train MFLOP/example': mflop('train_flops_per_example'),
@@ -227,7 +223,7 @@ def adaptive_table(rows:list[dict], # rows of an adaptive_rank results.csv
             'pruned / fixed FLOPs': f"{s['flops_ratio']:.2f}" if 'flops_ratio' in s else '—',
             'params': f"{s['params_mean']:,.0f}",
             'pruned params': '—' if s.get('params_pruned_mean') is None else f"{s['params_pruned_mean']:,.0f}",
-            'train s': _pm(s, 'train_seconds', 1., 1),
+            'train s': pm('train_seconds', 1., '.1f'),
             'published (report)': published_text(s['dataset']) if s['gates'] == 'published' else '—'})
     return out
 

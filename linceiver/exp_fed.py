@@ -8,7 +8,8 @@ import json, statistics, time
 from dataclasses import replace
 from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
-                                   converged, paired_diffs, paired_verdict, verdict_text)
+                                   converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
+                                   converged_text)
 from .federations import build_federation, load_federation_config
 from .client import majority_baseline
 from .fedavg import run_federation
@@ -107,6 +108,7 @@ def _ten_client_config(settings:dict, partition:str, compress_first:bool=True) -
     config['federation'].update(batch_size=settings['batch_size'], lr_schedule='cosine')  # see the constant-rate pilot
     return config
 
+# %% ../nbs/12_exp_federated.ipynb #f7b2c8b9
 def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
                 seeds:tuple, # the final cells run each seed; the tuning cells the first
                ) -> Experiment:
@@ -160,6 +162,7 @@ def _modality_config(settings:dict, groups:tuple|None) -> dict:
         if resized and table.get('partition') == 'natural': table['partition'] = 'iid'
     return config
 
+# %% ../nbs/12_exp_federated.ipynb #354c1926
 def modalities(scale:str, # 'quick' | 'reduced' | 'full'
                seeds:tuple, # every cell runs each seed
               ) -> Experiment:
@@ -178,24 +181,11 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
                       run_cell='linceiver.exp_fed:federation_cell', plots='linceiver.exp_fed:modality_plots',
                       about=dict(preset='multimodal', groups=groups, **settings))
 
-# %% ../nbs/12_exp_federated.ipynb #08508c37
-def _pm(mean, std, scale=100, fmt='.2f') -> str:
-    return '—' if mean is None else f"{scale * mean:{fmt}} ± {scale * (std or 0):{fmt}}"
-
-# %% ../nbs/12_exp_federated.ipynb #c450dae7
-def _final(rows:list[dict]) -> list[dict]: return [r for r in rows if r.get('phase', 'final') == 'final']
-
 # %% ../nbs/12_exp_federated.ipynb #8a7a2202
-def _converged_text(group:list[dict]) -> str:
-    "'yes', or 'not converged (n of m seeds)', or '—' for an untrained baseline."
-    flags = [r.get('converged') for r in group if r.get('converged') is not None]
-    if not flags: return '—'
-    return 'yes' if all(flags) else f"not converged ({flags.count(False)} of {len(flags)} seeds)"
-
 def fed_table(rows:list[dict], # rows of a ten_clients results.csv
              ) -> list[dict]: # one formatted row per (partition, method) of the final cells
     "Per partition and method: chosen settings, validation and test accuracy, converged, paired verdict vs local-only."
-    final, out = _final(rows), []
+    final, out = final_rows(rows), []
     for r in summary_rows(final, by=('partition', 'method')):
         group = [x for x in final if (x['partition'], x['method']) == (r['partition'], r['method'])]
         chosen = sorted({(x.get('chosen_lr'), x.get('chosen_moments')) for x in group if x.get('chosen_lr')})
@@ -204,11 +194,11 @@ def fed_table(rows:list[dict], # rows of a ten_clients results.csv
         out.append({'partition': r['partition'], 'method': r['method'], 'seeds': r['n_seeds'],
                     'chosen on validation': ', '.join(f"lr {lr:g}" + (f", moments {m}" if m != 'keep' else '')
                                                       for lr, m in chosen) or '—',
-                    'validation %': _pm(r['val_mean_accuracy_mean'], r['val_mean_accuracy_std']),
-                    'test, mean of clients %': _pm(r['mean_accuracy_mean'], r['mean_accuracy_std']),
-                    'test, median client %': _pm(r['median_accuracy_mean'], r['median_accuracy_std']),
-                    'whole test set %': _pm(r.get('test_set_accuracy_mean'), r.get('test_set_accuracy_std')),
-                    'converged': _converged_text(group),
+                    'validation %': mean_pm(r['val_mean_accuracy_mean'], r['val_mean_accuracy_std']),
+                    'test, mean of clients %': mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std']),
+                    'test, median client %': mean_pm(r['median_accuracy_mean'], r['median_accuracy_std']),
+                    'whole test set %': mean_pm(r.get('test_set_accuracy_mean'), r.get('test_set_accuracy_std')),
+                    'converged': converged_text(group),
                     'vs local-only (points)': '—' if r['method'] == 'local' else verdict_text(vs_local),
                     'MB / round': f"{r['bytes_per_round_mean'] / 2**20:.2f}"})
     return out
@@ -234,7 +224,7 @@ def tuning_table(rows:list[dict], # rows of a ten_clients results.csv
 # %% ../nbs/12_exp_federated.ipynb #63c03f16
 def fed_goals(rows:list[dict]) -> list[dict]:
     "The protocol issue's goals for experiment 3, computed from the final cells with the noise rule."
-    final, goals = _final(rows), []
+    final, goals = final_rows(rows), []
     where = lambda p, m: dict(partition=p, method=m)
     central = [r['test_set_accuracy'] for r in final if r['method'] == 'centralized' and r['partition'] == 'iid'
                and r.get('test_set_accuracy') is not None]
@@ -270,19 +260,19 @@ PUBLISHED_FED = [  # (source, setting, method, what was measured, mean %): the r
 def anchor_table(rows:list[dict], # rows of a ten_clients results.csv
                 ) -> list[dict]: # one row per published number, with ours in the same setting (or '—': not run)
     "The published numbers of experiment 3 beside ours (test accuracy after the last round, mean ± std over seeds)."
-    ours = {(r['partition'], r['method']): r for r in summary_rows(_final(rows), by=('partition', 'method'))}
+    ours = {(r['partition'], r['method']): r for r in summary_rows(final_rows(rows), by=('partition', 'method'))}
     out = []
     for source, partition, method, measured, value in PUBLISHED_FED:
         r = ours.get((partition, method))
         out.append({'published': f"{source}: {method}, {partition}", 'what it measured': measured,
                     'published mean %': value, 'ours (test, last round, 10 clients) %': '—' if r is None else
-                    _pm(r['mean_accuracy_mean'], r['mean_accuracy_std'])})
+                    mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std'])})
     return out
 
 # %% ../nbs/12_exp_federated.ipynb #f73cd91d
 def _curves(rows:list[dict], partition:str, method:str, column:str='val_curve') -> list[float]:
     "A method's mean curve over the seeds of its final cells."
-    curves = [json.loads(r[column]) for r in _final(rows) if (r['partition'], r['method']) == (partition, method)
+    curves = [json.loads(r[column]) for r in final_rows(rows) if (r['partition'], r['method']) == (partition, method)
               and r.get(column)]
     curves = [c for c in curves if c and None not in c]
     return [statistics.fmean(points) for points in zip(*curves)] if curves else []
@@ -295,6 +285,7 @@ def _plain_log_ticks(ax):
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ''))
 
+# %% ../nbs/12_exp_federated.ipynb #cb99765e
 def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
     "Per partition: each method's validation and training-loss curves (mean over seeds), and its test accuracy (dots)."
     from matplotlib.lines import Line2D
@@ -302,7 +293,7 @@ def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
     partitions = list(dict.fromkeys(r['partition'] for r in rows))
     methods = list(dict.fromkeys(r['method'] for r in rows))
     colours = {m: f"C{i}" for i, m in enumerate(methods)}
-    final = summary_rows(_final(rows), by=('partition', 'method'))
+    final = summary_rows(final_rows(rows), by=('partition', 'method'))
     shown = [m for m in methods if any(r['method'] == m for r in final)] or methods  # the test panels' rows
     scored = [r for r in final if r['mean_accuracy_mean'] is not None]
     ends = [100 * (r['mean_accuracy_mean'] + sign * (r['mean_accuracy_std'] or 0)) for r in scored for sign in (-1, 1)]
@@ -376,9 +367,9 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
         key = f'{g}_accuracy'
         cell = lambda s: (summary.get(s, {}).get(f'{key}_mean'), summary.get(s, {}).get(f'{key}_std'))
         sharing = paired_verdict(paired_diffs(rows, dict(setting='all'), {'setting': f'alone:{g}'}, key))
-        row = {'modality': g, 'with all %': _pm(*cell('all')), 'alone %': _pm(*cell(f'alone:{g}')),
-               'local %': _pm(*cell('local')), 'all − alone (points)': verdict_text(sharing)}
+        row = {'modality': g, 'with all %': mean_pm(*cell('all')), 'alone %': mean_pm(*cell(f'alone:{g}')),
+               'local %': mean_pm(*cell('local')), 'all − alone (points)': verdict_text(sharing)}
         for lever in MODALITY_LEVERS:
-            if lever in summary: row[f'{lever} %'] = _pm(*cell(lever))
+            if lever in summary: row[f'{lever} %'] = mean_pm(*cell(lever))
         out.append(row)
     return out

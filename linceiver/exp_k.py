@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 import linceiver
 import json, statistics
 from .experiments import (Experiment, Recipe, load_results, summary_rows, explore_view, paired_diffs,
-                                   paired_verdict, verdict_text)
+                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text)
 from .runs import format_table
 
 # %% auto #0
@@ -83,30 +83,23 @@ def _label(row:dict) -> str:
     return 'Perceiver IO (full)' if row['model'] == 'perceiver_io' else f"Linceiver k={row['k']}"
 
 # %% ../nbs/10_exp_k.ipynb #0037c410
-def _final(rows:list[dict]) -> list[dict]:
-    "The final cells (an earlier run, planned before tuning existed, holds only final cells)."
-    return [r for r in rows if r.get('phase', 'final') == 'final']
-
 def k_table(rows:list[dict], # rows of a k_sweep results.csv
            ) -> list[dict]: # one formatted row per model
     "Per model: chosen lr, validation and test accuracy, converged, the noise rule against the baseline, costs."
-    final, out = _final(rows), []
+    final, out = final_rows(rows), []
     for r in summary_rows(final, by=('model', 'k')):
         group = [x for x in final if (x['model'], x['k']) == (r['model'], r['k'])]
         vs_base = paired_verdict(paired_diffs(final, dict(model=r['model'], k=r['k']),
                                               dict(model='perceiver_io', k=None), 'accuracy'))
-        flags = [x['converged'] for x in group if x.get('converged') is not None]
         published = PUBLISHED['accuracy'].get(r['k'])
-        pm = lambda column: ('—' if r.get(f'{column}_mean') is None else
-                             f"{100 * r[f'{column}_mean']:.2f} ± {100 * r[f'{column}_std']:.2f}")
+        pm = lambda column: mean_pm(r.get(f'{column}_mean'), r.get(f'{column}_std'))
         out.append({'model': _label(r), 'seeds': r['n_seeds'],
                     'lr (validation)': ', '.join(sorted({f"{x['chosen_lr']:g}" for x in group if x.get('chosen_lr')}))
                                        or '—',
                     'validation %': pm('val_accuracy'), 'test %': pm('accuracy'),
-                    'converged': '—' if not flags else 'yes' if all(flags) else
-                                 f"not converged ({flags.count(False)} of {len(flags)} seeds)",
+                    'converged': converged_text(group),
                     'vs baseline (points)': '—' if r['model'] == 'perceiver_io' else verdict_text(vs_base),
-                    'train s': f"{r['train_seconds_mean']:.1f} ± {r['train_seconds_std']:.1f}",
+                    'train s': mean_pm(r['train_seconds_mean'], r['train_seconds_std'], 1., '.1f'),
                     'params': f"{r['params_mean']:,.0f}", 'MB': f"{r['size_mb_mean']:.3f}",
                     'train MFLOP/example': f"{r['train_flops_per_example_mean'] / 1e6:.1f}",
                     'published % (report: 30 epochs, raw pixels)': '—' if published is None else f"{published:.2f}"})
@@ -117,7 +110,7 @@ def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
     "Test accuracy (mean ± std over seeds) against training FLOPs per example, one point per model."
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    for r in summary_rows(_final(rows), by=('model', 'k')):
+    for r in summary_rows(final_rows(rows), by=('model', 'k')):
         base = r['model'] == 'perceiver_io'
         ax.errorbar(r['train_flops_per_example_mean'] / 1e6, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'],
                     fmt='s' if base else 'o', color='tab:red' if base else 'tab:blue', capsize=3)
@@ -134,7 +127,7 @@ def plot_curves(rows:list[dict]) -> Figure:
     "Each model's validation accuracy per epoch (mean over the seeds of its final cells)."
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    final = _final(rows)
+    final = final_rows(rows)
     for name, k in dict.fromkeys((r['model'], r['k']) for r in final):
         curves = [json.loads(r['val_curve']) for r in final if (r['model'], r['k']) == (name, k) and r.get('val_curve')]
         if curves and curves[0]:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import torch
 from matplotlib.figure import Figure
 from .experiments import (Experiment, preset_at_scale, official_test_draw, converged, paired_diffs,
-                                   paired_verdict, verdict_text)
+                                   paired_verdict, verdict_text, mean_pm)
 from .federations import build_federation, encoder_flops
 from .server import FedConfig
 from .client import ClientSpec
@@ -124,10 +124,6 @@ def _mean_std(values:list) -> tuple[float, float]:
     if not values: return None, None
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.
 
-# %% ../nbs/14_exp_tiers.ipynb #6dff42fc
-def _pm(mean, std, scale=100., fmt='.2f') -> str:
-    return '—' if mean is None else f"{scale * mean:{fmt}} ± {scale * std:{fmt.lstrip('+')}}"
-
 # %% ../nbs/14_exp_tiers.ipynb #bd821f56
 def _variants(rows:list[dict]) -> list[str]: return list(dict.fromkeys(r['variant'] for r in rows))
 
@@ -143,7 +139,7 @@ def tier_table(rows:list[dict], # rows of a tiers results.csv
             out.append({'variant': variant, 'tier': tier, 'k': f"{_mean_std([r[f'{tier}_k'] for r in mine])[0]:g}",
                         'encoder MFLOPs': f"{_mean_std([r[f'{tier}_encoder_flops'] for r in mine])[0] / 1e6:.2f}",
                         'train ms / example': f"{_mean_std([r[f'{tier}_train_ms_per_example'] for r in mine])[0]:.3f}",
-                        'held-out accuracy (%)': _pm(acc, acc_std), 'official test set (%)': _pm(test, test_std),
+                        'held-out accuracy (%)': mean_pm(acc, acc_std), 'official test set (%)': mean_pm(test, test_std),
                         'seeds': len(mine),
                         'bytes / round': f"{_mean_std([r['bytes_per_round'] for r in mine])[0]:,.0f}"})
     return out

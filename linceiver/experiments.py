@@ -27,7 +27,7 @@ from .runs import explore, write_atomic, claim_results_folder, release_unstarted
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'train_classifier',
            'load_results', 'run_experiment', 'summary_rows', 'choose_on_validation', 'paired_verdict', 'paired_diffs',
-           'verdict_text', 'demo_rows']
+           'verdict_text', 'mean_pm', 'final_rows', 'converged_text', 'demo_rows']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -279,6 +279,7 @@ def model_costs(model:nn.Module, # a classifier
 @lru_cache(maxsize=4)
 def _dataset(name:str) -> DatasetSplits: return load_dataset(name)
 
+# %% ../nbs/08_experiments.ipynb #e6e090b6
 def cell_model(cell:dict, # dataset, model_config, adapter and seed
                device:torch.device, # where the model goes
               ) -> tuple[DatasetSplits, PerceiverIO, Tensor, Tensor]: # data, model, and a 2-example batch (x, y)
@@ -322,6 +323,7 @@ def _plan(experiment:Experiment, precision:str) -> dict:
     return json.loads(json.dumps(dict(name=experiment.name, scale=experiment.about.get('scale'), precision=precision,
                                       key=list(experiment.key), cells=experiment.cells)))
 
+# %% ../nbs/08_experiments.ipynb #f43d64e7
 def write_results(folder:Path, # the results folder
                   rows:list[dict], # every finished cell's row
                   experiment:Experiment, # orders the rows as the plan does
@@ -345,6 +347,7 @@ def _number(text:str):
         except ValueError: pass
     return {'True': True, 'False': False}.get(text, text)
 
+# %% ../nbs/08_experiments.ipynb #35fae29a
 def load_results(folder:str|Path, # a results folder (or its results.csv)
                 ) -> list[dict]: # one dict per finished cell, numbers as numbers, empty as None
     "The rows of a results folder's `results.csv` (none if it has none yet)."
@@ -387,6 +390,7 @@ def _plan_of(record:dict) -> dict:
     return dict(name=record.get('name'), scale=record.get('scale'), precision=record.get('precision'),
                 key=record.get('key'), cells=record.get('cells'))
 
+# %% ../nbs/08_experiments.ipynb #13ead607
 def run_experiment(name:str, # a key of EXPERIMENTS
                    scale:str='quick', # one of SCALES
                    seeds:str|tuple='0,1,2', # the seeds of every model and setting
@@ -525,6 +529,7 @@ def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: wher
 # %% ../nbs/08_experiments.ipynb #568bf0bc
 NOISE_SEEDS, TIE_MARGIN = 3, 0.01  # the fewest seeds a verdict needs; differences within ±1 point count as a tie
 
+# %% ../nbs/08_experiments.ipynb #298402da
 def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by seed
                    tie_margin:float=TIE_MARGIN, # |difference| small enough not to matter (accuracy: 0.01 = 1 point)
                    min_seeds:int=NOISE_SEEDS, # fewer seeds: undecided
@@ -559,6 +564,28 @@ def verdict_text(result:dict, # `paired_verdict`'s result
     if result['mean'] is None: return '—'
     se = '' if result['se'] is None else f" ± {scale * result['se']:.2f}"
     return f"{scale * result['mean']:+.2f}{se} {result['verdict']}"
+
+# %% ../nbs/08_experiments.ipynb #bff29a95
+def mean_pm(mean:float|None, # the mean over seeds; None: no value
+            std:float|None, # their standard deviation; None: one seed
+            scale:float=100., # 100: fractions shown as percent
+            fmt:str='.2f', # the mean's format ('+.2f' for a signed difference); the std drops the sign
+           ) -> str:
+    "'82.54 ± 0.84', or '—' for a missing value."
+    return '—' if mean is None else f"{scale * mean:{fmt}} ± {scale * (std or 0):{fmt.lstrip('+')}}"
+
+# %% ../nbs/08_experiments.ipynb #1f2544e2
+def final_rows(rows:list[dict]) -> list[dict]:
+    "The final cells of a results.csv (an earlier run, planned before tuning existed, holds only final cells)."
+    return [r for r in rows if r.get('phase', 'final') == 'final']
+
+# %% ../nbs/08_experiments.ipynb #8b705e02
+def converged_text(group:list[dict], # one method's rows, one per seed, with a `converged` column
+                  ) -> str:
+    "'yes', or 'not converged (n of m seeds)', or '—' where no run has a curve (an untrained baseline)."
+    flags = [r.get('converged') for r in group if r.get('converged') is not None]
+    if not flags: return '—'
+    return 'yes' if all(flags) else f"not converged ({flags.count(False)} of {len(flags)} seeds)"
 
 # %% ../nbs/08_experiments.ipynb #f0917a67
 def explore_view(options:list, # the values a reader can choose from

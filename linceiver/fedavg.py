@@ -29,6 +29,7 @@ ALGORITHMS = ('linceiver', 'local', 'fedavg', 'fedper', 'fedrep', 'centralized')
 # %% ../nbs/04c_fedavg.ipynb #37fd3cc4
 _SCOPES = dict(fedavg='full', fedper='body', fedrep='body', local='none')  # what a client sends; Linceiver FL: the
 
+# %% ../nbs/04c_fedavg.ipynb #8588df9a
 WHOLE_MODEL = ('fedavg', 'fedper', 'fedrep')                               # shared part
 
 # %% ../nbs/04c_fedavg.ipynb #a55ab156
@@ -69,6 +70,7 @@ def _send(client:Client, state:dict|None, version:int, cfg:FedConfig) -> int:
     client.receive(state, cfg); client.version = version
     return state_bytes(state)
 
+# %% ../nbs/04c_fedavg.ipynb #b112679f
 def train_clients(clients:list[Client], # the clients asked to train this round
                   global_state:dict|None, # the state they start from (None: nothing is shared)
                   version:int, # the round that produced `global_state` (0: the initial state)
@@ -198,6 +200,7 @@ def _nonfinite(state:dict[str, Tensor], name:str) -> list[str]:
     return [f"{name}[{key!r}]" for key, t in state.items()
             if isinstance(t, Tensor) and t.is_floating_point() and not torch.isfinite(t).all()]
 
+# %% ../nbs/04c_fedavg.ipynb #f83bc8d0
 def save_run(out_dir:Path, history:dict, clients:list[Client], global_state, round_:int, algorithm:str,
           server:dict|None=None):
     "Write the checkpoint (atomically, with its SHA-256), history.json and history.csv after a round."

@@ -46,8 +46,6 @@ class FlowerRun:
     resume: bool = False           # continue the run in `out` from its checkpoint
     threads: int = 0               # torch threads per client process; 0: torch's default
     timeout: float = 600.          # seconds the server waits for replies (and for nodes to connect)
-    nan_client: int = -1           # test-only: the partition that replies with NaN in its shared state; -1: none
-    stop_in_round: int = 0         # test-only: the server dies once this round's train replies arrive; 0: never
     node_k: int = 0                # this SuperNode's own encoder rank (node config `k`); 0: its [[clients]] table's
     node_target_k: int = 0         # this SuperNode's compute budget as a target rank (node config `target-k`); 0: none
 
@@ -91,6 +89,7 @@ class FlowerRun:
 # %% ../nbs/13_flower.ipynb #c7591824
 _FEDERATIONS = {}  # a simulation's client process serves many messages: it builds its federation once
 
+# %% ../nbs/13_flower.ipynb #4150b11d
 def node_client(run:FlowerRun, # the run's settings
                 partition:int, # this node's partition-id: the index of its client in the federation
                ) -> tuple[ClientSpec, FedConfig]:
@@ -121,6 +120,7 @@ def _node_rank(spec:ClientSpec, run:FlowerRun, cfg:FedConfig) -> ClientSpec:
 # %% ../nbs/13_flower.ipynb #25b348df
 def _snapshot(folder:Path, kind:str, round_:int) -> Path: return folder / f"{kind}-{round_}.pt"
 
+# %% ../nbs/13_flower.ipynb #4bede5ec
 def load_node_client(run:FlowerRun, partition:int,
                      after:str, # the snapshot to continue from: 'end' (of a round) or 'trained' (this round)
                      round_:int, # 'end': the latest end of a round up to round_; 'trained': exactly round_
@@ -166,6 +166,7 @@ def _node_run(run:FlowerRun, context:Context) -> FlowerRun:
     return replace(run, **{field: context.node_config[key] for key, field in _NODE_KEYS.items()
                            if key in context.node_config})
 
+# %% ../nbs/13_flower.ipynb #138a1b1f
 def client_query(run:FlowerRun, msg:Message, context:Context) -> Message:
     "Introduce the node: its client's name and partition; partition 0 also sends the initial shared state."
     partition = _partition(context)
@@ -182,6 +183,7 @@ def _message(run:FlowerRun, msg:Message, context:Context) -> tuple[int, ConfigRe
     config = msg.content['config']
     return _partition(context), config, int(config['server-round']), run.fed_config()
 
+# %% ../nbs/13_flower.ipynb #481345d5
 def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     "One round of local training: receive the global state (unless held), train, keep the rest, reply the shared state."
     partition, config, round_, cfg = _message(run, msg, context)
@@ -195,12 +197,9 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     if round_ == cfg.rounds: client.prune_to_target()  # a budgeted client trains its last round pruned, as in-process
     update = local_train(client, cfg)
     save_node_client(client, folder, 'trained', round_)
-    state = update.state
-    if run.nan_client == partition:  # test-only: a broken or hostile client
-        state = {k: torch.full_like(v, float('nan')) if v.is_floating_point() else v for k, v in state.items()}
     metrics = MetricRecord({'num-examples': update.num_examples, 'train-examples': len(client.spec.train),
                             **update.metrics})
-    content = RecordDict({'arrays': ArrayRecord(state), 'metrics': metrics,
+    content = RecordDict({'arrays': ArrayRecord(update.state), 'metrics': metrics,
                           'config': ConfigRecord({'client': client.name})})
     if cfg.group_average: content['group'] = ArrayRecord(group_part(client.model.state_dict(), cfg))
     return Message(content, reply_to=msg)
@@ -224,9 +223,10 @@ def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
 
 # %% ../nbs/13_flower.ipynb #4db9e7e8
 def make_client_app(run:FlowerRun|None=None, # settings; None: read each message's run config
+                    mods:list|None=None, # Flower client mods wrapped around every message (e.g. `fixedclipping_mod`)
                    ) -> ClientApp:
     "The Linceiver ClientApp: one SuperNode is one client of the federation."
-    app = ClientApp()
+    app = ClientApp(mods=mods)
     settings = lambda context: _node_run(run or FlowerRun.from_run_config(context.run_config), context)
     @app.query()
     def query(msg:Message, context:Context) -> Message: return client_query(settings(context), msg, context)
@@ -254,9 +254,6 @@ def _wire_bytes(record:ArrayRecord|None) -> int:
     "Bytes of an ArrayRecord's serialized arrays (each with its .npy header), as Flower ships them."
     return 0 if record is None else sum(len(a.data) for a in record.values())
 
-# %% ../nbs/13_flower.ipynb #160dc9cd
-class KilledServer(RuntimeError): "Raised by the test-only `stop_in_round` switch: the server dies mid-round."
-
 # %% ../nbs/13_flower.ipynb #7e325603
 class LinceiverFedAvg(FedAvg):
     "Flower's FedAvg running the library's server step: fixed client order, every reply checked, history written."
@@ -266,7 +263,6 @@ class LinceiverFedAvg(FedAvg):
                  history:dict, # the run's history so far (in-process format); rounds are appended
                  out_dir:Path|None, # where history and checkpoint go after each round; None: memory only
                  timeout:float=600., # seconds a round waits for replies
-                 stop_in_round:int=0, # test-only: die after this round's train replies arrive, as if killed
                  server:dict|None=None, # the server optimizer's memory (`server_step`); None: a fresh one
                 ):
         super().__init__(fraction_train=cfg.fraction, min_train_nodes=cfg.min_clients,
@@ -274,62 +270,48 @@ class LinceiverFedAvg(FedAvg):
         self.cfg, self.roster, self.names = cfg, roster, list(roster)
         self.server = {} if server is None else server
         self.global_state, self.history, self.out_dir = global_state, history, out_dir
-        self.timeout, self.stop_in_round, self.sent = timeout, stop_in_round, {}
+        self.timeout, self.sent = timeout, {}
         self.first_round = len(history['rounds']) + 1
         last = history['rounds'][-1]['clients'] if history['rounds'] else {}
         self.versions = {name: self.first_round - 1 for name in last}  # who holds which round's state
         self.group_parts = {}
 
-    def train_contents(self, round_:int) -> dict[str, RecordDict]:
-        "Start `round_`: the train records for its clients; the global state only for nodes that do not hold it yet."
-        self.round = dict(round=round_, start=time.perf_counter(), selected=select_clients(self.names, self.cfg, round_),
-                          sent=0, wire_down=0)
-        state, contents = ArrayRecord(self.global_state), {}
-        for name in self.round['selected']:
-            contents[name] = RecordDict({'config': ConfigRecord({'server-round': round_, 'version': round_ - 1})})
-            if self.versions.get(name) != round_ - 1:
-                contents[name]['arrays'] = state
-                self.round['sent'] += state_bytes(self.global_state); self.round['wire_down'] += _wire_bytes(state)
-        return contents
+# %% ../nbs/13_flower.ipynb #cbf600ea
+@patch
+def train_contents(self:LinceiverFedAvg, round_:int) -> dict[str, RecordDict]:
+    "Start `round_`: the train records for its clients; the global state only for nodes that do not hold it yet."
+    self.round = dict(round=round_, start=time.perf_counter(), selected=select_clients(self.names, self.cfg, round_),
+                      sent=0, wire_down=0)
+    state, contents = ArrayRecord(self.global_state), {}
+    for name in self.round['selected']:
+        contents[name] = RecordDict({'config': ConfigRecord({'server-round': round_, 'version': round_ - 1})})
+        if self.versions.get(name) != round_ - 1:
+            contents[name]['arrays'] = state
+            self.round['sent'] += state_bytes(self.global_state); self.round['wire_down'] += _wire_bytes(state)
+    return contents
 
-    def _messages(self, contents:dict[str, RecordDict], kind:str) -> list[Message]:
-        "The messages to send, kept by client: a reply names the message it answers (the grid sets their IDs)."
-        self.sent = {n: Message(c, dst_node_id=self.roster[n]['node'], message_type=kind) for n, c in contents.items()}
-        return list(self.sent.values())
+# %% ../nbs/13_flower.ipynb #1c955a43
+@patch
+def _messages(self:LinceiverFedAvg, contents:dict[str, RecordDict], kind:str) -> list[Message]:
+    "The messages to send, kept by client: a reply names the message it answers (the grid sets their IDs)."
+    self.sent = {n: Message(c, dst_node_id=self.roster[n]['node'], message_type=kind) for n, c in contents.items()}
+    return list(self.sent.values())
 
-    def _replies(self, replies) -> tuple[dict[str, RecordDict], dict[str, str]]:
-        "The replies' records by client name, and the clients whose app failed, with Flower's reason."
-        got, failed, asked = {}, {}, {m.metadata.message_id: n for n, m in self.sent.items()}
-        for msg in replies:  # an error the SuperLink makes for an offline node comes from the SuperLink, not the node
-            name = asked.get(msg.metadata.reply_to_message_id)
-            if name is None: _logger.warning("reply from node %s to no message of this round ignored",
-                                             msg.metadata.src_node_id)
-            elif msg.has_error():  # Flower answers for a node that stopped sending heartbeats (killed, cut off)
-                failed[name] = (f"its SuperNode went offline: {msg.error.reason}"
-                                if msg.error.code == ErrorCode.NODE_UNAVAILABLE else
-                                f"the client app failed: {msg.error.reason}")
-            else: got[name] = msg.content
-        return got, failed
-
-    def configure_train(self, server_round:int, arrays:ArrayRecord, config:ConfigRecord, grid:Grid) -> list[Message]:
-        "Flower's hook: this round's train messages."
-        return self._messages(self.train_contents(self.first_round - 1 + server_round), MessageType.TRAIN)
-
-    def aggregate_train(self, server_round:int, replies) -> tuple[ArrayRecord, MetricRecord]:
-        "Flower's hook: the library's server step on the replies."
-        if self.round['round'] == self.stop_in_round: raise KilledServer(f"killed in round {self.stop_in_round}")
-        state = self.aggregate_replies(*self._replies(replies))
-        return ArrayRecord(state), MetricRecord({'accepted': len(self.round['accepted'])})
-
-    def configure_evaluate(self, server_round:int, arrays:ArrayRecord, config:ConfigRecord,
-                           grid:Grid) -> list[Message]:
-        "Flower's hook: this round's evaluate messages, to every client."
-        return self._messages(self.evaluate_contents(), MessageType.EVALUATE)
-
-    def aggregate_evaluate(self, server_round:int, replies) -> MetricRecord:
-        "Flower's hook: record the round and write its checkpoint."
-        record = self.record_round(*self._replies(replies))
-        return MetricRecord({k: record[k] for k in ('mean_accuracy', 'mean_val_accuracy') if record[k] is not None})
+# %% ../nbs/13_flower.ipynb #b78221c9
+@patch
+def _replies(self:LinceiverFedAvg, replies) -> tuple[dict[str, RecordDict], dict[str, str]]:
+    "The replies' records by client name, and the clients whose app failed, with Flower's reason."
+    got, failed, asked = {}, {}, {m.metadata.message_id: n for n, m in self.sent.items()}
+    for msg in replies:  # an error the SuperLink makes for an offline node comes from the SuperLink, not the node
+        name = asked.get(msg.metadata.reply_to_message_id)
+        if name is None: _logger.warning("reply from node %s to no message of this round ignored",
+                                         msg.metadata.src_node_id)
+        elif msg.has_error():  # Flower answers for a node that stopped sending heartbeats (killed, cut off)
+            failed[name] = (f"its SuperNode went offline: {msg.error.reason}"
+                            if msg.error.code == ErrorCode.NODE_UNAVAILABLE else
+                            f"the client app failed: {msg.error.reason}")
+        else: got[name] = msg.content
+    return got, failed
 
 # %% ../nbs/13_flower.ipynb #7f42ceaf
 @patch
@@ -409,6 +391,34 @@ def record_round(self:LinceiverFedAvg,
                                      self.server)
     return record
 
+# %% ../nbs/13_flower.ipynb #a8820d00
+@patch
+def configure_train(self:LinceiverFedAvg, server_round:int, arrays:ArrayRecord, config:ConfigRecord,
+                    grid:Grid) -> list[Message]:
+    "Flower's hook: this round's train messages."
+    return self._messages(self.train_contents(self.first_round - 1 + server_round), MessageType.TRAIN)
+
+# %% ../nbs/13_flower.ipynb #ca1b7a33
+@patch
+def aggregate_train(self:LinceiverFedAvg, server_round:int, replies) -> tuple[ArrayRecord, MetricRecord]:
+    "Flower's hook: the library's server step on the replies."
+    state = self.aggregate_replies(*self._replies(replies))
+    return ArrayRecord(state), MetricRecord({'accepted': len(self.round['accepted'])})
+
+# %% ../nbs/13_flower.ipynb #5680529c
+@patch
+def configure_evaluate(self:LinceiverFedAvg, server_round:int, arrays:ArrayRecord, config:ConfigRecord,
+                       grid:Grid) -> list[Message]:
+    "Flower's hook: this round's evaluate messages, to every client."
+    return self._messages(self.evaluate_contents(), MessageType.EVALUATE)
+
+# %% ../nbs/13_flower.ipynb #1127c131
+@patch
+def aggregate_evaluate(self:LinceiverFedAvg, server_round:int, replies) -> MetricRecord:
+    "Flower's hook: record the round and write its checkpoint."
+    record = self.record_round(*self._replies(replies))
+    return MetricRecord({k: record[k] for k in ('mean_accuracy', 'mean_val_accuracy') if record[k] is not None})
+
 # %% ../nbs/13_flower.ipynb #56c9ddc1
 def introduce_nodes(grid:Grid, # the grid of the run
                     num_clients:int, # how many SuperNodes the federation needs
@@ -449,8 +459,7 @@ def server_main(run:FlowerRun, grid:Grid) -> dict:
                        clients=list(roster), device=cfg.device, precision=cfg.precision, rounds=[])
         server = {}  # the server optimizer's memory, checkpointed with the global state
         if run.resume: global_state, history, server = restore_run(out_dir, [], 'linceiver', cfg)
-        strategy = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, run.stop_in_round,
-                                   server)
+        strategy = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, server)
         if (left := cfg.rounds - len(history['rounds'])) > 0:
             strategy.start(grid, ArrayRecord(global_state), num_rounds=left, timeout=run.timeout)
     return strategy.history
@@ -480,6 +489,7 @@ def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results fol
                                                    # as there are cores
                           gpus_per_client:float|None=None, # Ray GPUs per client; None: the visible GPUs shared by all
                           verbose:bool=False, # Flower's and Ray's logs
+                          client_mods:list|None=None, # Flower client mods for every client (`make_client_app`)
                          ) -> dict: # the history, as `run_federation` returns it
     "Run the federation on Flower's simulation engine, one virtual SuperNode per client."
     env = flower_environment(Path(run.out) / 'flwr-home')
@@ -495,8 +505,8 @@ def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results fol
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='Tip: In future versions of Ray')  # about GPUs, not ours
-            run_simulation(make_server_app(run, outcome), make_client_app(run), num_supernodes=run.num_clients(),
-                           backend_config=backend, verbose_logging=verbose)
+            run_simulation(make_server_app(run, outcome), make_client_app(run, client_mods),
+                           num_supernodes=run.num_clients(), backend_config=backend, verbose_logging=verbose)
     finally:
         flwr_logger.setLevel(level)
         for k, v in saved.items():

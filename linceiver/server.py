@@ -140,6 +140,7 @@ def _check_states(states:list[dict[str, Tensor]], # client states to be combined
         if problems := shared_state_problems(state, states[0], finite=True):
             raise ValueError(f"{who}: state {i} cannot be combined with state 0: " + "; ".join(problems))
 
+# %% ../nbs/04a_server.ipynb #c5567232
 def weighted_average(states:list[dict[str, Tensor]], # client states with identical keys, shapes and dtypes, finite values
            weights:list[float], # one non-negative weight per state, typically its number of examples
           ) -> dict[str, Tensor]:
@@ -161,6 +162,7 @@ def weighted_average(states:list[dict[str, Tensor]], # client states with identi
 # %% ../nbs/04a_server.ipynb #53ed79ff
 _logger = logging.getLogger('linceiver.server')
 
+# %% ../nbs/04a_server.ipynb #6d2699dc
 def update_problems(state:dict, num_examples, reference:dict) -> list[str]:
     "Why an update cannot be averaged into `reference` (empty when it can)."
     valid = isinstance(num_examples, int) and num_examples > 0
@@ -219,6 +221,7 @@ def _per_coordinate(states:list[dict[str, Tensor]], who:str, reduce:Callable) ->
         out[key] = reduce(stacked.double()).to(ref.dtype)
     return out
 
+# %% ../nbs/04a_server.ipynb #4719c9b6
 def coordinate_median(states:list[dict[str, Tensor]], # client states with identical keys, shapes and dtypes
                      ) -> dict[str, Tensor]:
     "The coordinate-wise median of `states` (Flower's FedMedian)."
@@ -264,6 +267,7 @@ def aggregate(updates:list[Update], # what the clients sent
     accepted = [u if w == u.num_examples else capped(u, w) for u, w in zip(accepted, weights)]
     return weighted_average(states, weights), accepted, rejected
 
+# %% ../nbs/04a_server.ipynb #f663051c
 _ADAM_BETA2, _ADAM_TAU = 0.99, 1e-3  # FedAdam's second-moment decay and adaptivity (Reddi et al. 2021)
 
 # %% ../nbs/04a_server.ipynb #aa48178e

@@ -1,4 +1,5 @@
-"""Test fixtures for the notebooks' tests: a toy federation, a toy experiment, identity projections.
+"""Test fixtures for the notebooks' tests: a toy federation, a toy experiment, identity projections, a NaN-replying
+Flower client.
 
 They are not part of the package. A notebook imports them from here with `sys.path.insert(0, 'tools')` (its tests run
 in `nbs/`); a test that registers `toy_experiment` names it as 'fixtures:toy_experiment'."""
@@ -71,3 +72,18 @@ def test_state_eq(a, b):
     "Two state dicts hold the same keys and exactly equal tensors."
     test_eq(sorted(a), sorted(b))
     for key in a: test_eq(a[key], b[key])
+
+
+def nan_reply(partition:int, # the partition-id whose train replies are spoiled
+             ):
+    "A Flower client mod for tests: the node serving `partition` replies NaN in its train reply's shared state."
+    from flwr.app import ArrayRecord, MessageType
+    def mod(msg, context, call_next):
+        reply = call_next(msg, context)
+        if (msg.metadata.message_type == MessageType.TRAIN and not reply.has_error()
+                and int(context.node_config['partition-id']) == partition):
+            state = reply.content['arrays'].to_torch_state_dict()
+            reply.content['arrays'] = ArrayRecord({k: torch.full_like(v, float('nan')) if v.is_floating_point() else v
+                                                   for k, v in state.items()})
+        return reply
+    return mod

@@ -3,9 +3,10 @@
 Makes a throwaway CA and certificates; starts `flower-superlink` with TLS and SuperNode authentication; registers
 one key per client; starts one `flower-supernode` per client of the federation; runs the rounds with `flwr run`;
 checks the results folder. Also the refusals: a SuperNode with an unregistered key gets no work, a SuperNode that
-does not trust the CA cannot connect, a client that replies NaN (the app's test-only switch) is dropped with its
-reason while every round completes with the others, and a SuperNode killed (SIGKILL, with every process it started)
-once the first round is recorded is named in the history as dropped while the later rounds complete without it.
+does not trust the CA cannot connect, a client that replies NaN (a test mod added to a copy of the app's ClientApp)
+is dropped with its reason while every round completes with the others, and a SuperNode killed (SIGKILL, with every
+process it started) once the first round is recorded is named in the history as dropped while the later rounds
+complete without it.
 
 Everything listens on 127.0.0.1 only. Every process the script starts is stopped by its own PID at the end, also on
 failure or Ctrl-C, and the whole script is bounded by --timeout. Exit code 0: every check passed.
@@ -13,7 +14,7 @@ failure or Ctrl-C, and the whole script is bounded by --timeout. Exit code 0: ev
     python nbs/tools/flower_loopback.py [--out DIR] [--federation demo] [--rounds 2] [--kill-client 1] [--timeout 1500]
 """
 from __future__ import annotations
-import argparse, datetime, ipaddress, json, os, signal, socket, subprocess, sys, tempfile, time
+import argparse, datetime, ipaddress, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -26,6 +27,21 @@ APP = Path(__file__).resolve().parents[1] / 'flower_app'
 def free_port() -> int:
     "A TCP port free on 127.0.0.1 now."
     with socket.socket() as s: s.bind((HOST, 0)); return s.getsockname()[1]
+
+def loopback_app(folder:Path, nan_client:int) -> Path:
+    "The library's Flower app, copied into `folder`, whose ClientApp adds a test mod: client `nan_client` replies NaN."
+    folder.mkdir()
+    for name in ('linceiver_app.py', 'pyproject.toml'): shutil.copy(APP / name, folder)
+    shutil.copy(Path(__file__).with_name('fixtures.py'), folder)  # `nan_reply`, the mod
+    (folder / 'loopback_app.py').write_text(  # not test_*.py: Flower leaves those out of an app
+        '"The loopback test\'s ClientApp: the library\'s, with a client that replies NaN."\n'
+        'from fixtures import nan_reply\nfrom linceiver.flower import make_client_app\n'
+        f'client_app = make_client_app(mods=[nan_reply({nan_client})])\n')
+    toml = folder / 'pyproject.toml'
+    old, new = 'clientapp = "linceiver_app:client_app"', 'clientapp = "loopback_app:client_app"'
+    assert old in toml.read_text(), f"{APP / 'pyproject.toml'} no longer names {old!r}"
+    toml.write_text(toml.read_text().replace(old, new))
+    return folder
 
 def write_key(key, path:Path, ssh:bool=False):
     "Write a private key (PEM, or OpenSSH for SuperNode auth) readable by its owner only."
@@ -223,14 +239,14 @@ def main():
             values = {'out': f'"{out}"', 'federation': f'"{args.federation}"', 'rounds': args.rounds,
                       'max-local-batches': args.max_local_batches, 'device': '"cpu"'} | extra
             return ' '.join(f'{k}={v}' for k, v in values.items())
-        nan_client = num_clients - 1  # the test-only switch: this client replies NaN every round
+        nan_client = num_clients - 1  # the test mod: this client replies NaN every round
         killed = args.kill_client % num_clients
         assert killed != nan_client and args.rounds >= 2, "the kill needs a second round and another client"
-        print(f"5. flwr run: {args.rounds} rounds; client {nan_client} replies NaN (the test-only switch); "
+        print(f"5. flwr run: {args.rounds} rounds; client {nan_client} replies NaN (a test mod); "
               f"SuperNode {killed} is killed once round 1 is recorded", flush=True)
         started = time.monotonic()
-        command = ['flwr', 'run', str(APP), 'loopback', '--stream', '--run-config',
-                   run_config(work / 'results', **{'nan-client': nan_client, 'timeout': args.round_timeout})]
+        command = ['flwr', 'run', str(loopback_app(work / 'app', nan_client)), 'loopback', '--stream', '--run-config',
+                   run_config(work / 'results', timeout=args.round_timeout)]
         run = procs.start('flwr-run', command, env)
         wait_for(f"round 1 in the results folder (see {logs / 'flwr-run.log'})",
                  lambda: _history(work / 'results', 1, load_history) or run.poll() is not None, args.timeout)
