@@ -420,7 +420,8 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
     if engine not in ('inprocess', 'flower'): raise ValueError(f"engine must be inprocess or flower, got {engine!r}")
     if engine == 'flower' and algorithm != 'linceiver':
         raise ValueError(f"--engine flower runs Linceiver FL only (--algorithm linceiver), got {algorithm!r}")
-    if resume and out is None: raise ValueError("--resume needs --out: the folder of the run to continue")
+    if resume and (out is None or not str(out).strip()):
+        raise ValueError("--resume needs --out: the folder of the run to continue")
     if overrides.get('device') is not None: resolve_device(overrides['device'])  # before building anything
     config = load_federation_config(federation)
     specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)

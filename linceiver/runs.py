@@ -60,6 +60,8 @@ def claim_results_folder(out:str|Path|None, # the folder asked for; None: a new 
                          command:str='', # recorded in the claim
                         ) -> tuple[Path, bool]: # the folder, and whether this call created it
     "Claim a results folder for one run, atomically; refuse one that another run holds or that holds files."
+    if out is not None and not str(out).strip():
+        raise ValueError("the results folder's name is empty: name a folder, or leave it out for a new one under runs/")
     if out is None:
         Path('runs').mkdir(exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-", dir='runs'))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_server.ipynb #ffec4466
 from __future__ import annotations
-import logging, math, random, re, statistics, time
+import logging, math, numbers, random, re, statistics, time
 from dataclasses import dataclass, field, asdict, replace
 from typing import Callable
 import torch
@@ -165,7 +165,7 @@ _logger = logging.getLogger('linceiver.server')
 # %% ../nbs/04a_server.ipynb #6d2699dc
 def update_problems(state:dict, num_examples, reference:dict) -> list[str]:
     "Why an update cannot be averaged into `reference` (empty when it can)."
-    valid = isinstance(num_examples, int) and num_examples > 0
+    valid = isinstance(num_examples, numbers.Integral) and not isinstance(num_examples, bool) and num_examples > 0
     problems = [] if valid else [f"num_examples must be a positive integer, got {num_examples!r}"]
     if not isinstance(state, dict): return problems + [f"the update is a {type(state).__name__}, not a state dict"]
     return problems + shared_state_problems(state, reference, finite=True)
@@ -255,7 +255,7 @@ def aggregate(updates:list[Update], # what the clients sent
         if problems := update_problems(u.state, u.num_examples, global_state):
             rejected[u.client] = problems
             _logger.warning("update from %s rejected: %s", u.client, "; ".join(problems))
-        else: checked.append(u)
+        else: checked.append(replace(u, num_examples=int(u.num_examples)))  # a numpy integer becomes an int
     accepted, too_long = bound_updates(checked, global_state, cfg.update_norm_bound, cfg.update_norm_action)
     rejected.update(too_long)
     if not accepted: return None, accepted, rejected
