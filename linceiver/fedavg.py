@@ -114,7 +114,7 @@ def run_round(round_:int, # 1, 2, ...
             raise ValueError(f"server_optimizer={cfg.server_optimizer!r} needs its memory across rounds: pass "
                              "run_round a dict as `server` (run_federation keeps and checkpoints one)")
         global_state = global_state if new_state is None else server_step(global_state, new_state, server, cfg)
-    require_enough(len(accepted), len(clients), cfg, round_, skipped, rejected)
+    require_enough(len(accepted), cfg, round_, skipped, rejected)
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
     if cfg.group_average:
         down, up = _average_groups(clients, [u.client for u in accepted], cfg); sent += down; received += up

@@ -333,7 +333,7 @@ def aggregate_replies(self:LinceiverFedAvg,
     new_state, accepted, rejected = aggregate(updates, self.global_state, self.cfg)
     r['rejected'] = {n: (malformed | rejected)[n] for n in r['selected'] if n in malformed | rejected}
     r['skipped'] = {n: skipped[n] for n in r['selected'] if n in skipped}
-    require_enough(len(accepted), len(self.names), self.cfg, r['round'], r['skipped'], r['rejected'])
+    require_enough(len(accepted), self.cfg, r['round'], r['skipped'], r['rejected'])
     self.global_state = server_step(self.global_state, new_state, self.server, self.cfg)  # FedAvg: new_state itself
     r['accepted'], r['trained'] = accepted, set(got)
     self.group_parts = self._average_groups(got, [u.client for u in accepted]) if self.cfg.group_average else {}

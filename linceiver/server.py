@@ -240,6 +240,9 @@ def trimmed_mean(states:list[dict[str, Tensor]], # client states with identical 
 # %% ../nbs/04a_server.ipynb #e030aa3c
 def select_clients(names:list[str], cfg:FedConfig, round_:int) -> list[str]:
     "The clients asked to train in `round_`: a seeded sample, the same whether or not the run was resumed."
+    if cfg.min_clients > len(names):
+        raise ValueError(f"min_clients={cfg.min_clients} exceeds the federation's {len(names)} clients: no round could "
+                         "have enough updates")
     count = min(len(names), max(cfg.min_clients, math.ceil(cfg.fraction * len(names))))
     return sorted(random.Random(f"{cfg.seed}-{round_}").sample(names, count), key=names.index)
 
@@ -301,10 +304,9 @@ def received_bytes(updates:list[Update]) -> int:
 
 # %% ../nbs/04a_server.ipynb #5d754bd8
 def require_enough(accepted:int, # usable updates this round
-                   num_clients:int, # clients in the federation
                    cfg:FedConfig, round_:int, skipped:dict, rejected:dict):
-    "Stop the run unless the round has `min_clients` usable updates (or every client's, where there are fewer)."
-    if accepted < min(cfg.min_clients, num_clients):
+    "Stop the run unless the round has `min_clients` usable updates (`select_clients` refuses more than there are clients)."
+    if accepted < cfg.min_clients:
         raise RuntimeError(f"round {round_}: {accepted} usable updates, fewer than min_clients={cfg.min_clients} "
                            f"(skipped: {skipped or 'none'}; rejected: {rejected or 'none'}); "
                            f"the last checkpoint is round {round_ - 1}")
