@@ -180,6 +180,9 @@ def partition(labels:Tensor, # (N,) integer labels of the training set
     if scheme == 'iid':
         return [idx.sort().values for idx in torch.randperm(len(labels), generator=g).tensor_split(num_clients)]
     if scheme == 'shards':
+        if num_clients * shards_per_client > len(labels):
+            raise ValueError(f"{num_clients} clients × {shards_per_client} shards need at least "
+                             f"{num_clients * shards_per_client} samples, not {len(labels)}")
         # sorted by label, in random order within a label
         order = torch.argsort(labels * len(labels) + torch.randperm(len(labels), generator=g))
         shards = order.tensor_split(num_clients * shards_per_client)
@@ -277,6 +280,8 @@ def client_indices(data:DatasetSplits, # the dataset to cut
             test = torch.tensor([i for i, group in enumerate(data.groups['test']) if group in mine], dtype=torch.long)
             pairs.append((cap(train, train_per_client), cap(test, test_per_client)))
         return pairs
+    if test_per_client and test_per_client > len(data.test):
+        raise ValueError(f"test_per_client={test_per_client} exceeds the {len(data.test)} test samples of {data.name}")
     size = test_per_client or len(data.test) // clients
     pairs = []
     for part in partition(data.train.y[pool], clients, partition_scheme, seed=seed, **partition_options):
