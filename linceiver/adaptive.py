@@ -102,6 +102,6 @@ def prune(model:nn.Module,
                              "a column still takes a share of the softmax however small its gate")
         keep = _open_columns(attn.gate, tau)
         for proj in (attn.proj_k, attn.proj_v):
-            if proj is not None: proj.E = _keep_columns(proj.E, keep, 1)
+            if proj is not None: proj.keep_columns(keep)
         attn.gate.logits = _keep_columns(attn.gate.logits, keep, 0)
     return model

@@ -44,14 +44,13 @@ class TokenAdapter(nn.Module):
             raise ValueError(f"input of {x.shape[1]} tokens is longer than this adapter's n={self.n}")
         return x, mask
 
-    def compress(self, x:Tensor, mask:Tensor|None, E:Tensor) -> tuple[Tensor, Tensor]:
+    def compress(self, x:Tensor, mask:Tensor|None, projection:nn.Module) -> tuple[Tensor, Tensor]:
         "`E^T` of the real tokens (b, k, c) and s = E^T m, for an encoder that compresses first: no copy of x."
         x, mask = self(x, mask)
-        Et = E[:x.shape[1]].T  # (k, n)
+        E = projection.weights(x.shape[1], mask)  # (n, k), or (b, n, k) with zero rows at padding
+        Es = E.expand(len(x), *E.shape[-2:])  # (b, n, k): a view where E is the same for every example
         # one example at a time: a batched product would save a transposed copy of x for the backward pass
-        if mask is None: return torch.stack([Et @ xi for xi in x]), Et.sum(1)  # (b, k, c), (k,)
-        real = mask.to(E.dtype)  # (b, n)
-        return torch.stack([(Et * r) @ xi for xi, r in zip(x, real)]), real @ Et.T  # (b, k, c), (b, k)
+        return torch.stack([Ei.T @ xi for Ei, xi in zip(Es, x)]), E.sum(-2)  # (b, k, c), (k,) or (b, k)
 
 # %% ../nbs/07_bench.ipynb #1ea7ec7b
 class PerceiverPytorchIO(nn.Module):

@@ -290,9 +290,9 @@ class Client:
 
     def restore(self, state:dict):
         "Continue from a `checkpoint`."
-        saved = state['model'].get('encoder.attn.proj_k.E')
-        if self.spec.target_k is not None and saved is not None and saved.shape[1] < self.model.encoder.attn.k:
-            self.prune_to_target(saved.shape[1])  # a finished run's checkpoint holds the pruned encoder
+        saved = state['model'].get('encoder.attn.gate.logits')  # one gate per column of E, whatever its kind
+        if self.spec.target_k is not None and saved is not None and len(saved) < self.model.encoder.attn.k:
+            self.prune_to_target(len(saved))  # a finished run's checkpoint holds the pruned encoder
         self.model.load_state_dict(state['model']); self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator']); self.rounds_trained = state['rounds_trained']
         self.pruned_from = state.get('pruned_from')

@@ -11,39 +11,96 @@ from torch import nn, Tensor
 from einops import rearrange
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['LowRankProjection', 'FullAttention', 'LinformerAttention', 'forward_flops']
 
 # %% ../nbs/00_linformer.ipynb #fe1ea485
 class LowRankProjection(nn.Module):
-    "Learned $E \\in \\mathbb{R}^{n \\times k}$ compressing a sequence (b, n, c) to (b, k, c)."
+    "$E$ compressing a sequence (b, n, c) to (b, k, c): learned (n × k), pooled (no parameters) or positional."
+    kinds = ('learned', 'pooled', 'positional')
     def __init__(self,
-                 n:int, # longest input length accepted
+                 n:int, # longest input length accepted by a learned E (pooled and positional accept any length)
                  k:int, # rank: number of compressed tokens
+                 kind:str='learned', # 'learned' E (n × k) | 'pooled' segment means | 'positional' pooling + phi(t) A
+                 num_bands:int=8, # positional: frequencies B of the position features (2B+1 rows of A)
                 ):
         super().__init__()
-        if not isinstance(k, int) or k < 1: raise ValueError(f"k must be a positive integer, got {k!r}")
-        if k > n:
-            raise ValueError(f"k must be at most n: k={k} > n={n}; a rank above the input length compresses nothing")
-        self.n = n
-        self.E = nn.Parameter(torch.randn(n, k) / math.sqrt(n))
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if kind not in self.kinds: raise ValueError(f"kind must be one of {self.kinds}, got {kind!r}")
+        self.kind, self.n = kind, n
+        if kind == 'learned':
+            if k > n:
+                raise ValueError(f"k must be at most n: k={k} > n={n}; a rank above the input length compresses nothing")
+            self.E = nn.Parameter(torch.randn(n, k) / math.sqrt(n))
+            return
+        self.segments = k  # the pooling segments; pruning keeps some of them (`columns`)
+        self.register_buffer('columns', torch.arange(k))
+        if kind == 'positional':
+            if not isinstance(num_bands, int) or num_bands < 1:
+                raise ValueError(f"num_bands must be a positive integer, got {num_bands!r}")
+            self.register_buffer('freqs', torch.arange(1., num_bands + 1), persistent=False)
+            self.A = nn.Parameter(torch.zeros(2 * num_bands + 1, k))  # zero: starts as pooling
 
     @property
-    def k(self) -> int: return self.E.shape[1]
+    def k(self) -> int: return self.E.shape[1] if self.kind == 'learned' else len(self.columns)
 
     def forward(self,
-                x:Tensor, # (b, n', c) with n' <= n
+                x:Tensor, # (b, n', c); n' <= n for a learned E
                 mask:Tensor|None=None, # (b, n') bool, True where x holds a real token
                ) -> Tensor: # (b, k, c)
         if x.ndim != 3: raise ValueError(f"expected a sequence of shape (b, n, c), got shape {tuple(x.shape)}")
-        b, n, _ = x.shape
+        E = self.weights(x.shape[1], mask)  # (n, k), or (b, n, k) with a mask
+        if mask is not None: x = x.masked_fill(~mask.bool()[..., None], 0.)
+        return torch.einsum('bnc,nk->bkc' if E.ndim == 2 else 'bnc,bnk->bkc', x, E)
+
+# %% ../nbs/00_linformer.ipynb #e0b5ee76
+def _pooling_matrix(n:int, columns:Tensor, segments:int, mask:Tensor|None):
+    "P_L's `columns` for inputs of length n: (n, k) or (b, n, k); also each token's relative position t and 1/L."
+    if mask is None:
+        rank, length = torch.arange(n, device=columns.device), torch.tensor(n, device=columns.device)  # (n,), ()
+        real = torch.ones(n, dtype=torch.bool, device=columns.device)
+    else:
+        real = mask.bool()  # (b, n)
+        rank, length = real.long().cumsum(1) - 1, real.sum(1, keepdim=True)  # (b, n), (b, 1)
+    L = length[..., None]  # () -> (1,) or (b, 1, 1): broadcasts against the columns
+    start, end = columns * L // segments, ((columns + 1) * L + segments - 1) // segments  # (k,) or (b, 1, k)
+    r = rank[..., None]  # (..., n, 1)
+    inside = (r >= start) & (r < end) & real[..., None]  # (..., n, k)
+    P = inside / (end - start).clamp_min(1)  # (..., n, k); an empty example (L = 0) has no real token
+    t = (2 * rank / (length - 1).clamp_min(1) - 1).masked_fill(~real, 0.)  # (..., n) in [-1, 1]
+    return P, t, real / length.clamp_min(1)  # the last: 1/L on real tokens, 0 on padding
+
+# %% ../nbs/00_linformer.ipynb #3a93f24e
+@patch
+def weights(self:LowRankProjection,
+            n:int, # input length
+            mask:Tensor|None=None, # (b, n) bool, True where a token is real
+           ) -> Tensor: # E for this input: (n, k), or (b, n, k) with a mask; zero rows at padding
+    "The projection matrix E for inputs of length `n` (per example where a mask makes lengths differ)."
+    if mask is not None and (mask.ndim != 2 or mask.shape[1] != n):
+        raise ValueError(f"mask shape {tuple(mask.shape)} does not match the input's (b, n) = (b, {n})")
+    if self.kind == 'learned':
         if n > self.n: raise ValueError(f"input length {n} is longer than this projection's n={self.n}")
-        if mask is not None:
-            if mask.shape != (b, n):
-                raise ValueError(f"mask shape {tuple(mask.shape)} does not match the input's (b, n) = {(b, n)}")
-            x = x.masked_fill(~mask.bool()[..., None], 0.)
-        return torch.einsum('bnc,nk->bkc', x, self.E[:n])
+        E = self.E[:n]  # (n, k)
+        return E if mask is None else E * mask.to(E.dtype)[..., None]  # (b, n, k)
+    P, t, inv_length = _pooling_matrix(n, self.columns, self.segments, mask)
+    if self.kind == 'pooled': return P
+    angles = math.pi * t[..., None] * self.freqs  # (..., n, B)
+    phi = torch.cat([t[..., None], angles.sin(), angles.cos()], dim=-1)  # (..., n, 2B+1)
+    return P + (phi @ self.A) * inv_length[..., None]  # (..., n, k)
+
+# %% ../nbs/00_linformer.ipynb #e3691185
+@patch
+def keep_columns(self:LowRankProjection,
+                 keep:Tensor, # indices of the columns (compressed tokens) to keep, in order
+                ):
+    "Keep only the columns `keep` of E (what pruning a rank gate's closed columns does)."
+    if self.kind == 'learned': self.E = nn.Parameter(self.E.detach()[:, keep].clone())
+    else: self.columns = self.columns[keep]
+    if self.kind == 'positional': self.A = nn.Parameter(self.A.detach()[:, keep].clone())
 
 # %% ../nbs/00_linformer.ipynb #7ffcf9f7
 class FullAttention(nn.Module):
@@ -102,10 +159,11 @@ class LinformerAttention(FullAttention):
                  heads:int=4, # attention heads
                  head_dim:int|None=None, # width per head; defaults to q_dim // heads
                  share_kv:bool=True, # one projection for keys and values (Linformer key-value sharing)
+                 projection:str='learned', # the kind of E: 'learned' | 'pooled' | 'positional' (`LowRankProjection`)
                 ):
         super().__init__(q_dim=q_dim, kv_dim=kv_dim, heads=heads, head_dim=head_dim)
-        self.proj_k = LowRankProjection(n, k)
-        self.proj_v = None if share_kv else LowRankProjection(n, k)
+        self.proj_k = LowRankProjection(n, k, kind=projection)
+        self.proj_v = None if share_kv else LowRankProjection(n, k, kind=projection)
         self.gate = None  # optional module returning k weights in [0, 1] (see `RankGate`)
 
     @property

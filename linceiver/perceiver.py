@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from einops import rearrange, repeat
 from fastcore.basics import patch
-from .linformer import FullAttention, LinformerAttention
+from .linformer import LowRankProjection, FullAttention, LinformerAttention
 from .adaptive import add_rank_gates
 
 # %% auto #0
@@ -69,6 +69,8 @@ class PerceiverConfig:
     k: int = 64                  # encoder projection rank (needs k <= n)
     latent_k: int = 32           # projection rank of Linformer latent/decoder attention (needs latent_k <= m)
     share_kv: bool = True        # one projection for keys and values
+    projection: str = 'learned'  # the kind of E in every Linformer attention: 'learned' (n × k, needs k <= n)
+                                 # | 'pooled' (segment means, no parameters) | 'positional' (pooling + phi(t) A); see 00
     rank_gate: str|None = None   # None | 'budget' (ours, prunable) | 'published': gates on every Linformer projection
     shared_mode: str = 'data'    # 'data' (ours): the shared latent stack runs on the encoded latents
                                  # | 'published': on the latent array alone, before the encoder (the prototype's split)
@@ -90,6 +92,7 @@ class PerceiverConfig:
             check_choice(field, getattr(self, field), ('full', 'linformer'))
         check_choice('rank_gate', self.rank_gate, (None, 'budget', 'published'))
         check_choice('shared_mode', self.shared_mode, ('data', 'published'))
+        check_choice('projection', self.projection, LowRankProjection.kinds)
         if self.d % self.heads: raise ValueError(f"d={self.d} must be divisible by heads={self.heads}")
 
     @property
@@ -99,10 +102,12 @@ class PerceiverConfig:
         return PerceiverConfig(**{**asdict(self), **full})
 
 # %% ../nbs/02_perceiver_io.ipynb #2b41602f
-def attention(kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, share_kv:bool=True) -> FullAttention:
+def attention(kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, share_kv:bool=True,
+              projection:str='learned', # the kind of E of a Linformer attention (`LowRankProjection`)
+             ) -> FullAttention:
     "A `FullAttention` (kind 'full') or a `LinformerAttention` compressing up to `n` tokens to `k` (kind 'linformer')."
     if kind == 'full': return FullAttention(q_dim=q_dim, kv_dim=kv_dim, heads=heads)
-    return LinformerAttention(q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv)
+    return LinformerAttention(q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv, projection=projection)
 
 # %% ../nbs/02_perceiver_io.ipynb #de8a817f
 class MLP(nn.Sequential):
@@ -114,10 +119,11 @@ class MLP(nn.Sequential):
 class CrossAttentionBlock(nn.Module):
     "Queries (b, m, d) read a context (b, n, c): pre-norm attention and MLP, each with a residual."
     def __init__(self, kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, mlp_ratio:int=2,
-                 share_kv:bool=True):
+                 share_kv:bool=True, projection:str='learned'):
         super().__init__()
         self.norm_q, self.norm_kv = nn.LayerNorm(q_dim), nn.LayerNorm(kv_dim)
-        self.attn = attention(kind, q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv)
+        self.attn = attention(kind, q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv,
+                              projection=projection)
         self.mlp = MLP(q_dim, mlp_ratio)
 
     def forward(self, x:Tensor, context:Tensor, mask:Tensor|None=None) -> Tensor:
@@ -127,10 +133,12 @@ class CrossAttentionBlock(nn.Module):
 # %% ../nbs/02_perceiver_io.ipynb #2e8c152f
 class SelfAttentionBlock(nn.Module):
     "Latents (b, m, d) attend to themselves: pre-norm attention and MLP, each with a residual."
-    def __init__(self, kind:str, *, dim:int, n:int, k:int, heads:int, mlp_ratio:int=2, share_kv:bool=True):
+    def __init__(self, kind:str, *, dim:int, n:int, k:int, heads:int, mlp_ratio:int=2, share_kv:bool=True,
+                 projection:str='learned'):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
-        self.attn = attention(kind, q_dim=dim, kv_dim=dim, n=n, k=k, heads=heads, share_kv=share_kv)
+        self.attn = attention(kind, q_dim=dim, kv_dim=dim, n=n, k=k, heads=heads, share_kv=share_kv,
+                              projection=projection)
         self.mlp = MLP(dim, mlp_ratio)
 
     def forward(self, x:Tensor) -> Tensor:
@@ -144,7 +152,8 @@ class PerceiverHead(nn.Module):
         super().__init__()
         self.queries = nn.Parameter(torch.randn(cfg.o, cfg.d) * 0.02)
         self.decoder = CrossAttentionBlock(cfg.decoder_attention, q_dim=cfg.d, kv_dim=cfg.d, n=cfg.m, k=cfg.latent_k,
-                                           heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv)
+                                           heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv,
+                                           projection=cfg.projection)
         self.classifier = nn.Sequential(nn.LayerNorm(cfg.d), nn.Linear(cfg.d, cfg.num_classes))
 
     def forward(self, latents:Tensor) -> Tensor:
@@ -287,7 +296,8 @@ class SharedLatentPerceiver(nn.Module):
         super().__init__()
         self.latents = nn.Parameter(torch.randn(cfg.m, cfg.d) * 0.02)  # std 0.02, as in the Perceiver reference code
         self.blocks = nn.ModuleList([SelfAttentionBlock(cfg.latent_attention, dim=cfg.d, n=cfg.m, k=cfg.latent_k,
-                                                        heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv)
+                                                        heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv,
+                                                        projection=cfg.projection)
                                      for _ in range(cfg.depth)])
 
     def initial_latents(self, batch_size:int) -> Tensor:
@@ -305,7 +315,8 @@ class PerceiverIO(nn.Module):
         super().__init__()
         self.cfg, self.adapter = cfg, adapter
         self.encoder = CrossAttentionBlock(cfg.encoder_attention, q_dim=cfg.d, kv_dim=adapter.c, n=adapter.n, k=cfg.k,
-                                           heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv)
+                                           heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv,
+                                           projection=cfg.projection)
         self.shared = SharedLatentPerceiver(cfg)
         self.head = PerceiverHead(cfg)
         if cfg.rank_gate: add_rank_gates(self, mode=cfg.rank_gate)
@@ -338,63 +349,56 @@ def num_parameters(model:nn.Module) -> int:
 # %% ../nbs/02_perceiver_io.ipynb #cf9a9cc1
 def compress_affine(proj:nn.Linear, # the adapter's Linear on [raw features; position features]
                     raw:Tensor, # (b, n, r) raw per-token features (r may be 0)
-                    pos:Tensor, # (n_max, f) position features, the same for every example
-                    E:Tensor, # (n_max, k) the Linformer projection
-                    mask:Tensor|None=None, # (b, n) bool, True on real tokens; None: all real
-                   ) -> tuple[Tensor, Tensor]: # E^T proj([raw; pos]) over the real tokens (b, k, c), and s = E^T m
+                    pos:Tensor, # (n, f) position features, the same for every example
+                    E:Tensor, # (n, k), or (b, n, k) with zero rows at padding: the projection's `weights(n, mask)`
+                   ) -> tuple[Tensor, Tensor]: # E^T proj([raw; pos]) over the real tokens (b, k, c), and s = E^T 1
     "E^T of an affine per-token adapter's tokens, computed on the raw features: no (b, n, c) tensor."
     b, n, r = raw.shape
-    E, pos = E[:n], pos[:n]  # (n, k), (n, f)
     w_raw, w_pos = proj.weight.split([r, pos.shape[1]], dim=1)  # (c, r), (c, f)
-    if mask is None:
-        s = E.sum(0)  # (k,): every token is real
-        fixed = (E.T @ pos) @ w_pos.T + s[:, None] * proj.bias  # (k, c), once per forward
-    else:
-        if mask.shape != (b, n):
-            raise ValueError(f"mask shape {tuple(mask.shape)} does not match the input's (b, n) = {(b, n)}")
-        pad = ~mask.bool()[..., None]  # (b, n, 1)
-        raw = raw.masked_fill(pad, 0.)
-        s = torch.einsum('bn,nk->bk', mask.to(E.dtype), E)  # (b, k): E summed over each example's real tokens
-        pos_c = torch.einsum('bnf,nk->bkf', pos.masked_fill(pad, 0.), E)  # (b, k, f)
-        fixed = pos_c @ w_pos.T + s[..., None] * proj.bias  # (b, k, c)
-    return torch.einsum('bnr,nk->bkr', raw, E) @ w_raw.T + fixed, s  # (b, k, c), (k,) or (b, k)
+    s = E.sum(-2)  # (k,) or (b, k): E summed over each example's real tokens
+    fixed = torch.einsum('nf,...nk->...kf', pos, E) @ w_pos.T + s[..., None] * proj.bias  # (k, c), once, or (b, k, c)
+    return torch.einsum('bnr,nk->bkr' if E.ndim == 2 else 'bnr,bnk->bkr', raw, E) @ w_raw.T + fixed, s
 
 # %% ../nbs/02_perceiver_io.ipynb #ff563ca0
 @patch
 def compress(self:ImageAdapter,
              x:Tensor, # images (b, channels, h, w)
              mask:Tensor|None, # ignored: images have no padding
-             E:Tensor, # (n, k) the encoder's projection
+             projection:LowRankProjection, # the encoder's projection: E is its `weights(n)`
             ) -> tuple[Tensor, Tensor]: # E^T of the tokens (b, k, c) and E's column sums (k,)
     "`E^T` of this adapter's tokens, computed on the raw patches (see `compress_affine`)."
-    return compress_affine(self.proj, self.patches(x), self.pos, E)
+    patches = self.patches(x)  # (b, n, p*p*ch)
+    return compress_affine(self.proj, patches, self.pos, projection.weights(patches.shape[1]))
 
 # %% ../nbs/02_perceiver_io.ipynb #4c9f7dbc
 @patch
 def compress(self:AudioAdapter,
              frames:Tensor, # (b, n, n_mels) log-mel frames
              mask:Tensor|None, # (b, n) True on real frames
-             E:Tensor, # (max_frames, k) the encoder's projection
+             projection:LowRankProjection, # the encoder's projection: E is its `weights(n, mask)`
             ) -> tuple[Tensor, Tensor]: # E^T of the real tokens (b, k, c) and s = E^T m
     "`E^T` of this adapter's tokens over the real frames, computed on the raw frames (see `compress_affine`)."
-    return compress_affine(self.proj, self.check(frames), self.pos, E, mask)
+    n = self.check(frames).shape[1]
+    return compress_affine(self.proj, frames, self.pos[:n], projection.weights(n, mask))
 
 # %% ../nbs/02_perceiver_io.ipynb #0d12d623
 @patch
 def compress(self:TextAdapter,
              ids:Tensor, # (b, n) byte ids
              mask:Tensor|None, # (b, n) True on real bytes
-             E:Tensor, # (max_len, k) the encoder's projection
+             projection:LowRankProjection, # the encoder's projection: E is its `weights(n, mask)`
             ) -> tuple[Tensor, Tensor]: # E^T of the real tokens (b, k, c) and s = E^T m
     "`E^T` of this adapter's tokens: E's rows summed by byte id, then the embedding; positions as in `compress_affine`."
     b, n = self.check(ids).shape
-    real = ids.new_ones(b, n, dtype=E.dtype) if mask is None else mask.to(E.dtype)
-    rows = (torch.arange(b, device=ids.device)[:, None] * 256 + ids).flatten()  # (b*n,) example-and-byte bucket
-    cols = torch.arange(n, device=ids.device).repeat(b)  # (b*n,) position
-    counts = torch.sparse_coo_tensor(torch.stack([rows, cols]), real.flatten(), (b * 256, n),
+    E = projection.weights(n, mask)  # (n, k), or (b, n, k) with zero rows at padding
+    example = torch.arange(b, device=ids.device)[:, None]  # (b, 1)
+    rows = (example * 256 + ids).flatten()  # (b*n,) example-and-byte bucket
+    cols = torch.arange(n, device=ids.device) + (example * n if E.ndim == 3 else 0)  # (b, n) row of E
+    counts = torch.sparse_coo_tensor(torch.stack([rows, cols.expand(b, n).flatten()]), E.new_ones(b * n),
+                                     (b * 256, n if E.ndim == 2 else b * n),
                                      check_invariants=False)  # sparse one-hot: indices in range by construction
-    by_byte = rearrange(torch.sparse.mm(counts, E[:n]), '(b v) k -> b k v', b=b)  # (b, k, 256)
-    pos, s = compress_affine(self.pos_proj, E.new_zeros(b, n, 0), self.pos, E, mask)  # (b, k, c) or (k, c)
+    by_byte = rearrange(torch.sparse.mm(counts, E.reshape(-1, E.shape[-1])), '(b v) k -> b k v', b=b)  # (b, k, 256)
+    pos, s = compress_affine(self.pos_proj, E.new_zeros(b, n, 0), self.pos[:n], E)  # (b, k, c) or (k, c)
     return by_byte @ self.embed.weight + pos, s  # (b, k, c)
 
 # %% ../nbs/02_perceiver_io.ipynb #15c14f74
@@ -411,14 +415,14 @@ def compressed_norm(self:CrossAttentionBlock,
 @patch
 def forward_compressed(self:CrossAttentionBlock,
                        x:Tensor, # queries (b, m, d)
-                       adapter:nn.Module, # an affine adapter with `compress(inputs, mask, E)`
+                       adapter:nn.Module, # an affine adapter with `compress(inputs, mask, projection)`
                        inputs:Tensor, # raw inputs, as the adapter expects them
                        mask:Tensor|None=None, # (b, n) True on real tokens
                       ) -> Tensor: # (b, m, d)
     "The Linformer encoder block reading raw `inputs` compressed first: E, then the adapter's Linear and the LayerNorm."
     attn = self.attn
-    key_src = self.compressed_norm(*adapter.compress(inputs, mask, attn.proj_k.E))  # (b, k, c)
-    value_src = key_src if attn.proj_v is None else self.compressed_norm(*adapter.compress(inputs, mask, attn.proj_v.E))
+    key_src = self.compressed_norm(*adapter.compress(inputs, mask, attn.proj_k))  # (b, k, c)
+    value_src = key_src if attn.proj_v is None else self.compressed_norm(*adapter.compress(inputs, mask, attn.proj_v))
     x = x + attn.attend(self.norm_q(x), *attn.apply_gate(key_src, value_src))  # (b, m, d)
     return x + self.mlp(x)
 
