@@ -164,9 +164,13 @@ class PerceiverHead(nn.Module):
 def fourier_features(shape:tuple, # the grid: (n,) for a sequence, (h, w) for an image
                      num_bands:int, # frequencies per axis
                      max_freq:float|None=None, # highest frequency is max_freq / 2; default: the axis length (Nyquist)
-                    ) -> Tensor: # (prod(shape), len(shape) * (2 * num_bands + 1))
+                     length:int|None=None, # a sequence only: points to return; those past n continue the grid's spacing
+                    ) -> Tensor: # (prod(shape), len(shape) * (2 * num_bands + 1)); (length, 2 * num_bands + 1)
     "Fourier position features of every point of a grid, flattened row-major."
     axes = [torch.linspace(-1., 1., s) for s in shape]
+    if length is not None and length > shape[0]:
+        if len(shape) != 1: raise ValueError(f"length extends a sequence's grid (n,), not {shape}")
+        axes[0] = torch.cat([axes[0], 1 + 2 / max(shape[0] - 1, 1) * torch.arange(1., length - shape[0] + 1)])
     pos = torch.stack(torch.meshgrid(*axes, indexing='ij'), dim=-1).reshape(-1, len(shape))  # (n, dims)
     feats = [pos]
     for dim, size in enumerate(shape):
@@ -214,42 +218,47 @@ class ImageAdapter(nn.Module):
         return self.proj(torch.cat([patches, pos], dim=-1)), None  # (b, n, c)
 
 # %% ../nbs/02_perceiver_io.ipynb #1c13ed1d
+def _positions(adapter:nn.Module, n:int) -> Tensor:
+    "A sequence adapter's position features for n tokens (n, f): its buffer, continued past `adapter.n` where n is longer."
+    if n <= len(adapter.pos): return adapter.pos[:n]
+    return fourier_features((adapter.n,), adapter.num_bands, length=n).to(adapter.pos)
+
 class AudioAdapter(nn.Module):
     "Log-mel frames (b, n, n_mels) + frame mask (b, n) -> tokens (b, n, c) with Fourier time features."
     def __init__(self, *,
-                 max_frames:int, # longest clip in frames: the n of the Linformer projection
+                 max_frames:int, # the clip length time features are scaled to, and the n of a learned Linformer E;
+                                 # longer clips are read (time features continue) where the encoder accepts them
                  n_mels:int=40, # mel bands per frame
                  c:int=64, # token width
                  num_bands:int=16, # Fourier frequencies
                 ):
         super().__init__()
-        self.n, self.c, self.n_mels = max_frames, c, n_mels
+        self.n, self.c, self.n_mels, self.num_bands = max_frames, c, n_mels, num_bands
         self.register_buffer('pos', fourier_features((max_frames,), num_bands), persistent=False)  # (n, f)
         self.proj = nn.Linear(n_mels + self.pos.shape[1], c)
 
     def check(self, frames:Tensor) -> Tensor:
         "`frames` (b, n, n_mels) if they fit this adapter; a `ValueError` saying what is wrong otherwise."
         _check_input(frames, 3, f"log-mel frames of shape (b, frames, {self.n_mels})")
-        b, n, mels = frames.shape
-        if mels != self.n_mels: raise ValueError(f"expected {self.n_mels} mel bands, got {mels}")
-        if n > self.n: raise ValueError(f"clip of {n} frames is longer than this adapter's max_frames={self.n}")
+        if frames.shape[2] != self.n_mels: raise ValueError(f"expected {self.n_mels} mel bands, got {frames.shape[2]}")
         return frames
 
     def forward(self, frames:Tensor, mask:Tensor|None=None) -> tuple[Tensor, Tensor|None]:
         b, n, _ = self.check(frames).shape
-        pos = repeat(self.pos[:n], 'n f -> b n f', b=b)
+        pos = repeat(_positions(self, n), 'n f -> b n f', b=b)
         return self.proj(torch.cat([frames, pos], dim=-1)), mask
 
 # %% ../nbs/02_perceiver_io.ipynb #251856fd
 class TextAdapter(nn.Module):
     "UTF-8 byte ids (b, n) + mask (b, n) -> tokens (b, n, c) with Fourier position features."
     def __init__(self, *,
-                 max_len:int, # longest text in bytes: the n of the Linformer projection
+                 max_len:int, # the text length position features are scaled to, and the n of a learned Linformer E;
+                              # longer texts are read (positions continue) where the encoder accepts them
                  c:int=64, # token width
                  num_bands:int=16, # Fourier frequencies
                 ):
         super().__init__()
-        self.n, self.c = max_len, c
+        self.n, self.c, self.num_bands = max_len, c, num_bands
         self.embed = nn.Embedding(256, c)
         self.register_buffer('pos', fourier_features((max_len,), num_bands), persistent=False)  # (n, f)
         self.pos_proj = nn.Linear(self.pos.shape[1], c)
@@ -259,13 +268,11 @@ class TextAdapter(nn.Module):
         _check_input(ids, 2, "byte ids of shape (b, n)")
         if ids.is_floating_point() or ids.min() < 0 or ids.max() > 255:
             raise ValueError("byte ids must be integers in [0, 255]")
-        if ids.shape[1] > self.n:
-            raise ValueError(f"text of {ids.shape[1]} bytes is longer than this adapter's max_len={self.n}")
         return ids
 
     def forward(self, ids:Tensor, mask:Tensor|None=None) -> tuple[Tensor, Tensor|None]:
         ids = self.check(ids)
-        return self.embed(ids) + self.pos_proj(self.pos[:ids.shape[1]]), mask  # (b, n, c)
+        return self.embed(ids) + self.pos_proj(_positions(self, ids.shape[1])), mask  # (b, n, c)
 
 # %% ../nbs/02_perceiver_io.ipynb #bdccf3f1
 def pad_sequences(seqs:list[Tensor], # tensors of shape (n_i, ...) with equal trailing shapes
@@ -379,7 +386,7 @@ def compress(self:AudioAdapter,
             ) -> tuple[Tensor, Tensor]: # E^T of the real tokens (b, k, c) and s = E^T m
     "`E^T` of this adapter's tokens over the real frames, computed on the raw frames (see `compress_affine`)."
     n = self.check(frames).shape[1]
-    return compress_affine(self.proj, frames, self.pos[:n], projection.weights(n, mask))
+    return compress_affine(self.proj, frames, _positions(self, n), projection.weights(n, mask))
 
 # %% ../nbs/02_perceiver_io.ipynb #0d12d623
 @patch
@@ -398,7 +405,7 @@ def compress(self:TextAdapter,
                                      (b * 256, n if E.ndim == 2 else b * n),
                                      check_invariants=False)  # sparse one-hot: indices in range by construction
     by_byte = rearrange(torch.sparse.mm(counts, E.reshape(-1, E.shape[-1])), '(b v) k -> b k v', b=b)  # (b, k, 256)
-    pos, s = compress_affine(self.pos_proj, E.new_zeros(b, n, 0), self.pos[:n], E)  # (b, k, c) or (k, c)
+    pos, s = compress_affine(self.pos_proj, E.new_zeros(b, n, 0), _positions(self, n), E)  # (b, k, c) or (k, c)
     return by_byte @ self.embed.weight + pos, s  # (b, k, c)
 
 # %% ../nbs/02_perceiver_io.ipynb #15c14f74
