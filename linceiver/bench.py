@@ -16,9 +16,10 @@ from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from matplotlib.figure import Figure
 import linceiver
-from .linformer import LinformerAttention
+from .linformer import LowRankProjection, LinformerAttention
 from .adaptive import effective_k, prune, gated_attentions
-from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, AudioAdapter, num_parameters, train_step,
+from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, AudioAdapter, TextAdapter, num_parameters,
+                                 train_step,
                                  check_choice, resolve_device, check_precision, precision_context)
 from .split import shared_state, state_bytes
 from .runs import explore, format_table, write_csv, claim_results_folder, release_unstarted, machine_info
@@ -77,7 +78,7 @@ class PerceiverPytorchIO(nn.Module):
         return self.perceiver(tokens, mask=mask, queries=self.queries).mean(1)  # (b, o, classes) -> (b, classes)
 
 # %% ../nbs/07_bench.ipynb #6cc1eb5c
-WORKLOADS = ('tokens', 'image', 'audio')
+WORKLOADS = ('tokens', 'image', 'audio', 'text')
 
 # %% ../nbs/07_bench.ipynb #fce97d63
 @dataclass(kw_only=True)
@@ -101,6 +102,8 @@ class BenchConfig:
     seed: int = 0                # seed for weights and inputs
     workload: str = 'tokens'     # what the models read: 'tokens' (synthetic (b, n, c)) | 'image' (grayscale images of
                                  # side sqrt(n) through ImageAdapter) | 'audio' (n log-mel frames through AudioAdapter)
+                                 # | 'text' (n random bytes through TextAdapter)
+    projection: str = 'learned'  # the kind of E of every Linceiver model: 'learned' | 'pooled' | 'positional' (00)
     n_mels: int = 40             # mel bands per frame (workload 'audio')
     device: str = 'auto'         # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
     precision: str = 'fp32'      # 'fp32' | 'bf16' (autocast of the forward pass and the loss)
@@ -115,6 +118,7 @@ class BenchConfig:
         if self.repeats < 3:
             raise ValueError(f"repeats must be at least 3 for a median and an interquartile range, got {self.repeats}")
         check_choice('workload', self.workload, WORKLOADS)
+        check_choice('projection', self.projection, LowRankProjection.kinds)
         if self.workload == 'image' and (odd := [n for n in self.ns if math.isqrt(n) ** 2 != n]):
             raise ValueError(f"workload 'image' reads square images of n = side² pixels (784 = 28², 4096 = 64², ...); "
                              f"{odd} are not squares")
@@ -131,7 +135,7 @@ class BenchConfig:
     def perceiver_config(self, **kwargs) -> PerceiverConfig:
         "The `PerceiverConfig` of this benchmark's models; `kwargs` set the rest (k, rank_gate, ...)."
         return PerceiverConfig(m=self.m, d=self.d, depth=self.depth, heads=self.heads, num_classes=self.num_classes,
-                               **kwargs)
+                               projection=self.projection, **kwargs)
 
 # %% ../nbs/07_bench.ipynb #5ff3ab78
 def synthetic_batch(batch_size:int, n:int, c:int, num_classes:int=10, seed:int=0) -> tuple[Tensor, Tensor]:
@@ -141,20 +145,22 @@ def synthetic_batch(batch_size:int, n:int, c:int, num_classes:int=10, seed:int=0
 
 # %% ../nbs/07_bench.ipynb #51974cd0
 def workload_batch(bc:BenchConfig, n:int) -> tuple[Tensor, Tensor]:
-    "The seeded batch of `bc.workload` at length `n`: tokens (b, n, c), images (b, 1, √n, √n) or frames (b, n, n_mels)."
+    "The seeded batch of `bc.workload` at length `n`: tokens (b, n, c), images (b, 1, √n, √n), frames (b, n, n_mels), bytes (b, n)."
     if bc.workload == 'tokens': return synthetic_batch(bc.batch_size, n, bc.c, bc.num_classes, bc.seed)
     g = torch.Generator().manual_seed(bc.seed)
     if bc.workload == 'image':
         side = math.isqrt(n)
         x = torch.rand(bc.batch_size, 1, side, side, generator=g)  # (b, 1, side, side) grayscale in [0, 1]
-    else: x = torch.randn(bc.batch_size, n, bc.n_mels, generator=g)  # (b, n, n_mels) standardised log-mel frames
+    elif bc.workload == 'audio': x = torch.randn(bc.batch_size, n, bc.n_mels, generator=g)  # (b, n, n_mels) log-mel frames
+    else: x = torch.randint(0, 256, (bc.batch_size, n), generator=g)  # (b, n) UTF-8 byte ids
     return x, torch.randint(0, bc.num_classes, (bc.batch_size,), generator=g)
 
 # %% ../nbs/07_bench.ipynb #b926f456
 def workload_adapter(bc:BenchConfig, n:int) -> nn.Module:
-    "The adapter of `bc.workload` at length `n`: the library's real `ImageAdapter` and `AudioAdapter`, width `bc.c`."
+    "The adapter of `bc.workload` at length `n`: the library's real `ImageAdapter`, `AudioAdapter`, `TextAdapter`, width `bc.c`."
     if bc.workload == 'image': return ImageAdapter(image_size=math.isqrt(n), c=bc.c)
     if bc.workload == 'audio': return AudioAdapter(max_frames=n, n_mels=bc.n_mels, c=bc.c)
+    if bc.workload == 'text': return TextAdapter(max_len=n, c=bc.c)
     return TokenAdapter(n=n, c=bc.c)
 
 # %% ../nbs/07_bench.ipynb #85412deb
@@ -461,7 +467,7 @@ def run_benchmark(bc:BenchConfig, # what to measure
     return dict(meta=meta, points=points, slopes=growth_slopes(points), targets=targets)
 
 # %% ../nbs/07_bench.ipynb #e019b287
-_TARGET_BOUNDS = dict(tokens=(4, 3, 3), image=(8, 5, 5), audio=(4, 3, 3))  # issue 11: images at 128x128, n=16,384
+_TARGET_BOUNDS = dict(tokens=(4, 3, 3), image=(8, 5, 5), audio=(4, 3, 3), text=(4, 3, 3))  # issue 11: images at 128x128, n=16,384
 
 # %% ../nbs/07_bench.ipynb #ffec99fd
 _RATIOS = dict(train_flops_ratio='training-step FLOPs', forward_flops_ratio='forward FLOPs',
@@ -524,7 +530,7 @@ def slope_rows(slopes:dict, # the results' slopes: model -> metric -> {'all', 'l
     return [{'model': model, **{_METRICS[m]: cell(s.get(m)) for m in metrics}} for model, s in slopes.items()]
 
 # %% ../nbs/07_bench.ipynb #961b12ee
-_CSV_CONFIG = ('m', 'd', 'depth', 'heads', 'c', 'batch_size', 'repeats', 'warmup', 'workload', 'precision')
+_CSV_CONFIG = ('m', 'd', 'depth', 'heads', 'c', 'batch_size', 'repeats', 'warmup', 'workload', 'projection', 'precision')
 
 def write_results(results:dict, # what `run_benchmark` returned
                   out:str|Path, # the folder to write into (created)
@@ -534,7 +540,7 @@ def write_results(results:dict, # what `run_benchmark` returned
     paths = dict(json=out/'bench.json', csv=out/'bench.csv', costs=out/'costs.png', ratios=out/'ratios.png')
     paths['json'].write_text(json.dumps(results, indent=1) + '\n')
     meta, cfg = results['meta'], results['meta']['config']
-    extra = {**{key: cfg[key] for key in _CSV_CONFIG},
+    extra = {**{key: cfg.get(key) for key in _CSV_CONFIG},  # results from before a setting existed: empty
              **{key: meta.get(key, '') for key in ('threads', 'torch', 'machine', 'cpu', 'cpu_count', 'device')}}
     rows = [{**{k: v for k, v in p.items() if not isinstance(v, list)}, **extra} for p in results['points']]
     write_csv(rows, paths['csv'])

@@ -77,7 +77,8 @@ def linceiver_bench(quick:store_true=False, # small models and inputs, about a m
                     pruned_k:int=16, # gates left open before pruning (of k_max 64; quick 32)
                     no_memory:store_true=False, # skip the peak-memory subprocesses
                     no_peer:store_true=False, # leave out perceiver-pytorch
-                    workload:str=None, # tokens (default: synthetic tokens), image (ImageAdapter) or audio (AudioAdapter)
+                    workload:str=None, # tokens (default: synthetic tokens), image, audio or text (the real adapters)
+                    projection:str=None, # the kind of E of the Linceiver models: learned (default), pooled or positional
                     m:int=None, # latents (default 128; quick 32)
                     d:int=None, # latent width (default 128; quick 64)
                     depth:int=None, # latent self-attention blocks (default 4; quick 1)
@@ -89,13 +90,13 @@ def linceiver_bench(quick:store_true=False, # small models and inputs, about a m
                    ):
     "Measure the cost of Perceiver IO, Linceiver IO and perceiver-pytorch against n; write JSON, CSV and plots."
     args = dict(quick=quick, out=out, ns=ns, ks=ks, batch_size=batch_size, repeats=repeats, threads=threads,
-                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, m=m, d=d, depth=depth,
+                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, projection=projection, m=m, d=d, depth=depth,
                 heads=heads, c=c, device=device, precision=precision)
     command = ' '.join(['linceiver_bench'] + [f"--{k}" if v is True else f"--{k} {v}" for k, v in args.items()
                                               if v is not None and v is not False])
     with command_errors('linceiver_bench', debug):
         given = dict(ns=_parse_ints(ns, None), ks=_parse_ints(ks, None), batch_size=batch_size, repeats=repeats,
-                     threads=threads, workload=workload, m=m, d=d, depth=depth, heads=heads, c=c, device=device,
+                     threads=threads, workload=workload, projection=projection, m=m, d=d, depth=depth, heads=heads, c=c, device=device,
                      precision=precision)
         given = {k: v for k, v in given.items() if v is not None}
         given.update(memory=not no_memory, peer=not no_peer)
