@@ -16,10 +16,11 @@ from .experiments import (Experiment, Recipe, load_results, summary_rows, explor
 from .runs import format_table
 
 # %% auto #0
-__all__ = ['k_sweep', 'k_table', 'k_sweep_plots']
+__all__ = ['MODEL', 'k_sweep', 'k_table', 'options_table', 'k_sweep_plots']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
+OPTIONS = ('pooled', 'positional')  # the kinds of E besides the learned one (00), trained at a scale's `option_ks`
 
 # %% ../nbs/10_exp_k.ipynb #baa614af
 def preset_settings(name:str='fmnist') -> tuple[dict, dict, dict]:
@@ -41,34 +42,38 @@ def scale_recipe(settings:dict, # a scale's epochs, train_subset and test_subset
 def k_sweep_scales() -> dict[str, dict]:
     "Per scale: which models, how many training and test images, how many epochs, the learning-rate grid."
     return dict(  # a tenth of the training images is held out for validation (the recipe's val_fraction)
-        quick=dict(ks=(32, 128), epochs=1, train_subset=1024, test_subset=512, lrs=(1e-3, 3e-3)),  # the tests
-        reduced=dict(ks=KS, epochs=15, train_subset=10_000, test_subset=None, lrs=(3e-4, 1e-3, 3e-3)),  # 2 CPU cores
-        full=dict(ks=KS, epochs=30, train_subset=None, test_subset=None, lrs=(3e-4, 1e-3, 3e-3)))  # for a GPU
+        quick=dict(ks=(32, 128), option_ks=(32,), epochs=1, train_subset=1024, test_subset=512, lrs=(1e-3, 3e-3)),
+        reduced=dict(ks=KS, option_ks=(32, 128), epochs=15, train_subset=10_000, test_subset=None,
+                     lrs=(3e-4, 1e-3, 3e-3)),  # 2 CPU cores
+        full=dict(ks=KS, option_ks=KS, epochs=30, train_subset=None, test_subset=None, lrs=(3e-4, 1e-3, 3e-3)))  # a GPU
 
 # %% ../nbs/10_exp_k.ipynb #dd370587
 def k_sweep(scale:str, # 'quick' | 'reduced' | 'full'
             seeds:tuple, # every model runs each seed; the tuning cells the first
            ) -> Experiment:
-    "Experiment 1: the Perceiver IO baseline and Linceiver IO at each k, each at the learning rate validation chose."
+    "Experiment 1: the Perceiver IO baseline and Linceiver IO at each k and E, each at the learning rate validation chose."
     settings = k_sweep_scales()[scale]
     model, adapter, _ = preset_settings()
     recipe = scale_recipe(settings)
-    models = [('perceiver_io', None)] + [('linceiver', k) for k in settings['ks']]
-    cell = lambda phase, name, k, seed, lr=None, **more: dict(
-        phase=phase, model=name, k=k, lr=lr, seed=seed, dataset='fashion_mnist', adapter=adapter, recipe=recipe,
-        overrides={} if lr is None else dict(lr=lr),
-        model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer'), **more)
-    tune = [cell('tune', name, k, seeds[0], lr) for name, k in models for lr in settings['lrs']]
-    final = [cell('final', name, k, seed, choose=dict(where=dict(phase='tune', model=name, k=k), fields=dict(lr='lr'),
-                                                     metric='val_accuracy'))
-             for name, k in models for seed in seeds]
+    models = ([('perceiver_io', None, None)] + [('linceiver', k, 'learned') for k in settings['ks']]
+              + [('linceiver', k, kind) for kind in OPTIONS for k in settings['option_ks']])
+    cell = lambda phase, name, k, kind, seed, lr=None, **more: dict(
+        phase=phase, model=name, k=k, projection=kind, lr=lr, seed=seed, dataset='fashion_mnist', adapter=adapter,
+        recipe=recipe, overrides={} if lr is None else dict(lr=lr),
+        model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer',
+                          projection=kind or 'learned'), **more)
+    tune = [cell('tune', *m, seeds[0], lr) for m in models for lr in settings['lrs']]
+    final = [cell('final', name, k, kind, seed, choose=dict(where=dict(phase='tune', model=name, k=k, projection=kind),
+                                                           fields=dict(lr='lr'), metric='val_accuracy'))
+             for name, k, kind in models for seed in seeds]
     about = dict(dataset='fashion_mnist', ks=list(settings['ks']), epochs=settings['epochs'], lrs=list(settings['lrs']),
+                 options=dict.fromkeys(OPTIONS, list(settings['option_ks'])),
                  train_images=settings['train_subset'] or 60_000, test_images=settings['test_subset'] or 10_000,
                  subset='drawn once with seed 0 where a subset is used, the same images for every model and seed; '
                         f"{recipe['val_fraction']:.0%} of them held out for validation",
                  tuning=f'every model at every learning rate on seed {seeds[0]}, validation only; the final cells '
                         'at the best', recipe=recipe)
-    return Experiment(name='k_sweep', cells=tune + final, key=('phase', 'model', 'k', 'lr', 'seed'),
+    return Experiment(name='k_sweep', cells=tune + final, key=('phase', 'model', 'k', 'projection', 'lr', 'seed'),
                       run_cell='linceiver.experiments:classifier_cell',
                       about=about, plots='linceiver.exp_k:k_sweep_plots')
 
@@ -80,18 +85,23 @@ PUBLISHED = dict(  # the seed report (../shared/DESIGN.md): Fashion-MNIST, 30 ep
 
 # %% ../nbs/10_exp_k.ipynb #61fa0d65
 def _label(row:dict) -> str:
-    return 'Perceiver IO (full)' if row['model'] == 'perceiver_io' else f"Linceiver k={row['k']}"
+    if row['model'] == 'perceiver_io': return 'Perceiver IO (full)'
+    kind = row.get('projection') or 'learned'  # results from before the options hold no projection: a learned E
+    return f"Linceiver k={row['k']}" + ('' if kind == 'learned' else f" ({kind} E)")
+
+MODEL = ('model', 'k', 'projection')  # the columns that name one model of the sweep
+
+def _model(row:dict) -> dict: return {key: row.get(key) for key in MODEL}
 
 # %% ../nbs/10_exp_k.ipynb #0037c410
 def k_table(rows:list[dict], # rows of a k_sweep results.csv
            ) -> list[dict]: # one formatted row per model
     "Per model: chosen lr, validation and test accuracy, converged, the noise rule against the baseline, costs."
     final, out = final_rows(rows), []
-    for r in summary_rows(final, by=('model', 'k')):
-        group = [x for x in final if (x['model'], x['k']) == (r['model'], r['k'])]
-        vs_base = paired_verdict(paired_diffs(final, dict(model=r['model'], k=r['k']),
-                                              dict(model='perceiver_io', k=None), 'accuracy'))
-        published = PUBLISHED['accuracy'].get(r['k'])
+    for r in summary_rows(final, by=MODEL):
+        group = [x for x in final if _model(x) == _model(r)]
+        vs_base = paired_verdict(paired_diffs(final, _model(r), dict(model='perceiver_io'), 'accuracy'))
+        published = PUBLISHED['accuracy'].get(r['k']) if (r['projection'] or 'learned') == 'learned' else None
         pm = lambda column: mean_pm(r.get(f'{column}_mean'), r.get(f'{column}_std'))
         out.append({'model': _label(r), 'seeds': r['n_seeds'],
                     'lr (validation)': ', '.join(sorted({f"{x['chosen_lr']:g}" for x in group if x.get('chosen_lr')}))
@@ -105,15 +115,40 @@ def k_table(rows:list[dict], # rows of a k_sweep results.csv
                     'published % (report: 30 epochs, raw pixels)': '—' if published is None else f"{published:.2f}"})
     return out
 
+# %% ../nbs/10_exp_k.ipynb #1da1dcbe
+def options_table(rows:list[dict], # rows of a k_sweep results.csv
+                 ) -> list[dict]: # one formatted row per (k, kind of E), at the ranks where an option ran
+    "Per rank and kind of E: test accuracy, parameters (× the baseline's), FLOPs, the noise rule against the learned E."
+    final = final_rows(rows)
+    summary = {tuple(r[key] for key in MODEL): r for r in summary_rows(final, by=MODEL)}
+    base = summary.get(('perceiver_io', None, None))
+    ks = sorted({r['k'] for r in final if r.get('projection') in OPTIONS})
+    out = []
+    for k in ks:
+        for kind in ('learned', *OPTIONS):
+            r = summary.get(('linceiver', k, kind))
+            if r is None: continue
+            verdict = lambda other: verdict_text(paired_verdict(paired_diffs(final, _model(r), other, 'accuracy')))
+            out.append({'k': k, 'E': kind, 'seeds': r['n_seeds'], 'test %': mean_pm(r['accuracy_mean'], r['accuracy_std']),
+                        'params': f"{r['params_mean']:,.0f}",
+                        '× baseline params': '—' if base is None else f"{r['params_mean'] / base['params_mean']:.3f}",
+                        'train MFLOP/example': f"{r['train_flops_per_example_mean'] / 1e6:.1f}",
+                        'vs learned E (points)': '—' if kind == 'learned' else verdict(
+                            dict(model='linceiver', k=k, projection='learned')),
+                        'vs baseline (points)': verdict(dict(model='perceiver_io'))})
+    return out
+
 # %% ../nbs/10_exp_k.ipynb #1cb508fd
 def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
     "Test accuracy (mean ± std over seeds) against training FLOPs per example, one point per model."
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    for r in summary_rows(final_rows(rows), by=('model', 'k')):
+    colour = dict(learned='tab:blue', pooled='tab:green', positional='tab:purple')
+    for r in summary_rows(final_rows(rows), by=MODEL):
         base = r['model'] == 'perceiver_io'
         ax.errorbar(r['train_flops_per_example_mean'] / 1e6, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'],
-                    fmt='s' if base else 'o', color='tab:red' if base else 'tab:blue', capsize=3)
+                    fmt='s' if base else 'o', color='tab:red' if base else colour[r['projection'] or 'learned'],
+                    capsize=3)
         ax.annotate(_label(r), (r['train_flops_per_example_mean'] / 1e6, 100 * r['accuracy_mean']),
                     textcoords='offset points', xytext=(5, 4), fontsize=8)
     ax.set(xscale='log', xlabel='training MFLOP per example', ylabel='test accuracy (%)',
@@ -128,12 +163,13 @@ def plot_curves(rows:list[dict]) -> Figure:
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     final = final_rows(rows)
-    for name, k in dict.fromkeys((r['model'], r['k']) for r in final):
-        curves = [json.loads(r['val_curve']) for r in final if (r['model'], r['k']) == (name, k) and r.get('val_curve')]
+    for key in dict.fromkeys(tuple(r.get(c) for c in MODEL) for r in final):
+        name = dict(zip(MODEL, key))
+        curves = [json.loads(r['val_curve']) for r in final if _model(r) == name and r.get('val_curve')]
         if curves and curves[0]:
             mean = [100 * statistics.fmean(points) for points in zip(*curves)]
-            ax.plot(range(1, len(mean) + 1), mean, 's--' if name == 'perceiver_io' else 'o-', ms=3,
-                    label=_label(dict(model=name, k=k)))
+            ax.plot(range(1, len(mean) + 1), mean, 's--' if name['model'] == 'perceiver_io' else 'o-', ms=3,
+                    label=_label(name))
     ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title='Fashion-MNIST: validation curves')
     ax.grid(alpha=0.3); ax.legend(fontsize=7)
     fig.tight_layout()
@@ -154,8 +190,8 @@ def latest_results(root:str|Path, # a folder holding <scale>/ results folders, e
 
 # %% ../nbs/10_exp_k.ipynb #c43c30b0
 def k_view_rows(rows:list[dict], k:int) -> list[dict]:
-    "The table rows of Linceiver at `k` and of the baseline."
-    return [r for r in k_table(rows) if r['model'] in (f'Linceiver k={k}', 'Perceiver IO (full)')]
+    "The table rows of Linceiver at `k` (every kind of E) and of the baseline."
+    return [r for r in k_table(rows) if r['model'] == 'Perceiver IO (full)' or r['model'].split(' (')[0] == f'Linceiver k={k}']
 
 # %% ../nbs/10_exp_k.ipynb #a581afc0
 def explore_k(rows:list[dict], # rows of a k_sweep results.csv
