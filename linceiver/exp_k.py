@@ -23,9 +23,13 @@ KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (78
 OPTIONS = ('pooled', 'positional')  # the kinds of E besides the learned one (00), trained at a scale's `option_ks`
 
 # %% ../nbs/10_exp_k.ipynb #baa614af
+def read_preset(name:str) -> dict:
+    "The federation preset `name` (linceiver/presets/<name>.toml) as a dict."
+    with open(Path(linceiver.__file__).parent / 'presets' / f'{name}.toml', 'rb') as f: return tomllib.load(f)
+
 def preset_settings(name:str='fmnist') -> tuple[dict, dict, dict]:
     "The model widths, the adapter options and the optimiser settings of a federation preset."
-    with open(Path(linceiver.__file__).parent / 'presets' / f'{name}.toml', 'rb') as f: preset = tomllib.load(f)
+    preset = read_preset(name)
     model = {k: preset['model'][k] for k in ('m', 'd', 'depth', 'heads')}
     adapter = {**preset['clients'][0]['adapter'], 'patch_size': 1}
     optimiser = {k: preset['federation'][k] for k in ('batch_size', 'lr', 'weight_decay')}

@@ -31,6 +31,7 @@ __all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', '
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
+               'lengths': 'linceiver.exp_lengths:lengths',
                'adaptive_rank': 'linceiver.exp_adaptive:adaptive_rank',
                'ten_clients': 'linceiver.exp_fed:ten_clients', 'modalities': 'linceiver.exp_fed:modalities',
                'tiers': 'linceiver.exp_tiers:tiers'}
@@ -282,9 +283,10 @@ def _dataset(name:str) -> DatasetSplits: return load_dataset(name)
 # %% ../nbs/08_experiments.ipynb #e6e090b6
 def cell_model(cell:dict, # dataset, model_config, adapter and seed
                device:torch.device, # where the model goes
+               data:DatasetSplits|None=None, # the splits to use; default: the cell's dataset as loaded
               ) -> tuple[DatasetSplits, PerceiverIO, Tensor, Tensor]: # data, model, and a 2-example batch (x, y)
     "The dataset of a cell, its model built with the cell's seed on `device`, and a small batch to count costs on."
-    data = _dataset(cell['dataset'])
+    data = data or _dataset(cell['dataset'])
     torch.manual_seed(cell['seed'])
     model = PerceiverIO(PerceiverConfig(**{**cell['model_config'], 'num_classes': data.num_classes}),
                         data.adapter(**cell['adapter'])).to(device)
@@ -295,10 +297,11 @@ def cell_model(cell:dict, # dataset, model_config, adapter and seed
 def classifier_cell(cell:dict, # dataset, model_config, adapter, recipe, seed, and the scalar labels of the cell
                     device:torch.device|str='cpu', # where to train
                     precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+                    data:DatasetSplits|None=None, # the splits to use (an experiment's view of them); default: as loaded
                    ) -> dict: # one row of results.csv
     "Build, cost, train and evaluate the classifier a cell describes."
     device = torch.device(device)
-    data, model, x, y = cell_model(cell, device)
+    data, model, x, y = cell_model(cell, device, data)
     costs = model_costs(model, x, y)
     recipe = Recipe(**{**cell['recipe'], **cell.get('overrides', {})})  # a final cell: the settings chosen for it
     result = train_classifier(model, data, recipe, cell['seed'], device, precision, test=cell.get('phase') != 'tune')
