@@ -350,6 +350,13 @@ def frozen(parameters:list[nn.Parameter]):
         for p, flag in zip(parameters, trainable): p.requires_grad_(flag)
 
 # %% ../nbs/04b_client.ipynb #48d98cfc
+def diverged(who:str, # the client (or centralized run), round and epoch
+             error:FloatingPointError, # what the training step found
+             cfg:FedConfig, # the settings it trained with
+            ) -> FloatingPointError:
+    "A non-finite training loss as one line: where it happened, and the setting to change."
+    return FloatingPointError(f"{who}: {error}; if the training diverged, lower [federation] lr (now {cfg.lr:g})")
+
 def _epochs(client:Client, cfg:FedConfig, epochs:int, penalty) -> list[tuple[int, Tensor, Tensor]]:
     "`epochs` passes over the client's batches; (batch size, loss, correct) per step, kept on the device."
     steps, on_host = [], client.device.type == 'cpu'  # reading a loss on the CPU costs nothing; a GPU would wait
@@ -358,7 +365,7 @@ def _epochs(client:Client, cfg:FedConfig, epochs:int, penalty) -> list[tuple[int
             try: loss, logits = train_step(client.model, client.optimizer, x, y, mask, penalty,
                                            cfg.precision, check_finite=on_host)
             except FloatingPointError as e:
-                raise FloatingPointError(f"client {client.name!r}, local epoch {epoch}: {e}")
+                raise diverged(f"client {client.name!r}, round {client.rounds_trained + 1}, local epoch {epoch}", e, cfg) from None
             steps.append((len(y), loss, (logits.argmax(1) == y).sum()))
     return steps
 
@@ -438,7 +445,7 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
                 model = clients[i].model
                 try: loss, logits = train_step(model, optimizer, x, y, mask, _penalty(clients[i], cfg), cfg.precision,
                                                check_finite=on_host)
-                except FloatingPointError as e: raise FloatingPointError(f"centralized, local epoch {epoch}: {e}")
+                except FloatingPointError as e: raise diverged(f"centralized, local epoch {epoch}", e, cfg) from None
                 steps[i].append((len(y), loss, (logits.argmax(1) == y).sum()))
     for c in clients: c.rounds_trained += 1
     results = [_round_metrics(s, f"centralized, {c.name!r}") if s else (0, dict(train_loss=0., train_accuracy=0.))

@@ -204,6 +204,14 @@ def _read_wav(path:Path, # a wav file
         raise ValueError(f"{path}: sample {int((~finite).nonzero()[0]):,} of {len(wave):,} is not finite (NaN or inf)")
     return wave
 
+def _check_audio_options(dataset:str, # its name, for the message
+                        **options:int, # n_mels, n_fft, hop_length, max_frames
+                       ):
+    "Refuse an audio feature option that is not a positive integer, in one line naming the dataset and the option."
+    for option, value in options.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{dataset} option {option} must be an integer >= 1, got {value!r}")
+
 def load_fsdd(data_dir:str|Path|None=None, # data root; see `data_root`
               cache_dir:str|Path|None=None, # where the log-mel frames are cached; see `cache_root`
               download:bool=True, # fetch the official archive when missing
@@ -216,9 +224,7 @@ def load_fsdd(data_dir:str|Path|None=None, # data root; see `data_root`
               verify:bool=True, # check the recordings against their record first (and read only those)
              ) -> DatasetSplits:
     "The Free Spoken Digit Dataset as standardised log-mel frames with padding masks (official split)."
-    for option, value in dict(n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, max_frames=max_frames).items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"fsdd option {option} must be an integer >= 1, got {value!r}")
+    _check_audio_options('fsdd', n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, max_frames=max_frames)
     folder = ensure_dataset('fsdd', data_dir, download, verify)
     wavs = sorted((folder / 'recordings').glob('*.wav'))
     if verify:
@@ -311,6 +317,7 @@ def load_dtmf(data_dir:str|Path|None=None, # unused: the tones are generated
               **tone_options, # further `dtmf_waveforms` options (duration, snr_db, ...)
              ) -> DatasetSplits:
     "Generated DTMF tones of the digits 0-9 as standardised log-mel frames with padding masks."
+    _check_audio_options('dtmf', n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, max_frames=max_frames)
     mel = LogMel(8000, n_mels, n_fft, hop_length)
     duration, silence = tone_options.get('duration', (0.1, 0.6)), tone_options.get('silence', (0.0, 0.1))
     n = mel.num_frames(round(duration[1] * 8000) + 2 * round(silence[1] * 8000))  # frames of the longest possible clip
