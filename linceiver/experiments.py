@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_experiments.ipynb #928d4ac6
 from __future__ import annotations
-import copy, csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, time
+import copy, csv, importlib, io, json, math, multiprocessing, os, statistics, subprocess, time, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,7 +22,7 @@ from .federations import load_federation_config
 from .data import DatasetSplits, stratified_split
 from .datasets import load_dataset
 from .bench import train_step_flops
-from .runs import explore, write_atomic, claim_results_folder, release_unstarted, machine_info
+from .runs import explore, write_atomic, claim_results_folder, release_unstarted, machine_info, lock_folder
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'train_classifier',
@@ -357,7 +357,15 @@ def load_results(folder:str|Path, # a results folder (or its results.csv)
     path = Path(folder)
     path = path if path.suffix == '.csv' else path / 'results.csv'
     if not path.exists(): return []
-    with open(path, newline='') as f: return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    rows = []
+    with open(path, newline='') as f:
+        reader = csv.DictReader(f)
+        for row in reader:
+            if None in row or None in row.values():  # fewer (or more) fields than the header: cut short mid-write
+                warnings.warn(f"{path}, line {reader.line_num}: a half-written row, left out (its cell runs again)")
+                continue
+            rows.append({k: _number(v) for k, v in row.items()})
+    return rows
 
 # %% ../nbs/08_experiments.ipynb #e8c6eb4f
 def _cores() -> int:
@@ -434,14 +442,15 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         write_atomic(record_path, json.dumps(record, indent=1))
         if after_cell is not None: after_cell(row)
     try:
-        write_atomic(record_path, json.dumps(record, indent=1))
-        batch = []
-        for cell in todo:  # in plan order; a cell that chooses waits for the batch holding its tuning cells
-            if 'choose' in cell and any(_tunes(c, cell) for c in batch):
-                for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
-                batch = []
-            batch.append(choose_on_validation(cell, rows) if 'choose' in cell else cell)
-        for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
+        with lock_folder(folder):  # a second run of this experiment into this folder is refused while this one runs
+            write_atomic(record_path, json.dumps(record, indent=1))
+            batch = []
+            for cell in todo:  # in plan order; a cell that chooses waits for the batch holding its tuning cells
+                if 'choose' in cell and any(_tunes(c, cell) for c in batch):
+                    for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
+                    batch = []
+                batch.append(choose_on_validation(cell, rows) if 'choose' in cell else cell)
+            for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
     except BaseException:
         if not rows: release_unstarted(folder, created)
         raise

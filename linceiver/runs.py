@@ -14,7 +14,7 @@ from .perceiver import device_name
 
 # %% auto #0
 __all__ = ['write_atomic', 'format_table', 'write_csv', 'claim_results_folder', 'release_unstarted', 'command_errors',
-           'lock_run_folder', 'load_checkpoint', 'explore', 'machine_info']
+           'lock_folder', 'lock_run_folder', 'load_checkpoint', 'explore', 'machine_info']
 
 # %% ../nbs/03b_runs.ipynb #3282f700
 def write_atomic(path:str|Path, # the file to replace
@@ -124,17 +124,15 @@ def check_run_folder(out_dir:Path, resume:bool):
 
 # %% ../nbs/03b_runs.ipynb #670cdb94
 @contextlib.contextmanager
-def lock_run_folder(out_dir:Path|None, # the run's folder (None: nothing to claim)
-                             resume:bool, # whether the run continues the checkpoint in out_dir
-                   ):
-    "Hold an exclusive lock on `out_dir` for the run; refuse one that another run holds or that holds a run's files."
-    if out_dir is None: yield; return
+def lock_folder(folder:Path, # the folder a run writes into (created if missing)
+               ):
+    "Hold an exclusive lock on `folder` while a run writes into it; refuse it in one line while another run holds it."
     import fcntl  # POSIX only; imported here so that the rest of the module imports everywhere
-    created, lock = not out_dir.exists(), out_dir / _LOCK
-    in_use = FileExistsError(f"{out_dir} is in use by another run (it holds {lock}): wait for that run to end, "
-                             "or choose another out_dir")
+    lock = folder / _LOCK
+    in_use = FileExistsError(f"{folder} is in use by another run (it holds {lock}): wait for that run to end, "
+                             "or choose another folder")
     for _ in range(10):
-        out_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         try: fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         except FileNotFoundError: continue  # the folder was removed by a run that just ended
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -144,12 +142,23 @@ def lock_run_folder(out_dir:Path|None, # the run's folder (None: nothing to clai
         if current: break
         os.close(fd)  # a run that just ended removed this lock file after we opened it: take the new one
     else: raise in_use
+    try: yield
+    finally: lock.unlink(); os.close(fd)  # unlinked while held: a run waiting on the old file sees it is stale
+
+# %% ../nbs/03b_runs.ipynb #001a7d77
+@contextlib.contextmanager
+def lock_run_folder(out_dir:Path|None, # the run's folder (None: nothing to claim)
+                    resume:bool, # whether the run continues the checkpoint in out_dir
+                   ):
+    "Hold an exclusive lock on `out_dir` for the run; refuse one that another run holds or that holds a run's files."
+    if out_dir is None: yield; return
+    created = not out_dir.exists()
     try:
-        check_run_folder(out_dir, resume)  # again, now that no other run can write here
-        yield
+        with lock_folder(out_dir):
+            check_run_folder(out_dir, resume)  # again, now that no other run can write here
+            yield
     finally:
-        lock.unlink(); os.close(fd)  # unlinked while held: a run waiting on the old file sees it is stale
-        if created and not any(out_dir.iterdir()):
+        if created and out_dir.exists() and not any(out_dir.iterdir()):
             with contextlib.suppress(OSError): out_dir.rmdir()  # nothing was saved: leave no empty folder
 
 # %% ../nbs/03b_runs.ipynb #75248c02
