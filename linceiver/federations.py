@@ -442,8 +442,10 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
         (out / 'federation.json').write_text(json.dumps(record, indent=1, default=str))
         write_csv(federation_summary(specs), out / 'clients.csv')
     if resume_hint is not None:
+        given = dict(seed=seed, data_dir=data_dir, **overrides)  # every setting the run was started with
+        flags = ''.join(f"--{name} {value} " for name, value in given.items() if value is not None)
         resume_hint['hint'] = (f"resume with: linceiver_fl --federation {federation} --algorithm {algorithm} "
-                               f"{'--engine flower ' if engine == 'flower' else ''}--out {out} --resume")
+                               f"{'--engine flower ' if engine == 'flower' else ''}{flags}--out {out} --resume")
     started = lambda a: resume and (out / a / 'checkpoint.pt').exists()
     run = lambda a: run_federation(specs, cfg, a, out / a, started(a), progress=progress)
     if engine == 'flower': run = lambda a: _run_on_flower(federation, cfg, out / a, started(a), data_dir, seed)
