@@ -17,11 +17,12 @@ from .split import state_bytes
 from .client import Examples, ClientSpec, Client, local_train, finetune, joint_train, evaluate_clients
 from .server import (FedConfig, Update, select_clients, aggregate, server_step, received_bytes,
                               require_enough, client_status, group_part, average_groups, round_record)
-from .runs import explore, write_csv, write_atomic, lock_run_folder, check_run_folder, checkpoint_digest, load_checkpoint
+from .runs import (explore, write_csv, write_atomic, lock_run_folder, check_run_folder, checkpoint_digest,
+                            load_checkpoint, content_digest)
 
 # %% auto #0
-__all__ = ['ALGORITHMS', 'applicable_algorithms', 'run_round', 'run_federation', 'load_history', 'summarize', 'compare',
-           'plot_history', 'explore_histories']
+__all__ = ['ALGORITHMS', 'applicable_algorithms', 'run_round', 'run_federation', 'data_digests', 'load_history', 'summarize',
+           'compare', 'plot_history', 'explore_histories']
 
 # %% ../nbs/04c_fedavg.ipynb #964900bf
 ALGORITHMS = ('linceiver', 'local', 'fedavg', 'fedper', 'fedrep', 'centralized')
@@ -161,14 +162,15 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
         history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs],
                        device=device, precision=cfg.precision, rounds=[])
         server = {}  # the server optimizer's memory (`server_step`); empty for plain FedAvg
-        if resume: global_state, history, server = restore_run(out_dir, clients, algorithm, cfg)
+        data = None if out_dir is None else data_digests(specs)  # what the checkpoints were trained on
+        if resume: global_state, history, server = restore_run(out_dir, clients, algorithm, cfg, data)
         rounds = range(len(history['rounds']) + 1, cfg.rounds + 1)
         for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
             global_state, record = run_round(round_, specs, clients, evaluator, global_state, cfg, algorithm,
                                              local_train_fn, last=round_ == cfg.rounds, server=server)
             record['device'] = device  # per round: a resumed run may continue elsewhere
             history['rounds'].append(record)
-            if out_dir is not None: save_run(out_dir, history, clients, global_state, round_, algorithm, server)
+            if out_dir is not None: save_run(out_dir, history, clients, global_state, round_, algorithm, server, data)
     return history
 
 # %% ../nbs/04c_fedavg.ipynb #2c2ae677
@@ -200,9 +202,17 @@ def _nonfinite(state:dict[str, Tensor], name:str) -> list[str]:
     return [f"{name}[{key!r}]" for key, t in state.items()
             if isinstance(t, Tensor) and t.is_floating_point() and not torch.isfinite(t).all()]
 
+# %% ../nbs/04c_fedavg.ipynb #1b12b349
+def data_digests(specs:list[ClientSpec]) -> dict[str, str]:
+    "Per client, the SHA-256 of the data it holds: its training, validation and test examples and labels."
+    parts = lambda s: None if s is None else (s.values, s.lengths, s.y) if s.is_packed else (s.x, s.y)
+    return {s.name: content_digest([parts(s.train), parts(s.val), parts(s.test)]) for s in specs}
+
 # %% ../nbs/04c_fedavg.ipynb #f83bc8d0
 def save_run(out_dir:Path, history:dict, clients:list[Client], global_state, round_:int, algorithm:str,
-          server:dict|None=None):
+          server:dict|None=None,
+          data:dict|None=None, # `data_digests` of the clients: a resume checks it holds the same data
+         ):
     "Write the checkpoint (atomically, with its SHA-256), history.json and history.csv after a round."
     held = f"round {round_ - 1}" if round_ > 1 else "nothing yet"  # what the checkpoint on disk holds now
     bad = (_nonfinite(global_state or {}, 'global_state') +
@@ -211,7 +221,7 @@ def save_run(out_dir:Path, history:dict, clients:list[Client], global_state, rou
         raise FloatingPointError(f"round {round_}: {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} not finite; "
                                  f"refusing to checkpoint it (the checkpoint in {out_dir} holds {held})")
     ckpt = dict(round=round_, algorithm=algorithm, global_state=global_state, history=json.dumps(history),
-                clients={c.name: c.checkpoint() for c in clients}, server=server or {})
+                clients={c.name: c.checkpoint() for c in clients}, server=server or {}, data=data or {})
     ckpt['sha256'] = checkpoint_digest(ckpt)
     rows = [dict(algorithm=algorithm, round=r['round'], client=name, status=res['status'],
                  val_accuracy=res.get('val_accuracy', ''), val_loss=res.get('val_loss', ''),
@@ -230,7 +240,9 @@ def save_run(out_dir:Path, history:dict, clients:list[Client], global_state, rou
                                    f"the last good checkpoint holds {held}: free space, then resume") from e
 
 # %% ../nbs/04c_fedavg.ipynb #0170ff4f
-def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig) -> tuple[dict|None, dict, dict]:
+def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig,
+                data:dict|None=None, # `data_digests` of the clients now: refused unless the checkpoint's match
+               ) -> tuple[dict|None, dict, dict]:
     "The global state, history and server memory of the run in `out_dir`, every client restored to where it stopped."
     ckpt = load_checkpoint(out_dir / 'checkpoint.pt')
     history = json.loads(ckpt['history'])
@@ -238,6 +250,11 @@ def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig
     if ckpt['algorithm'] != algorithm or same(history['config']) != same(json.loads(json.dumps(cfg.to_dict()))):
         raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; "
                          "refusing to mix runs")
+    saved = ckpt.get('data') or {}
+    if data and saved and (changed := [name for name in data if saved.get(name) != data[name]]):
+        raise ValueError(f"client(s) {', '.join(map(repr, changed))}: the data differs from the data the checkpoint in "
+                         f"{out_dir} was trained on; resume with the data and settings the run started with, or start "
+                         "a new run in another folder")
     by_name = {c.name: c for c in clients}
     for name, state in ckpt['clients'].items():
         by_name[name].restore(state); by_name[name].version = ckpt['round']

@@ -177,11 +177,15 @@ def _digest(value, h):
         h.update(b']')
     else: h.update(f"{type(value).__name__} {value!r};".encode())
 
+def content_digest(value) -> str:
+    "The SHA-256 (hex) of `value`: nested dicts, lists, tensors and plain values, in a fixed order."
+    h = hashlib.sha256()
+    _digest(value, h)
+    return h.hexdigest()
+
 def checkpoint_digest(ckpt:dict) -> str:
     "The SHA-256 (hex) of a checkpoint's content, without its own 'sha256' entry."
-    h = hashlib.sha256()
-    _digest({k: v for k, v in ckpt.items() if k != 'sha256'}, h)
-    return h.hexdigest()
+    return content_digest({k: v for k, v in ckpt.items() if k != 'sha256'})
 
 # %% ../nbs/03b_runs.ipynb #6dc01af1
 def load_checkpoint(path:str|Path) -> dict:
