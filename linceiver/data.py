@@ -13,7 +13,7 @@ import torch
 from torch import nn, Tensor
 from .perceiver import ImageAdapter, AudioAdapter, TextAdapter
 from .client import Examples
-from .runs import write_atomic
+from .runs import write_atomic, content_digest
 
 # %% auto #0
 __all__ = ['data_root', 'DatasetMissing', 'offline', 'DatasetCorrupt', 'dataset_available', 'DatasetSplits', 'adapter_for',
@@ -298,14 +298,20 @@ def cached(kind:str, # what is cached, e.g. 'fsdd-logmel': the file name's prefi
            compute:Callable[[], dict], # computes the value: a dict of tensors
            cache_dir:str|Path|None=None, # cache folder; see `cache_root`
           ) -> dict:
-    "`compute()`, or its stored result for the same sources and parameters."
-    path = cache_root(cache_dir) / f'{kind}-{_cache_key(sources, params)}.pt'
+    "`compute()`, or its stored result for the same sources and parameters, if that still matches its SHA-256."
+    key = _cache_key(sources, {**params, 'entry': 'value+sha256'})  # entries of the earlier format keep their own names
+    path = cache_root(cache_dir) / f'{kind}-{key}.pt'
     if path.exists():
-        try: return torch.load(path, weights_only=True)
-        except Exception as e: warnings.warn(f"unreadable cache entry {path} ({e}); recomputing")
+        try: entry = torch.load(path, weights_only=True)
+        except Exception as e: entry = None; warnings.warn(f"unreadable cache entry {path} ({e}); recomputing")
+        if isinstance(entry, dict) and set(entry) == {'value', 'sha256'} and content_digest(entry['value']) == entry['sha256']:
+            return entry['value']
+        if entry is not None:
+            warnings.warn(f"cache entry {path} does not match its checksum (damaged or modified); recomputing")
     value = compute()
     def write(tmp:Path):
-        with open(tmp, 'wb') as f: torch.save(value, f)  # open() raises OSError where torch.save raises RuntimeError
+        with open(tmp, 'wb') as f:  # open() raises OSError where torch.save raises RuntimeError
+            torch.save(dict(value=value, sha256=content_digest(value)), f)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, write)
