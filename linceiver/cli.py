@@ -29,6 +29,7 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
                  offline:bool=False, # never download: a missing dataset is an error (also LINCEIVER_OFFLINE=1)
                  device:str=None, # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps (default: the config's)
                  precision:str=None, # fp32 or bf16 (autocast) (default: the config's)
+                 threads:int=None, # torch threads clients train with, on either engine (default: the config's, 1)
                  debug:bool=False, # show the traceback of an error
                  engine:str='inprocess', # inprocess (every client in this process) or flower (Flower's simulation
                                          # engine, one SuperNode per client)
@@ -39,7 +40,7 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
     with command_errors('linceiver_fl', debug, hint):
         rows, out = federate(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
                                    rounds=rounds, max_local_batches=max_local_batches, device=device,
-                                   precision=precision, engine=engine)
+                                   precision=precision, threads=threads, engine=engine)
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 

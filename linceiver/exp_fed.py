@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, statistics, time
 from dataclasses import replace
+import torch
 from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
@@ -59,7 +60,8 @@ def federation_cell(cell:dict, # config (a federation config dict), method (or a
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
     specs = [replace(s, dataset_test=official_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
     algorithm, settings = METHODS[cell.get('method', cell.get('algorithm'))]
-    cfg = replace(cfg, device=str(device), precision=precision, **settings, **cell.get('overrides', {}))
+    cfg = replace(cfg, device=str(device), precision=precision, threads=torch.get_num_threads(),  # the runner's threads
+                  **settings, **cell.get('overrides', {}))
     start = time.perf_counter()
     if algorithm is None: last, rounds = majority_baseline(specs), []
     else:

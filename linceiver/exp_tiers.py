@@ -92,7 +92,7 @@ def tiers_cell(cell:dict, # variant, seed, test_set and config (a federation con
     "Run one variant's federation for one seed; per tier its clients' accuracy, k, encoder FLOPs and time per example."
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
     specs = [replace(s, dataset_test=official_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
-    cfg = replace(cfg, device=str(device), precision=precision)
+    cfg = replace(cfg, device=str(device), precision=precision, threads=torch.get_num_threads())  # the runner's threads
     start = time.perf_counter()
     history = run_federation(specs, cfg, 'linceiver', progress=False)
     seconds = time.perf_counter() - start

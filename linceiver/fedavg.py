@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_fedavg.ipynb #dbbff1b3
 from __future__ import annotations
-import json, logging, statistics, time
+import contextlib, json, logging, statistics, time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -143,6 +143,15 @@ def _personal_copies(specs:list[ClientSpec], evaluator:dict[str, Client], cfg:Fe
         copies[spec.name].model.load_state_dict(evaluator[spec.name].model.state_dict())
     return copies
 
+# %% ../nbs/04c_fedavg.ipynb #4c77f460
+@contextlib.contextmanager
+def torch_threads(threads:int): # torch's intra-op threads while the block runs
+    "Run a block with `threads` torch threads, then restore the number there was."
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try: yield
+    finally: torch.set_num_threads(before)
+
 # %% ../nbs/04c_fedavg.ipynb #ee714c19
 def run_federation(specs:list[ClientSpec], # the clients' data and adapters
                    cfg:FedConfig, # rounds, local training, seed, model
@@ -156,11 +165,11 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
     _check_run(specs, algorithm, out_dir, resume)
     out_dir = None if out_dir is None else Path(out_dir)
     device = device_name(resolve_device(cfg.device))  # an unavailable device fails here, before anything is built
-    with lock_run_folder(out_dir, resume):  # no other run writes here until this one ends
+    with lock_run_folder(out_dir, resume), torch_threads(cfg.threads):  # no other run writes here until this one ends
         clients, evaluator = _build_clients(specs, cfg, algorithm)
         global_state = clients[0].state_to_send() if algorithm in ('linceiver', *WHOLE_MODEL) else None
         history = dict(algorithm=algorithm, config=cfg.to_dict(), seed=cfg.seed, clients=[s.name for s in specs],
-                       device=device, precision=cfg.precision, rounds=[])
+                       device=device, precision=cfg.precision, threads=cfg.threads, rounds=[])
         server = {}  # the server optimizer's memory (`server_step`); empty for plain FedAvg
         data = None if out_dir is None else data_digests(specs)  # what the checkpoints were trained on
         if resume: global_state, history, server = restore_run(out_dir, clients, algorithm, cfg, data)
@@ -168,7 +177,7 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
         for round_ in (progress_bar(rounds) if progress and len(rounds) else rounds):
             global_state, record = run_round(round_, specs, clients, evaluator, global_state, cfg, algorithm,
                                              local_train_fn, last=round_ == cfg.rounds, server=server)
-            record['device'] = device  # per round: a resumed run may continue elsewhere
+            record.update(device=device, threads=cfg.threads)  # per round: a resumed run may continue elsewhere
             history['rounds'].append(record)
             if out_dir is not None: save_run(out_dir, history, clients, global_state, round_, algorithm, server, data)
     return history
@@ -246,7 +255,8 @@ def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig
     "The global state, history and server memory of the run in `out_dir`, every client restored to where it stopped."
     ckpt = load_checkpoint(out_dir / 'checkpoint.pt')
     history = json.loads(ckpt['history'])
-    same = lambda config: {k: v for k, v in config.items() if k != 'device'}  # a run may resume on another device
+    same = lambda config: {k: v for k, v in config.items() if k not in ('device', 'threads')}  # a run may resume
+                                                                                # elsewhere: each round records its own
     if ckpt['algorithm'] != algorithm or same(history['config']) != same(json.loads(json.dumps(cfg.to_dict()))):
         raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; "
                          "refusing to mix runs")

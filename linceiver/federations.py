@@ -467,8 +467,8 @@ def _check_resumable(out:Path, record:dict) -> Path:
     saved = json.loads((out / 'federation.json').read_text())
     now = json.loads(json.dumps(record, default=str))
     same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'),
-                      {k: v for k, v in (r.get('resolved') or {}).items() if k != 'device'})
-    if same(saved) != same(now):  # the device may change: a run started on a GPU may resume on a CPU
+                      {k: v for k, v in (r.get('resolved') or {}).items() if k not in ('device', 'threads')})
+    if same(saved) != same(now):  # the device and threads may change: a run started on a GPU may resume on a CPU
         raise ValueError(f"the run in {out} was started with a different algorithm or config, or on another engine; "
                          "refusing to mix runs")
     return out
@@ -480,10 +480,10 @@ def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|No
     name = str(Path(federation).absolute()) if str(federation).endswith('.toml') else str(federation)
     run = FlowerRun(federation=name, rounds=cfg.rounds, seed=-1 if seed is None else seed,
                     max_local_batches=cfg.max_local_batches or 0, device=cfg.device, precision=cfg.precision,
-                    data_dir=str(data_dir or ''), out=str(out), resume=resume)
+                    data_dir=str(data_dir or ''), out=str(out), resume=resume, threads=cfg.threads)
     if run.fed_config() != cfg:
-        raise ValueError("--engine flower takes only the rounds, seed, max_local_batches, device and precision "
-                         "overrides")
+        raise ValueError("--engine flower takes only the rounds, seed, max_local_batches, device, precision and "
+                         "threads overrides")
     return run_flower_simulation(run)
 
 # %% ../nbs/05b_federations.ipynb #4cd8d574

@@ -44,7 +44,7 @@ class FlowerRun:
     out: str = ''                  # the server's results folder (history, checkpoint)
     state_dir: str = ''            # the root of the per-node client state folders; '': <out>/client-state
     resume: bool = False           # continue the run in `out` from its checkpoint
-    threads: int = 0               # torch threads per client process; 0: torch's default
+    threads: int = 0               # torch threads clients train with; 0: the config's (FedConfig.threads, 1)
     timeout: float = 600.          # seconds the server waits for replies (and for nodes to connect)
     node_k: int = 0                # this SuperNode's own encoder rank (node config `k`); 0: its [[clients]] table's
     node_target_k: int = 0         # this SuperNode's compute budget as a target rank (node config `target-k`); 0: none
@@ -79,7 +79,7 @@ class FlowerRun:
         federation = config.get('federation', {}) | ({} if self.seed < 0 else {'seed': self.seed})
         cfg = fed_config_from_tables(federation, config.get('model', {}))
         overrides = dict(rounds=self.rounds or None, max_local_batches=self.max_local_batches or None,
-                         device=self.device or None, precision=self.precision or None)
+                         device=self.device or None, precision=self.precision or None, threads=self.threads or None)
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
     def num_clients(self) -> int:
@@ -179,9 +179,9 @@ def client_query(run:FlowerRun, msg:Message, context:Context) -> Message:
 # %% ../nbs/13_flower.ipynb #15592e78
 def _message(run:FlowerRun, msg:Message, context:Context) -> tuple[int, ConfigRecord, int, FedConfig]:
     "What a train or evaluate message opens with: this node's partition, the message's config and round, the FedConfig."
-    if run.threads: torch.set_num_threads(run.threads)
-    config = msg.content['config']
-    return _partition(context), config, int(config['server-round']), run.fed_config()
+    cfg, config = run.fed_config(), msg.content['config']
+    torch.set_num_threads(cfg.threads)  # what the in-process engine trains with
+    return _partition(context), config, int(config['server-round']), cfg
 
 # %% ../nbs/13_flower.ipynb #481345d5
 def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
@@ -456,7 +456,8 @@ def server_main(run:FlowerRun, grid:Grid) -> dict:
     with lock_run_folder(out_dir, run.resume):
         roster, global_state = introduce_nodes(grid, run.num_clients(), run.timeout)
         history = dict(algorithm='linceiver', engine='flower', config=cfg.to_dict(), seed=cfg.seed,
-                       clients=list(roster), device=cfg.device, precision=cfg.precision, rounds=[])
+                       clients=list(roster), device=cfg.device, precision=cfg.precision,
+                       threads=cfg.threads, rounds=[])
         server = {}  # the server optimizer's memory, checkpointed with the global state
         if run.resume: global_state, history, server = restore_run(out_dir, [], 'linceiver', cfg)
         strategy = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, server)

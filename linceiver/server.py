@@ -63,6 +63,8 @@ class FedConfig:
     device: str = 'auto'             # where clients train and evaluate: 'auto' (cuda, else mps, else cpu) | 'cpu' |
                                      # 'cuda' | 'cuda:N' | 'mps'
     precision: str = 'fp32'          # 'fp32' | 'bf16' (autocast of the forward pass and the loss)
+    threads: int = 1                 # torch threads clients train with, on both engines: CPU float sums depend on the
+                                     # thread count, so one count gives one result; 1 also shares a busy machine well
     seed: int = 0                    # seeds everything a run draws: initialisation, batches, gate noise, sampling
     model: PerceiverConfig = field(default_factory=PerceiverConfig)  # the architecture every client shares
 
@@ -70,7 +72,7 @@ class FedConfig:
         if isinstance(self.model, dict): self.model = PerceiverConfig(**self.model)
         if not isinstance(self.model, PerceiverConfig):
             raise ValueError(f"model must be a PerceiverConfig or a dict of its fields, got {self.model!r}")
-        for name in ('rounds', 'min_clients', 'local_epochs', 'batch_size'):
+        for name in ('rounds', 'min_clients', 'local_epochs', 'batch_size', 'threads'):
             check_number(name, getattr(self, name), low=1)
         check_number('max_local_batches', self.max_local_batches, low=1, none_ok=True)
         check_number('fraction', self.fraction, integer=False, low=0, low_open=True, high=1)
