@@ -4,12 +4,13 @@
 
 # %% ../nbs/04b_client.ipynb #5b465a30
 from __future__ import annotations
-import contextlib, itertools, math, zlib
+import contextlib, itertools, math, statistics, zlib
 from dataclasses import dataclass, replace
 from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
+from torch.func import functional_call
 from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effective_k, prune
 from .perceiver import (PerceiverConfig, PerceiverIO, SharedLatentPerceiver, check_number, train_step,
                                  resolve_device, precision_context, adamw)
@@ -17,7 +18,8 @@ from .split import shared_state, load_shared_state
 from .server import FedConfig, Update
 
 # %% auto #0
-__all__ = ['Examples', 'ClientSpec', 'Client', 'local_train', 'evaluate', 'finetune', 'evaluate_clients', 'majority_baseline']
+__all__ = ['Examples', 'ClientSpec', 'Client', 'local_train', 'evaluate', 'finetune', 'ala_mix', 'evaluate_clients',
+           'majority_baseline']
 
 # %% ../nbs/04b_client.ipynb #447b6092
 class Examples:
@@ -217,7 +219,8 @@ class Client:
                  pooled:int=1, # how many clients' data this one pools (centralized baseline): scales its batch cap
                  head_epochs:int=0, # FedRep: epochs training the head alone before the body's (0: no alternation)
                 ):
-        self.spec, self.name, self.scope, self.index, self.head_epochs = spec, spec.name, scope, index, head_epochs
+        self.spec, self.name, self.scope, self.index = spec, spec.name, scope, index
+        self.head_epochs = head_epochs or (cfg.head_epochs if cfg.alternate and scope == 'shared' else 0)
         self.max_local_batches = None if cfg.max_local_batches is None else cfg.max_local_batches * pooled
         self.seed = cfg.seed * 100_003 + index
         group_seed = cfg.seed * 100_003 + 50_000 + zlib.crc32(spec.group.encode())  # the same for a group's clients
@@ -236,6 +239,7 @@ class Client:
         self.model.to(self.device)  # its data moves there once, on first use (`Examples.to`)
         if shared is not None: self.model.shared = shared
         self.cfg, self.pruned_from = cfg, None  # the gate values a prune started from (`prune_to_target`)
+        self.mixing = None  # `receive='ala'`: the weight each received tensor got the last time (`ala_mix`)
         self.optimizer = self.new_optimizer()
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
         self.rounds_trained = 0  # seeds the round's other randomness (rank-gate noise), so a resumed run matches
@@ -271,7 +275,9 @@ class Client:
                 if self.scope == 'full' or not k.startswith('head.')}
 
     def receive(self, state:dict[str, Tensor], cfg:FedConfig):
-        "Load the global state; `cfg.shared_moments='reset'` also drops the received parameters' AdamW moments."
+        "Load the global state (mixed with its own: `cfg.receive='ala'`); `shared_moments='reset'` drops its moments."
+        own = ({n: p.detach().clone() for n, p in self.model.named_parameters() if id(p) in
+                {id(q) for q in self.sent_parameters()}} if cfg.receive == 'ala' and self.rounds_trained else None)
         if self.scope == 'shared': load_shared_state(self.model, state)
         elif self.scope == 'full': self.model.load_state_dict(state)
         else:
@@ -279,6 +285,7 @@ class Client:
             if unexpected or any(not k.startswith('head.') for k in missing):
                 raise ValueError(f"client {self.name!r}: the FedPer state does not fit: missing "
                                  f"{[k for k in missing if not k.startswith('head.')]}, unexpected {unexpected}")
+        if own: self.mixing = ala_mix(self, own, cfg)  # nothing of its own before it has trained: plain replace
         if cfg.shared_moments == 'reset':
             for p in self.sent_parameters(): self.optimizer.state.pop(p, None)
 
@@ -462,6 +469,31 @@ def finetune(client:Client, cfg:FedConfig) -> dict:
             return local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0., lr_schedule='constant')).metrics
     finally: client.head_epochs = head_epochs
 
+# %% ../nbs/04b_client.ipynb #b2cae8b3
+def ala_mix(client:Client, # it holds the received state now; its own trained values are in `own`
+            own:dict[str, Tensor], # parameter name -> its value before it received
+            cfg:FedConfig, # ala_batches, ala_lr, batch_size
+           ) -> dict[str, float]: # parameter name -> the weight its received value got
+    "Set each received tensor to own + w·(received − own), w ∈ [0, 1] learnt on a few of the client's training batches."
+    params = dict(client.model.named_parameters())
+    received = {n: params[n].detach().clone() for n in own}
+    weights = {n: torch.ones((), device=client.device, requires_grad=True) for n in own}
+    mixed = lambda: {n: own[n] + weights[n] * (received[n] - own[n]) for n in own}
+    optimizer = torch.optim.Adam(weights.values(), lr=cfg.ala_lr)
+    order = torch.Generator().manual_seed(client.seed * 1_000 + client.rounds_trained)  # its own draw of batches
+    client.model.eval()  # no dropout or gate noise: the weights see the loss the client will train from
+    with frozen(list(params.values())):
+        for x, mask, y in itertools.islice(client.spec.train.batches(cfg.batch_size, shuffle=True, generator=order),
+                                           cfg.ala_batches):
+            with precision_context(client.device.type, cfg.precision):
+                loss = F.cross_entropy(functional_call(client.model, mixed(), (x, mask)).float(), y)
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+            with torch.no_grad():
+                for w in weights.values(): w.clamp_(0, 1)
+    with torch.no_grad():
+        for n, value in mixed().items(): params[n].copy_(value)
+    return {n: round(float(w.detach()), 4) for n, w in weights.items()}
+
 # %% ../nbs/04b_client.ipynb #ad7d2765
 def encoder_rank(model:nn.Module) -> dict:
     "The encoder's rank `k` (columns of E; none for full attention) and, where it is gated, its `hard_k` and `soft_k`."
@@ -484,6 +516,8 @@ def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], datase
         results[spec.name] = encoder_rank(model)
         if (gates := getattr(evaluator[spec.name], 'pruned_from', None)) is not None:
             results[spec.name]['gates_before_prune'] = gates
+        if mixing := getattr(evaluator[spec.name], 'mixing', None):  # `receive='ala'`: how much of the average it took
+            results[spec.name]['ala_weight'] = round(statistics.fmean(mixing.values()), 4)
         if spec.val is not None:
             results[spec.name].update({f'val_{k}': v for k, v in evaluate(model, spec.val, precision=precision).items()})
         if not test: continue

@@ -10,21 +10,24 @@ import torch
 from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
-                                   converged_text)
+                                   converged_text, matches)
 from .federations import build_federation, load_federation_config
 from .client import majority_baseline
 from .fedavg import run_federation
 from .runs import format_table
 
 # %% auto #0
-__all__ = ['ten_clients', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table']
+__all__ = ['SCHEME_NAMES', 'ten_clients', 'modalities', 'fed_table', 'scheme_table', 'ten_client_plots', 'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig settings it adds)
     linceiver=('linceiver', {}), local=('local', {}), fedavg=('fedavg', {}), fedper=('fedper', {}),
     fedrep=('fedrep', {}), centralized=('centralized', {}),
     centralized_ft=('centralized', dict(finetune_epochs=5)),  # then each client fine-tunes its own copy's parts
-    majority=(None, {}))  # each client predicts its most frequent training label: nothing trains
+    majority=(None, {}),  # each client predicts its most frequent training label: nothing trains
+    linceiver_alt=('linceiver', dict(alternate=True)),  # the sharing schemes of Linceiver FL (issue 23): FedRep's
+    linceiver_ala=('linceiver', dict(receive='ala')),   # alternation, FedALA's adaptive mix, and the encoders also
+    linceiver_enc=('linceiver', dict(group_average=('adapter', 'encoder'))))  # averaged within a modality
 
 # %% ../nbs/12_exp_federated.ipynb #c1560c74
 def federation_scores(specs:list, # the federation's clients
@@ -73,20 +76,21 @@ def federation_cell(cell:dict, # config (a federation config dict), method (or a
 
 # %% ../nbs/12_exp_federated.ipynb #ae760777
 TRAINED = ('linceiver', 'local', 'fedavg', 'fedper', 'fedrep', 'centralized')  # the methods with a learning rate
+SCHEMES = ('linceiver_alt', 'linceiver_ala', 'linceiver_enc')  # Linceiver FL's other sharing schemes, at its rate
 
 # %% ../nbs/12_exp_federated.ipynb #379c20a2
 TEN_CLIENT_SCALES = dict(  # per scale: the federation's size, rounds, the learning-rate grid and what runs
     quick=dict(clients=2, train_per_client=64, test_per_client=64, val_fraction=0.25, rounds=3, local_epochs=1, batch_size=32,
                test_set=False, lrs=(1e-3, 3e-3), partitions=('dir0.1',), methods=('linceiver', 'fedavg', 'majority'),
-               cost_check=False),
+               cost_check=False, schemes=('linceiver_ala',)),
     reduced=dict(clients=10, train_per_client=500, test_per_client=500, val_fraction=0.2, rounds=40, local_epochs=1,
                  batch_size=32,
                  test_set=2000, lrs=(3e-4, 1e-3, 3e-3), partitions=('iid', 'dir0.5', 'dir0.1'),
-                 methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True),
+                 methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True, schemes=SCHEMES),
     full=dict(clients=10, train_per_client=None, test_per_client=1000, val_fraction=0.1, rounds=60, local_epochs=1,
               batch_size=64,
               test_set=True, lrs=(3e-4, 1e-3, 3e-3), partitions=('iid', 'dir0.5', 'dir0.1'),
-              methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True))
+              methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True, schemes=SCHEMES))
 
 # %% ../nbs/12_exp_federated.ipynb #04603a5d
 PARTITIONS = {'iid': dict(partition='iid'), 'dir0.5': dict(partition='dirichlet', alpha=0.5),
@@ -132,6 +136,8 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
         fields=dict(lr='lr', moments='shared_moments'), metric='val_mean_accuracy'))
     final = lambda p: [cell('final', p, m, seed, **choose(p, m)) for seed in seeds for m in s['methods']]
     cells = [c for p in s['partitions'] for c in tune(p) + check(p) + final(p)]  # a partition at a time
+    cells += [cell('final', p, m, seed, **choose(p, 'linceiver')) for seed in seeds for p in s['partitions']
+              for m in s['schemes']]  # appended (a grown plan resumes): each scheme at Linceiver FL's chosen rate
     about = dict(dataset='fashion_mnist', **{k: v for k, v in s.items()}, tuning_seed=seeds[0],
                  defences='none for any method (update_norm_bound and weight_cap off)',
                  evaluation='validation every round; each client on its own test draw once, after the last round',
@@ -251,6 +257,59 @@ def fed_goals(rows:list[dict]) -> list[dict]:
                           verdict='met' if done == len(trained) else 'not met'))
     return goals
 
+# %% ../nbs/12_exp_federated.ipynb #cab2584f
+SCHEME_NAMES = dict(linceiver='replace', linceiver_alt='alternate', linceiver_ala='ala', linceiver_enc='+encoders')
+
+# %% ../nbs/12_exp_federated.ipynb #b78cab58
+def _picks(rows:list[dict], # rows of a ten_clients results.csv
+          ) -> dict[str, tuple[str, str|None]]: # partition -> (the scheme validation picks, the best baseline)
+    "Per partition, the Linceiver FL scheme and the whole-model baseline with the highest mean final validation accuracy."
+    summary = {(r['partition'], r['method']): r['val_mean_accuracy_mean']
+               for r in summary_rows(final_rows(rows), by=('partition', 'method'))}
+    best = lambda p, methods: max((m for m in methods if (p, m) in summary), key=lambda m: summary[p, m], default=None)
+    return {p: (best(p, SCHEME_NAMES), best(p, ('fedavg', 'fedper', 'fedrep'))) for p, _ in summary
+            if best(p, SCHEME_NAMES)}
+
+# %% ../nbs/12_exp_federated.ipynb #6033eee7
+def scheme_table(rows:list[dict], # rows of a ten_clients results.csv
+                ) -> list[dict]: # one row per (partition, scheme) run
+    "Per partition, Linceiver FL under each sharing scheme: validation (the pick starred), test, the noise rule's verdicts."
+    final, out = final_rows(rows), []
+    summary = {(r['partition'], r['method']): r for r in summary_rows(final, by=('partition', 'method'))}
+    for p, (pick, baseline) in _picks(rows).items():
+        for m in [m for m in SCHEME_NAMES if (p, m) in summary]:
+            r, vs = summary[p, m], lambda other: verdict_text(paired_verdict(paired_diffs(
+                final, dict(partition=p, method=m), dict(partition=p, method=other), 'mean_accuracy')))
+            out.append({'partition': p, 'scheme': SCHEME_NAMES[m] + (' *' if m == pick else ''), 'seeds': r['n_seeds'],
+                        'validation %': mean_pm(r['val_mean_accuracy_mean'], r['val_mean_accuracy_std']),
+                        'test, mean of clients %': mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std']),
+                        'vs local-only (points)': vs('local'),
+                        'vs the best baseline (points)': f"{baseline}: {vs(baseline)}" if baseline else '—',
+                        'converged': converged_text([x for x in final if (x['partition'], x['method']) == (p, m)]),
+                        'MB / round': f"{r['bytes_per_round_mean'] / 2**20:.2f}"})
+    return out
+
+# %% ../nbs/12_exp_federated.ipynb #7da265fe
+def scheme_goals(rows:list[dict]) -> list[dict]:
+    "Issue 23's goals for experiment 3, on the scheme validation picks per partition, with the noise rule."
+    final, goals = final_rows(rows), []
+    for p, (pick, baseline) in _picks(rows).items():
+        ours = dict(partition=p, method=pick)
+        diff = lambda other, shift=0.: paired_verdict([d + shift for d in paired_diffs(
+            final, ours, dict(partition=p, method=other), 'mean_accuracy')], tie_margin=0 if shift else 0.01)
+        goal = lambda text, result, ok: goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}",
+            measured=verdict_text(result), verdict='met' if result['verdict'] in ok else
+            'undecided' if result['verdict'] == 'undecided' else 'not met'))
+        goal('better than local-only', diff('local'), ('better',))
+        if baseline: goal(f'better than or tied with {baseline}', diff(baseline), ('better', 'tie'))
+        if p == 'iid' and any(matches(r, dict(partition=p, method='fedavg')) for r in final):
+            goal('at most 1 point below FedAvg', diff('fedavg', 0.01), ('better',))
+        if p == 'dir0.1':
+            mean = statistics.fmean(r['mean_accuracy'] for r in final if matches(r, ours))
+            goals.append(dict(goal=f"dir0.1: {SCHEME_NAMES[pick]} >= 95 % mean per-client accuracy",
+                              measured=f"{100 * mean:.2f}", verdict='met' if mean >= 0.95 else 'not met'))
+    return goals
+
 # %% ../nbs/12_exp_federated.ipynb #39b8a804
 PUBLISHED_FED = [  # (source, setting, method, what was measured, mean %): the report's and PFLlib's numbers
     ('Linceiver report', 'iid', 'linceiver', 'training accuracy, 10 clients, 5 local epochs', '73.9–96.0'),
@@ -294,7 +353,8 @@ def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
     from matplotlib.ticker import MaxNLocator
     partitions = list(dict.fromkeys(r['partition'] for r in rows))
     methods = list(dict.fromkeys(r['method'] for r in rows))
-    colours = {m: f"C{i}" for i, m in enumerate(methods)}
+    from matplotlib import colormaps
+    colours = {m: colormaps['tab20'](2 * i % 20 + i // 10) for i, m in enumerate(methods)}  # tab10's, then lighter
     final = summary_rows(final_rows(rows), by=('partition', 'method'))
     shown = [m for m in methods if any(r['method'] == m for r in final)] or methods  # the test panels' rows
     scored = [r for r in final if r['mean_accuracy_mean'] is not None]

@@ -162,7 +162,7 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
                    progress:bool=True, # show a progress bar over rounds
                   ) -> dict: # the history: config, algorithm, clients, one record per round
     "Run a federation of `specs` for `cfg.rounds` rounds and return its history."
-    _check_run(specs, algorithm, out_dir, resume)
+    _check_run(specs, algorithm, out_dir, resume, cfg)
     out_dir = None if out_dir is None else Path(out_dir)
     device = device_name(resolve_device(cfg.device))  # an unavailable device fails here, before anything is built
     with lock_run_folder(out_dir, resume), torch_threads(cfg.threads):  # no other run writes here until this one ends
@@ -183,7 +183,7 @@ def run_federation(specs:list[ClientSpec], # the clients' data and adapters
     return history
 
 # %% ../nbs/04c_fedavg.ipynb #2c2ae677
-def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
+def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool, cfg:FedConfig):
     "Refuse a run that cannot be right before anything is built or written."
     if algorithm not in ALGORITHMS: raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     names = [s.name for s in specs]
@@ -191,6 +191,10 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool):
     if algorithm in WHOLE_MODEL and len({s.group for s in specs}) > 1:
         raise ValueError(f"{algorithm} averages whole models (FedPer, FedRep: all but the head), so all clients need one "
                          f"architecture; groups here: {sorted({s.group for s in specs})}")
+    if cfg.alternate and algorithm != 'linceiver':
+        raise ValueError(f"alternate is Linceiver FL's (FedRep alternates FedPer's split); {algorithm} does not take it")
+    if cfg.receive == 'ala' and algorithm in ('local', 'centralized'):
+        raise ValueError(f"receive='ala' mixes a received state with the client's own; {algorithm} receives nothing")
     if resume and out_dir is None: raise ValueError("resume needs the out_dir of the run to continue")
     if out_dir is not None: check_run_folder(Path(out_dir), resume)
 

@@ -42,8 +42,16 @@ class FedConfig:
                                      # send; everything for local-only; its own copy of the pooled model for
                                      # centralized) for this many epochs, the received parts frozen, before the final
                                      # evaluation; 0: none
-    head_epochs: int = 1             # FedRep: each round, epochs training the head alone (the body frozen) before
-                                     # `local_epochs` training the body (the head frozen)
+    head_epochs: int = 1             # FedRep (and `alternate`): each round, epochs training what the client keeps
+                                     # (the received part frozen) before `local_epochs` training the received part
+    alternate: bool = False          # Linceiver FL: FedRep's alternation on Linceiver's split — each round the
+                                     # client's own parts (adapter, encoder, decoder, head) train first, then the
+                                     # received latent stack under them
+    receive: str = 'replace'         # how a client takes the global state: 'replace' its own with it | 'ala':
+                                     # FedALA's adaptive local aggregation, own + w·(global − own) with one learned
+                                     # weight w in [0, 1] per tensor (`ala_mix`)
+    ala_batches: int = 4             # 'ala': training batches the weights learn on, each time a client receives
+    ala_lr: float = 0.1              # 'ala': the weights' Adam learning rate
     test_rounds: str = 'every'       # when clients are scored on their test split: 'every' round | 'last' round only
                                      # (choices are made on validation) | 'never' (a tuning run)
     shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
@@ -83,6 +91,10 @@ class FedConfig:
             check_number(name, getattr(self, name), integer=False, low=0, low_open=True)
         check_number('finetune_epochs', self.finetune_epochs, low=0)
         check_number('head_epochs', self.head_epochs, low=1)
+        check_number('ala_batches', self.ala_batches, low=1)
+        check_number('ala_lr', self.ala_lr, integer=False, low=0, low_open=True)
+        check_choice('receive', self.receive, ('replace', 'ala'))
+        if not isinstance(self.alternate, bool): raise ValueError(f"alternate must be true or false, got {self.alternate!r}")
         check_choice('test_rounds', self.test_rounds, ('every', 'last', 'never'))
         check_choice('lr_schedule', self.lr_schedule, ('constant', 'cosine'))
         for name in ('update_norm_bound', 'weight_cap'):
