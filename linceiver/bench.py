@@ -20,7 +20,7 @@ from .linformer import LowRankProjection, LinformerAttention
 from .adaptive import effective_k, prune, gated_attentions
 from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, AudioAdapter, TextAdapter, num_parameters,
                                  train_step,
-                                 check_choice, resolve_device, check_precision, precision_context)
+                                 check_choice, check_number, resolve_device, check_precision, precision_context)
 from .split import shared_state, state_bytes
 from .runs import explore, format_table, write_csv, claim_results_folder, release_unstarted, machine_info
 
@@ -111,6 +111,10 @@ class BenchConfig:
     def __post_init__(self):
         self.ns, self.ks = tuple(sorted(int(n) for n in self.ns)), tuple(sorted(int(k) for k in self.ks))
         if not self.ns or not self.ks: raise ValueError("ns and ks must each hold at least one value")
+        if self.ns[0] < 1 or self.ks[0] < 1: raise ValueError(f"every n and k must be at least 1, got {self.ns}, {self.ks}")
+        for name in ('m', 'd', 'heads', 'c', 'num_classes', 'batch_size', 'prune_k', 'threads', 'n_mels'):
+            check_number(name, getattr(self, name), low=1)
+        for name in ('depth', 'warmup'): check_number(name, getattr(self, name), low=0)
         if self.ks[-1] > self.ns[0]:
             raise ValueError(f"every k must be at most every n: k={self.ks[-1]} > n={self.ns[0]}")
         if self.prune_k > self.ns[0]:

@@ -4,13 +4,23 @@
 
 # %% ../nbs/06_cli.ipynb #cc02854c
 from __future__ import annotations
-import json, os, sys, time
-from fastcore.script import call_parse, store_true
-from .runs import format_table, command_errors
-from .federations import federate
-from .perceiver import resolve_device
-from .bench import BenchConfig, bench_to_folder, ratio_rows
-from .experiments import demo_rows, run_experiment, summary_rows
+import json, os, signal, sys, threading, time
+from pathlib import Path
+_stops = []  # Ctrl-C while the libraries load (seconds: torch, Flower, matplotlib) is noted and acted on once they
+_before = (signal.signal(signal.SIGINT, lambda *_: _stops.append(1))  # have: a KeyboardInterrupt raised inside
+           if threading.current_thread() is threading.main_thread() else False)  # torch's C++ start-up aborts
+try:
+    from fastcore.script import call_parse, store_true
+    from linceiver.runs import format_table, command_errors, read_json
+    from linceiver.federations import federate
+    from linceiver.perceiver import resolve_device
+    from linceiver.bench import BenchConfig, bench_to_folder, ratio_rows
+    from linceiver.experiments import demo_rows, run_experiment, summary_rows
+finally:
+    if _before is not False: signal.signal(signal.SIGINT, signal.SIG_DFL if _before is None else _before)
+if _stops:
+    print(f"\n{Path(sys.argv[0]).name}: interrupted while starting; nothing was run", file=sys.stderr)
+    raise SystemExit(130)
 
 # %% auto #0
 __all__ = ['linceiver_fl', 'linceiver_demo', 'linceiver_bench', 'linceiver_experiment']
@@ -129,7 +139,7 @@ def linceiver_experiment(name:str, # the experiment: a key of EXPERIMENTS (k_swe
     with command_errors('linceiver_experiment', debug, hint):
         if out is not None: hint['hint'] = f"finished cells are in {out}/results.csv; rerun the same command to resume"
         rows, folder = run_experiment(name, scale, seeds, device, precision, out, jobs, not quiet, command)
-    by = tuple(k for k in json.loads((folder / 'experiment.json').read_text())['key'] if k != 'seed')
+    by = tuple(k for k in read_json(folder / 'experiment.json')['key'] if k != 'seed')
     metric = 'accuracy' if any('accuracy' in r for r in rows) else 'mean_accuracy'  # federations: the clients' mean
     number = lambda v, fmt: '—' if v is None else f"{v:{fmt}}"
     print(format_table([{**{k: '—' if v is None else v for k, v in r.items() if not k.endswith(('_mean', '_std'))},

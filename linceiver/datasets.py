@@ -14,6 +14,7 @@ from einops import rearrange
 from torch import nn, Tensor
 from .client import Examples
 from .data import data_root, manifest, ensure_dataset, cached, DatasetSplits, stratified_split
+from .perceiver import check_number
 
 # %% auto #0
 __all__ = ['DATASETS', 'load_fashion_mnist', 'load_mnist', 'load_cifar10', 'load_sklearn_digits', 'load_fsdd', 'load_dtmf',
@@ -302,6 +303,19 @@ def dtmf_waveforms(labels:Tensor, # (N,) digits 0-9
             waves.append(wave + noise * torch.randn(len(wave), generator=g))  # (lead + L + trail,)
     return waves
 
+# %% ../nbs/05a_datasets.ipynb #9e9e2d19
+def _check_tone_options(**options):
+    "Refuse a DTMF tone option that cannot describe a tone, in one line naming it (the rest: `dtmf_waveforms` checks)."
+    for name, value in options.items():
+        if name in ('duration', 'silence', 'level_db', 'snr_db'):
+            if not (isinstance(value, (list, tuple)) and len(value) == 2 and value[0] <= value[1] and
+                    all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+                raise ValueError(f"dtmf option {name} must be a range [low, high] of two numbers, got {value!r}")
+            if (name == 'duration' and value[0] <= 0) or (name == 'silence' and value[0] < 0):
+                raise ValueError(f"dtmf option {name} must be {'above 0' if name == 'duration' else 'at least 0'} "
+                                 f"seconds, got {list(value)}")
+        elif name in ('twist_db', 'drift'): check_number(f"dtmf option {name}", value, integer=False, low=0)
+
 # %% ../nbs/05a_datasets.ipynb #b09ef7ba
 def load_dtmf(data_dir:str|Path|None=None, # unused: the tones are generated
               cache_dir:str|Path|None=None, # unused: generating is cheaper than caching
@@ -319,6 +333,7 @@ def load_dtmf(data_dir:str|Path|None=None, # unused: the tones are generated
     "Generated DTMF tones of the digits 0-9 as standardised log-mel frames with padding masks."
     _check_audio_options('dtmf', n_mels=n_mels, n_fft=n_fft, hop_length=hop_length, max_frames=max_frames)
     mel = LogMel(8000, n_mels, n_fft, hop_length)
+    _check_tone_options(**tone_options)
     duration, silence = tone_options.get('duration', (0.1, 0.6)), tone_options.get('silence', (0.0, 0.1))
     n = mel.num_frames(round(duration[1] * 8000) + 2 * round(silence[1] * 8000))  # frames of the longest possible clip
     if n > max_frames: raise _too_long(f"a DTMF clip of duration {duration[1]} s and silences {silence[1]} s", n,

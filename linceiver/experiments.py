@@ -22,7 +22,8 @@ from .federations import load_federation_config
 from .data import DatasetSplits, stratified_split
 from .datasets import load_dataset
 from .bench import train_step_flops
-from .runs import explore, write_atomic, claim_results_folder, release_unstarted, machine_info, lock_folder
+from .runs import (explore, write_atomic, claim_results_folder, release_unstarted, machine_info, lock_folder,
+                            read_json)
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'train_classifier',
@@ -387,7 +388,7 @@ def _grows(saved:dict, plan:dict) -> bool:
 def _open_folder(out:str|Path|None, experiment:Experiment, plan:dict, command:str) -> tuple[Path, bool, bool]:
     "The results folder: (folder, created by this call, resumed)."
     if out is not None and (Path(out) / 'experiment.json').exists():
-        saved = json.loads((Path(out) / 'experiment.json').read_text())
+        saved = read_json(Path(out) / 'experiment.json')
         if _plan_of(saved) != plan and not _grows(_plan_of(saved), plan):
             raise ValueError(f"{out} holds a run of {saved.get('name')!r} at scale {saved.get('scale')!r} with a "
                              f"different config (cells, seeds or precision); results are never mixed: "
@@ -423,7 +424,7 @@ def run_experiment(name:str, # a key of EXPERIMENTS
     folder, created, resumed = _open_folder(out, experiment, plan, command)
     threads = max(1, _cores() // jobs)
     record_path = folder / 'experiment.json'
-    record = json.loads(record_path.read_text()) if resumed else dict(
+    record = read_json(record_path) if resumed else dict(
         name=experiment.name, scale=scale, seeds=list(parse_seeds(seeds)), about=experiment.about, key=plan['key'],
         precision=precision, started=time.strftime('%Y-%m-%d %H:%M:%S'), cells=plan['cells'], runs=[])
     record.update(cells=plan['cells'], about=experiment.about)  # a grown plan: the longer one
@@ -441,8 +442,8 @@ def run_experiment(name:str, # a key of EXPERIMENTS
         record['updated'] = time.strftime('%Y-%m-%d %H:%M:%S')
         write_atomic(record_path, json.dumps(record, indent=1))
         if after_cell is not None: after_cell(row)
-    try:
-        with lock_folder(folder):  # a second run of this experiment into this folder is refused while this one runs
+    with lock_folder(folder):  # a second run of this experiment into this folder is refused while this one runs,
+        try:                   # and touches nothing in it
             write_atomic(record_path, json.dumps(record, indent=1))
             batch = []
             for cell in todo:  # in plan order; a cell that chooses waits for the batch holding its tuning cells
@@ -451,9 +452,9 @@ def run_experiment(name:str, # a key of EXPERIMENTS
                     batch = []
                 batch.append(choose_on_validation(cell, rows) if 'choose' in cell else cell)
             for row in _run_cells(experiment, batch, dev, precision, jobs, threads, progress): save(row)
-    except BaseException:
-        if not rows: release_unstarted(folder, created)
-        raise
+        except BaseException:
+            if not rows: release_unstarted(folder, created)
+            raise
     if experiment.plots and todo:
         for plot_name, fig in load_entry(experiment.plots)(rows).items():
             fig.savefig(folder / f"{plot_name}.png", dpi=120)

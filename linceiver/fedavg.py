@@ -16,9 +16,10 @@ from .perceiver import resolve_device, device_name, adamw
 from .split import state_bytes
 from .client import Examples, ClientSpec, Client, local_train, finetune, joint_train, evaluate_clients
 from .server import (FedConfig, Update, select_clients, aggregate, server_step, received_bytes,
-                              require_enough, client_status, group_part, average_groups, round_record)
+                              require_enough, client_status, group_part, average_groups, round_record,
+                              check_held_out)
 from .runs import (explore, write_csv, write_atomic, lock_run_folder, check_run_folder, checkpoint_digest,
-                            load_checkpoint, content_digest)
+                            load_checkpoint, content_digest, read_json)
 
 # %% auto #0
 __all__ = ['ALGORITHMS', 'applicable_algorithms', 'run_round', 'run_federation', 'data_digests', 'load_history', 'summarize',
@@ -131,6 +132,7 @@ def run_round(round_:int, # 1, 2, ...
         name = evaluator[spec.name].name
         trained = [name] if algorithm == 'centralized' else selected
         results[spec.name]['status'] = client_status(name, trained, skipped, rejected)
+    check_held_out(round_, results, cfg)
     return global_state, round_record(round_, selected, accepted, skipped, rejected, results, finetuned, sent, received,
                                       start)
 
@@ -277,7 +279,7 @@ def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig
 # %% ../nbs/04c_fedavg.ipynb #4d5a7800
 def load_history(out_dir:str|Path) -> dict:
     "The history a run wrote to `out_dir`."
-    return json.loads((Path(out_dir) / 'history.json').read_text())
+    return read_json(Path(out_dir) / 'history.json')
 
 # %% ../nbs/04c_fedavg.ipynb #f0bc6386
 def summarize(history:dict) -> dict:

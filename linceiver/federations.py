@@ -20,7 +20,7 @@ from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
 from .server import FedConfig
 from .client import ClientSpec, check_rank
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history
-from .runs import format_table, write_csv, claim_results_folder, release_unstarted
+from .runs import format_table, write_csv, claim_results_folder, release_unstarted, read_json
 from .data import DatasetCorrupt, DatasetSplits, adapter_for, stratified_split
 from .datasets import DATASETS, load_dataset
 
@@ -162,6 +162,8 @@ def load_federation_config(name_or_path:str|Path, # a preset name (see PRESETS) 
     with open(path, 'rb') as f:
         try: config = tomllib.load(f)
         except tomllib.TOMLDecodeError as e: raise ValueError(f"{path}: not valid TOML: {e}") from None
+        except RecursionError: raise ValueError(f"{path}: values nested too deeply to read; a federation config "
+                                                "nests tables two levels deep") from None
     return check_federation_config(config)
 
 # %% ../nbs/05b_federations.ipynb #872a4795
@@ -355,7 +357,9 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                 raise ValueError(f"[[clients]] #{number} ({table.get('name', name)}): {e}") from None
         data, group, clients = loaded[name], table.get('name', name), table.get('clients', 1)
         make_adapter = partial(adapter_for, data.modality, data.input_shape, **table.get('adapter', {}))
-        n, k, target = make_adapter().n, table.get('k', cfg.model.k), table.get('target_k')
+        try: n = make_adapter().n
+        except (TypeError, ValueError) as e: raise ValueError(f"[[clients]] {group!r}: adapter: {e}") from None
+        k, target = table.get('k', cfg.model.k), table.get('target_k')
         where = f"[[clients]] {group!r}" if 'k' in table or cfg.model.encoder_attention != 'linformer' else "[model]"
         fix = f" of its clients ({name}); lower its k" if 'k' in table else f" of the {group!r} clients ({name}); lower [model] k"
         if {'k', 'budget', 'target_k'} & set(table) or cfg.model.encoder_attention == 'linformer':
@@ -373,6 +377,9 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
         free = torch.ones(len(data.train), dtype=torch.bool)
         if name in taken: free[taken[name]] = False
         free = free.nonzero().flatten()
+        if len(free) < clients and name not in takers:
+            raise ValueError(f"[[clients]] {group!r}: {name} has {len(free):,} training samples, fewer than its "
+                             f"{clients:,} clients; give it fewer clients")
         if len(free) < clients:
             raise ValueError(f"[[clients]] {group!r}: the tables before it on {name} ({', '.join(takers[name])}) took "
                              f"{len(data.train) - len(free):,} of its {len(data.train):,} training samples, leaving "
@@ -464,7 +471,7 @@ def _check_resumable(out:Path, record:dict) -> Path:
     "The folder of a run to resume, checked against the config given now; nothing is written."
     if not (out / 'federation.json').exists():
         raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
-    saved = json.loads((out / 'federation.json').read_text())
+    saved = read_json(out / 'federation.json')
     now = json.loads(json.dumps(record, default=str))
     same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'),
                       {k: v for k, v in (r.get('resolved') or {}).items() if k not in ('device', 'threads')})

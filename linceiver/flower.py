@@ -19,7 +19,7 @@ from flwr.simulation import run_simulation
 from .perceiver import check_number
 from .split import state_bytes
 from .server import (FedConfig, Update, aggregate, server_step, select_clients, received_bytes, require_enough,
-                              client_status, group_part, average_groups, round_record)
+                              client_status, group_part, average_groups, round_record, check_held_out)
 from .client import ClientSpec, Client, check_rank, local_train, finetune, evaluate_clients
 from .fedavg import save_run, restore_run
 from .runs import lock_run_folder, write_atomic
@@ -381,6 +381,7 @@ def record_round(self:LinceiverFedAvg,
     results = {n: results[n] for n in self.names if n in results}
     for name, res in results.items(): res['status'] = client_status(name, r['selected'], r['skipped'], r['rejected'])
     self.versions = {name: r['round'] for name in results}
+    check_held_out(r['round'], results, self.cfg)
     record = round_record(r['round'], r['selected'], r['accepted'], r['skipped'], r['rejected'], results, finetuned,
                           r['sent'], r['received'], r['start'])
     record.update(device=self.history['device'], engine='flower', wire_bytes_down=r['wire_down'],

@@ -179,6 +179,11 @@ def fourier_features(shape:tuple, # the grid: (n,) for a sequence, (h, w) for an
         feats += [angles.sin(), angles.cos()]
     return torch.cat(feats, dim=-1)
 
+# %% ../nbs/02_perceiver_io.ipynb #0931746b
+def _check_sizes(**sizes:int):
+    "Refuse an adapter size that is not a positive integer (`num_bands`: 0 or more) in one line naming it."
+    for name, value in sizes.items(): check_number(name, value, low=0 if name == 'num_bands' else 1)
+
 # %% ../nbs/02_perceiver_io.ipynb #425dd4b6
 def _check_input(x:Tensor, ndim:int, what:str):
     if x.ndim != ndim: raise ValueError(f"expected {what}, got shape {tuple(x.shape)}")
@@ -194,6 +199,7 @@ class ImageAdapter(nn.Module):
                  num_bands:int=8, # Fourier frequencies per axis
                 ):
         super().__init__()
+        _check_sizes(c=c, patch_size=patch_size, num_bands=num_bands)
         h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
         if h % patch_size or w % patch_size:
             raise ValueError(f"image size {(h, w)} is not divisible by patch_size={patch_size}")
@@ -233,6 +239,7 @@ class AudioAdapter(nn.Module):
                  num_bands:int=16, # Fourier frequencies
                 ):
         super().__init__()
+        _check_sizes(max_frames=max_frames, n_mels=n_mels, c=c, num_bands=num_bands)
         self.n, self.c, self.n_mels, self.num_bands = max_frames, c, n_mels, num_bands
         self.register_buffer('pos', fourier_features((max_frames,), num_bands), persistent=False)  # (n, f)
         self.proj = nn.Linear(n_mels + self.pos.shape[1], c)
@@ -258,6 +265,7 @@ class TextAdapter(nn.Module):
                  num_bands:int=16, # Fourier frequencies
                 ):
         super().__init__()
+        _check_sizes(max_len=max_len, c=c, num_bands=num_bands)
         self.n, self.c, self.num_bands = max_len, c, num_bands
         self.embed = nn.Embedding(256, c)
         self.register_buffer('pos', fourier_features((max_len,), num_bands), persistent=False)  # (n, f)

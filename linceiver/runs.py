@@ -13,8 +13,8 @@ import linceiver
 from .perceiver import device_name
 
 # %% auto #0
-__all__ = ['write_atomic', 'format_table', 'write_csv', 'claim_results_folder', 'release_unstarted', 'command_errors',
-           'lock_folder', 'lock_run_folder', 'load_checkpoint', 'explore', 'machine_info']
+__all__ = ['write_atomic', 'read_json', 'format_table', 'write_csv', 'claim_results_folder', 'release_unstarted',
+           'command_errors', 'lock_folder', 'lock_run_folder', 'load_checkpoint', 'explore', 'machine_info']
 
 # %% ../nbs/03b_runs.ipynb #3282f700
 def write_atomic(path:str|Path, # the file to replace
@@ -31,6 +31,13 @@ def write_atomic(path:str|Path, # the file to replace
         with contextlib.suppress(OSError): tmp.unlink(missing_ok=True)
         raise
     return path
+
+# %% ../nbs/03b_runs.ipynb #88c02e6d
+def read_json(path:str|Path) -> dict|list:
+    "The JSON a run wrote to `path`; a damaged file is one error naming it, never a bare parser message."
+    try: return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is damaged ({e}): restore it, or start the run again into a new folder") from None
 
 # %% ../nbs/03b_runs.ipynb #90c82365
 def format_table(rows:list[dict], floats:str='.3f') -> str:
@@ -87,7 +94,8 @@ def release_unstarted(folder:Path, created:bool):
     "Remove what a run that never reached a checkpoint wrote into `folder` (and the folder, if this run made it)."
     if any(folder.rglob('checkpoint.pt')): return
     if created: shutil.rmtree(folder, ignore_errors=True); return
-    for p in folder.iterdir(): shutil.rmtree(p) if p.is_dir() else p.unlink()
+    for p in folder.iterdir():
+        if p.name != _LOCK: shutil.rmtree(p) if p.is_dir() else p.unlink()  # the lock goes when its holder lets go
 
 # %% ../nbs/03b_runs.ipynb #47364d76
 @contextlib.contextmanager
@@ -143,7 +151,7 @@ def lock_folder(folder:Path, # the folder a run writes into (created if missing)
         os.close(fd)  # a run that just ended removed this lock file after we opened it: take the new one
     else: raise in_use
     try: yield
-    finally: lock.unlink(); os.close(fd)  # unlinked while held: a run waiting on the old file sees it is stale
+    finally: lock.unlink(missing_ok=True); os.close(fd)  # unlinked while held: a run waiting on the old file sees it is stale
 
 # %% ../nbs/03b_runs.ipynb #001a7d77
 @contextlib.contextmanager

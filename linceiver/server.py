@@ -14,7 +14,7 @@ from .split import shared_state_problems, state_bytes
 
 # %% auto #0
 __all__ = ['FedConfig', 'Update', 'weighted_average', 'update_problems', 'bound_updates', 'cap_weights', 'coordinate_median',
-           'trimmed_mean', 'select_clients', 'aggregate', 'server_step', 'round_record']
+           'trimmed_mean', 'select_clients', 'aggregate', 'server_step', 'check_held_out', 'round_record']
 
 # %% ../nbs/04a_server.ipynb #53f19588
 @dataclass(kw_only=True)
@@ -356,6 +356,18 @@ def round_summary(results:dict[str, dict], # `evaluate_clients`'s results of one
     return dict(mean_accuracy=mean(pick('accuracy')),
                 median_accuracy=statistics.median(pick('accuracy')) if pick('accuracy') else None,
                 mean_val_accuracy=mean(pick('val_accuracy')))
+
+# %% ../nbs/04a_server.ipynb #b0126dea
+def check_held_out(round_:int, # the round just evaluated
+                   results:dict[str, dict], # every client's evaluation (`evaluate_clients`)
+                   cfg:FedConfig, # for the message: the learning rate to lower
+                  ):
+    "Stop a run whose held-out loss is not finite for some client: its model diverged, and nothing after it counts."
+    bad = [name for name, r in results.items()
+           if any(isinstance(r.get(key), float) and not math.isfinite(r[key]) for key in ('val_loss', 'loss'))]
+    if bad: raise FloatingPointError(f"round {round_}: the held-out loss of {', '.join(bad)} is not finite, so the model "
+                                     f"diverged; lower [federation] lr (now {cfg.lr:g}), or bound the updates that "
+                                     f"ruin the average (update_norm_bound, now {cfg.update_norm_bound})")
 
 # %% ../nbs/04a_server.ipynb #39bfd828
 def round_record(round_:int, selected:list[str], accepted:list[Update], skipped:dict, rejected:dict,

@@ -43,9 +43,18 @@ def cases(tmp:Path):
                                 ('federation', 'learning_rate', '0.1'), ('clients', 'train_per_client', '-5'),
                                 ('clients', 'test_per_client', '-1'), ('clients', 'clients', '0'),
                                 ('clients', 'options', '{ n_mels = 0 }'), ('clients', 'partition', '"pathological"'),
-                                ('clients', 'partition', '"dirichlet"\nalpha = -1.0')]:
+                                ('clients', 'partition', '"dirichlet"\nalpha = -1.0'),
+                                ('federation', 'min_clients', '50'), ('federation', 'lr', '1e30'),
+                                ('clients', 'clients', '5000'), ('clients', 'test_per_client', '1000000'),
+                                ('clients', 'partition', '"shards"\nshards_per_client = 200000'),
+                                ('clients', 'adapter', '{ c = 0 }')]:
         yield 'configs', f"TOML [{table}] {field} = {value.splitlines()[0]}", 'error', \
             fl('--federation', toml(field, **{table: {field: value}}), *QUICK)
+    yield 'configs', 'TOML dtmf options = { duration = -1.0 }', 'error', \
+        fl('--federation', toml('dtmf', dataset='dtmf', clients=dict(options='{ duration = -1.0 }')), *QUICK)
+    deep = tmp / 'deep.toml'; deep.write_text('a = ' + '[' * 2000 + ']' * 2000)
+    yield 'configs', 'TOML nested 2,000 levels deep', 'error', fl('--federation', str(deep), *QUICK)
+    yield 'configs', 'linceiver_bench --batch_size 0', 'error', lambda: (*run(['linceiver_bench', '--batch_size', '0']), False)
     broken = tmp / 'broken.toml'; broken.write_text('[federation\nrounds = 1')
     yield 'configs', 'TOML syntax error', 'error', fl('--federation', str(broken), *QUICK)
     yield 'configs', '--rounds 0', 'error', fl('--rounds', '0', '--quiet')
@@ -58,6 +67,13 @@ def cases(tmp:Path):
     yield 'configs', 'linceiver_demo --k 100 (> n = 64)', 'error', lambda: (*run(['linceiver_demo', '--k', '100']), False)
     yield 'configs', 'linceiver_bench --ns 12,x', 'error', lambda: (*run(['linceiver_bench', '--ns', '12,x']), False)
     # 5. commands speak to people
+    yield 'commands', '--out ""', 'error', fl('--out', '', *QUICK)
+    def interrupted_importing():
+        p = subprocess.Popen(['linceiver_fl', '--quiet', '--out', str(tmp / 'never')], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        time.sleep(1.5); p.send_signal(signal.SIGINT); stdout, stderr = p.communicate(timeout=60)
+        return p.returncode, stdout, stderr, False
+    yield 'commands', 'Ctrl-C 1.5 s after start (importing)', 'error', interrupted_importing
     yield 'commands', '--resume without --out', 'error', fl('--resume', '--quiet')
     yield 'commands', '--resume of an empty folder', 'error', fl('--resume', '--out', str(tmp / 'nothing-here'), '--quiet')
     afile = tmp / 'a-file'; afile.write_text('x')
@@ -118,6 +134,23 @@ def cases(tmp:Path):
         rc, stdout, stderr = run(['linceiver_bench', '--quick', '--out', str(out)])
         return rc, stdout, stderr, (out / 'notes.txt').read_text() != 'mine' or (out / 'bench.json').exists()
     yield 'runs', 'linceiver_bench --out a folder with files', 'error', bench_taken
+    def experiment_twice():
+        out, cmd = tmp / 'exp-twice', ['linceiver_experiment', 'k_sweep', '--scale', 'quick', '--seeds', '0', '--quiet']
+        first = subprocess.Popen([*cmd, '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / 'experiment.json').exists(): time.sleep(0.2)
+        rc, stdout, stderr = run([*cmd, '--out', str(out)])
+        first_rc, (_, first_err) = first.wait(timeout=600), first.communicate()
+        return rc, stdout, stderr + ('' if first_rc == 0 else f"\n(the first run failed: {first_err.strip()[-300:]})"), first_rc != 0
+    yield 'runs', 'linceiver_experiment twice into one --out', 'error', experiment_twice
+    def damaged(name:str):
+        def action():
+            out = tmp / f"damaged-{name}"
+            run(['linceiver_fl', '--out', str(out), *QUICK])
+            (out / name).write_text((out / name).read_text()[:-20])  # cut short, as a full disk leaves it
+            return (*run(['linceiver_fl', '--out', str(out), '--resume', *QUICK]), False)
+        return action
+    yield 'checkpoints', 'resume with federation.json cut short', 'error', damaged('federation.json')
     # 7. checkpoints and caches
     def tampered_checkpoint():
         out = tmp / 'tampered'
