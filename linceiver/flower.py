@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_flower.ipynb #0b844437
 from __future__ import annotations
-import logging, os, time, warnings
+import logging, os, threading, time, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import torch
@@ -466,6 +466,26 @@ def server_main(run:FlowerRun, grid:Grid) -> dict:
             strategy.start(grid, ArrayRecord(global_state), num_rounds=left, timeout=run.timeout)
     return strategy.history
 
+# %% ../nbs/13_flower.ipynb #7f2de78d
+class _StoppableGrid:
+    "A simulation's Grid whose waits end soon after `stop` is set: a Ctrl-C in the main thread ends the server's thread."
+    def __init__(self, grid:Grid, stop:threading.Event): self.grid, self.stop = grid, stop
+    def __getattr__(self, name): return getattr(self.grid, name)
+    def _check(self):
+        if self.stop.is_set(): raise RuntimeError("the simulation was interrupted")  # Flower's server thread ends on it
+    def get_node_ids(self):
+        self._check(); return self.grid.get_node_ids()
+    def send_and_receive(self, messages, *, timeout:float|None=None):
+        "`InMemoryGrid.send_and_receive` (push, then pull every `pull_interval` until all replied or `timeout`), stoppable."
+        ids, replies, end = set(self.grid.push_messages(messages)), [], time.time() + (timeout or 0.)
+        while timeout is None or time.time() < end:
+            self._check()
+            got = list(self.grid.pull_messages(ids)); replies += got
+            ids -= {m.metadata.reply_to_message_id for m in got}
+            if not ids: break
+            time.sleep(self.grid.pull_interval)
+        return replies
+
 # %% ../nbs/13_flower.ipynb #669a0a56
 def make_server_app(run:FlowerRun|None=None, # settings; None: read the run config
                     outcome:dict|None=None, # filled with 'history', or 'error' when the run failed
@@ -474,6 +494,7 @@ def make_server_app(run:FlowerRun|None=None, # settings; None: read the run conf
     app, outcome = ServerApp(), outcome if outcome is not None else {}
     @app.main()
     def main(grid:Grid, context:Context):
+        if 'stop' in outcome: grid = _StoppableGrid(grid, outcome['stop'])  # a simulation: Ctrl-C stops the waits
         try: outcome['history'] = server_main(run or FlowerRun.from_run_config(context.run_config), grid)
         except BaseException as e: outcome['error'] = e; raise
     return app
@@ -495,7 +516,7 @@ def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results fol
                          ) -> dict: # the history, as `run_federation` returns it
     "Run the federation on Flower's simulation engine, one virtual SuperNode per client."
     env = flower_environment(Path(run.out) / 'flwr-home')
-    saved, outcome = {k: os.environ.get(k) for k in env}, {}
+    saved, outcome = {k: os.environ.get(k) for k in env}, {'stop': threading.Event()}
     if gpus_per_client is None: gpus_per_client = torch.cuda.device_count() / run.num_clients()
     backend = {'client_resources': {'num_cpus': cpus_per_client, 'num_gpus': gpus_per_client},
                'init_args': {'logging_level': 'INFO' if verbose else 'ERROR', 'log_to_driver': verbose}}
@@ -509,6 +530,8 @@ def run_flower_simulation(run:FlowerRun, # the run; `run.out` is the results fol
             warnings.filterwarnings('ignore', message='Tip: In future versions of Ray')  # about GPUs, not ours
             run_simulation(make_server_app(run, outcome), make_client_app(run, client_mods),
                            num_supernodes=run.num_clients(), backend_config=backend, verbose_logging=verbose)
+    except KeyboardInterrupt:  # the server's thread waits for replies that will not come: let it end, then the process
+        outcome['stop'].set(); raise
     finally:
         flwr_logger.setLevel(level)
         for k, v in saved.items():
