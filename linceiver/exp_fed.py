@@ -17,7 +17,7 @@ from .fedavg import run_federation
 from .runs import format_table
 
 # %% auto #0
-__all__ = ['SCHEME_NAMES', 'ten_clients', 'modalities', 'fed_table', 'scheme_table', 'ten_client_plots', 'modality_table']
+__all__ = ['ten_clients', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig settings it adds)

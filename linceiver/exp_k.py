@@ -16,7 +16,7 @@ from .experiments import (Experiment, Recipe, load_results, summary_rows, explor
 from .runs import format_table
 
 # %% auto #0
-__all__ = ['MODEL', 'k_sweep', 'k_table', 'options_table', 'k_sweep_plots']
+__all__ = ['k_sweep', 'k_table', 'options_table', 'k_sweep_plots']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
@@ -142,21 +142,29 @@ def options_table(rows:list[dict], # rows of a k_sweep results.csv
                         'vs baseline (points)': verdict(dict(model='perceiver_io'))})
     return out
 
+# %% ../nbs/10_exp_k.ipynb #a7d36ea8
+_COSTS = dict(flops=('train_flops_per_example', 1e6, 'training MFLOP per example', 'log'),  # cost -> (column, unit,
+             params=('params', 1e3, 'parameters (thousands)', 'linear'))                   # axis label, x scale)
+
 # %% ../nbs/10_exp_k.ipynb #1cb508fd
-def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
-    "Test accuracy (mean ± std over seeds) against training FLOPs per example, one point per model."
+def plot_accuracy_vs_cost(rows:list[dict], # rows of a k_sweep results.csv
+                          cost:str='flops', # the x axis: 'flops' (training FLOPs per example) | 'params'
+                         ) -> Figure:
+    "Test accuracy (mean ± std over seeds) against a cost of each model — training FLOPs or parameters — one point each."
+    column, unit, label, scale = _COSTS[cost]
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     colour = dict(learned='tab:blue', pooled='tab:green', positional='tab:purple')
     for r in summary_rows(final_rows(rows), by=MODEL):
-        base = r['model'] == 'perceiver_io'
-        ax.errorbar(r['train_flops_per_example_mean'] / 1e6, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'],
-                    fmt='s' if base else 'o', color='tab:red' if base else colour[r['projection'] or 'learned'],
-                    capsize=3)
-        ax.annotate(_label(r), (r['train_flops_per_example_mean'] / 1e6, 100 * r['accuracy_mean']),
-                    textcoords='offset points', xytext=(5, 4), fontsize=8)
-    ax.set(xscale='log', xlabel='training MFLOP per example', ylabel='test accuracy (%)',
-           title='Fashion-MNIST: accuracy against training cost')
+        base, x = r['model'] == 'perceiver_io', r[f'{column}_mean'] / unit
+        ax.errorbar(x, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'], fmt='s' if base else 'o',
+                    color='tab:red' if base else colour[r['projection'] or 'learned'], capsize=3)
+        ax.annotate(_label(r), (x, 100 * r['accuracy_mean']), textcoords='offset points', xytext=(5, 4), fontsize=8)
+    if cost == 'params' and (base := [r for r in summary_rows(final_rows(rows), by=MODEL) if r['model'] == 'perceiver_io']):
+        ax.axvline(1.02 * base[0]['params_mean'] / unit, color='tab:red', ls=':', lw=1, label='1.02 × the baseline')
+        ax.legend(fontsize=8, loc='lower right')
+    ax.set(xscale=scale, xlabel=label, ylabel='test accuracy (%)',
+           title=f"Fashion-MNIST: accuracy against {'training cost' if cost == 'flops' else 'model size'}")
     ax.margins(x=0.25)  # room for the labels
     fig.tight_layout()
     return fig
@@ -182,7 +190,8 @@ def plot_curves(rows:list[dict]) -> Figure:
 # %% ../nbs/10_exp_k.ipynb #a4787ed2
 def k_sweep_plots(rows:list[dict]) -> dict[str, Figure]:
     "The plots a k_sweep results folder holds."
-    return {'accuracy_vs_flops': plot_accuracy_vs_flops(rows), 'curves': plot_curves(rows)}
+    return {'accuracy_vs_flops': plot_accuracy_vs_cost(rows), 'accuracy_vs_params': plot_accuracy_vs_cost(rows, 'params'),
+            'curves': plot_curves(rows)}
 
 # %% ../nbs/10_exp_k.ipynb #b768952e
 def latest_results(root:str|Path, # a folder holding <scale>/ results folders, e.g. nbs/results/exp_k

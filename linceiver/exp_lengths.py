@@ -14,7 +14,7 @@ from .experiments import (Experiment, classifier_cell, final_rows, summary_rows,
 from .exp_k import preset_settings, read_preset
 
 # %% auto #0
-__all__ = ['ENCODERS', 'by_length', 'length_scales', 'lengths', 'length_cell', 'length_table', 'length_plots']
+__all__ = ['by_length', 'lengths', 'length_table', 'length_plots']
 
 # %% ../nbs/10b_exp_lengths.ipynb #b567a35b
 def by_length(data:DatasetSplits, # a dataset of variable-length inputs (audio or text)
