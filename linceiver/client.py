@@ -276,8 +276,10 @@ class Client:
 
     def receive(self, state:dict[str, Tensor], cfg:FedConfig):
         "Load the global state (mixed with its own: `cfg.receive='ala'`); `shared_moments='reset'` drops its moments."
-        own = ({n: p.detach().clone() for n, p in self.model.named_parameters() if id(p) in
-                {id(q) for q in self.sent_parameters()}} if cfg.receive == 'ala' and self.rounds_trained else None)
+        own = None  # `ala`: what it received before, as its own training left it (nothing before it has trained)
+        if cfg.receive == 'ala' and self.rounds_trained:
+            sent = {id(p) for p in self.sent_parameters()}
+            own = {n: p.detach().clone() for n, p in self.model.named_parameters() if id(p) in sent}
         if self.scope == 'shared': load_shared_state(self.model, state)
         elif self.scope == 'full': self.model.load_state_dict(state)
         else:
@@ -285,7 +287,7 @@ class Client:
             if unexpected or any(not k.startswith('head.') for k in missing):
                 raise ValueError(f"client {self.name!r}: the FedPer state does not fit: missing "
                                  f"{[k for k in missing if not k.startswith('head.')]}, unexpected {unexpected}")
-        if own: self.mixing = ala_mix(self, own, cfg)  # nothing of its own before it has trained: plain replace
+        if own: self.mixing = ala_mix(self, own, cfg)
         if cfg.shared_moments == 'reset':
             for p in self.sent_parameters(): self.optimizer.state.pop(p, None)
 
