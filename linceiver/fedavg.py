@@ -254,6 +254,15 @@ def save_run(out_dir:Path, history:dict, clients:list[Client], global_state, rou
             raise OSError(e.errno, f"could not write {out_dir / name} after round {round_} ({e.strerror or e}); "
                                    f"the last good checkpoint holds {held}: free space, then resume") from e
 
+# %% ../nbs/04c_fedavg.ipynb #36a29def
+def _config_key(config:dict) -> dict|None:
+    """A recorded `FedConfig` as a resume compares it: a field added since it was written reads at its default (a new
+    field's default keeps the old behaviour), and the device and threads are left out (a run may resume elsewhere;
+    each round records its own). None where it is no longer a valid config (a field since removed)."""
+    try: config = FedConfig(**config).to_dict()
+    except (TypeError, ValueError): return None
+    return {k: v for k, v in json.loads(json.dumps(config)).items() if k not in ('device', 'threads')}
+
 # %% ../nbs/04c_fedavg.ipynb #0170ff4f
 def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig,
                 data:dict|None=None, # `data_digests` of the clients now: refused unless the checkpoint's match
@@ -261,9 +270,7 @@ def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig
     "The global state, history and server memory of the run in `out_dir`, every client restored to where it stopped."
     ckpt = load_checkpoint(out_dir / 'checkpoint.pt')
     history = json.loads(ckpt['history'])
-    same = lambda config: {k: v for k, v in config.items() if k not in ('device', 'threads')}  # a run may resume
-                                                                                # elsewhere: each round records its own
-    if ckpt['algorithm'] != algorithm or same(history['config']) != same(json.loads(json.dumps(cfg.to_dict()))):
+    if ckpt['algorithm'] != algorithm or _config_key(history['config']) != _config_key(cfg.to_dict()):
         raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; "
                          "refusing to mix runs")
     saved = ckpt.get('data') or {}
