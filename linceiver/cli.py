@@ -43,6 +43,11 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
                  debug:bool=False, # show the traceback of an error
                  engine:str='inprocess', # inprocess (every client in this process) or flower (Flower's simulation
                                          # engine, one SuperNode per client)
+                 dp_clip:float=None, # differential privacy: clip each client's update to this L2 norm (default: the
+                                     # config's [privacy] clip; none: no DP)
+                 dp_noise:float=None, # DP noise multiplier σ (default: the config's, 1.0)
+                 dp_delta:float=None, # the δ the spent ε is reported at (default: the config's, 1e-5)
+                 dp_seed:int=None, # the DP noise's seed (default: the config's; none: the operating system's)
                 ):
     "Run a federation from a preset or a TOML config; print the per-client held-out accuracy table."
     start, hint = time.perf_counter(), {}
@@ -50,7 +55,8 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
     with command_errors('linceiver_fl', debug, hint):
         rows, out = federate(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
                                    rounds=rounds, max_local_batches=max_local_batches, device=device,
-                                   precision=precision, threads=threads, engine=engine)
+                                   precision=precision, threads=threads, engine=engine,
+                                   privacy=dict(clip=dp_clip, noise=dp_noise, delta=dp_delta, seed=dp_seed))
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 

@@ -17,7 +17,7 @@ from .split import state_bytes
 from .client import Examples, ClientSpec, Client, local_train, finetune, joint_train, evaluate_clients
 from .server import (FedConfig, Update, select_clients, aggregate, server_step, received_bytes,
                               require_enough, client_status, group_part, average_groups, round_record,
-                              check_held_out)
+                              check_held_out, clip_update, add_noise, privacy_record, _PRIVATE_SKIP)
 from .runs import (explore, write_csv, write_atomic, lock_run_folder, check_run_folder, checkpoint_digest,
                             load_checkpoint, content_digest, read_json)
 
@@ -79,14 +79,18 @@ def train_clients(clients:list[Client], # the clients asked to train this round
                   cfg:FedConfig,
                   local_train_fn:Callable=local_train, # one client's round; a test may inject faults here
                  ) -> tuple[list[Update], dict[str, str], int]: # updates, skipped clients with reasons, bytes sent
-    "Send the global state to `clients` and train each; a client that raises is skipped with its reason."
+    "Send the global state to `clients` and train each (clipping its update under `privacy`); one that raises is skipped."
     updates, skipped, sent = [], {}, 0
     for client in clients:
         sent += _send(client, global_state, version, cfg)
-        try: updates.append(local_train_fn(client, cfg))
+        try: update = local_train_fn(client, cfg)
         except Exception as e:
             skipped[client.name] = f"{type(e).__name__}: {e}"
-            _logger.warning("client %s skipped: %s", client.name, skipped[client.name])
+            _logger.warning("client %s skipped: %s", client.name, skipped[client.name]); continue
+        if cfg.privacy.on and isinstance(update.state, dict):  # clipped on the client, as Flower's fixedclipping_mod
+            try: update = replace(update, state=clip_update(update.state, global_state, cfg.privacy.clip)[0])
+            except Exception: pass  # a malformed update is left for the server's check to reject, with its reason
+        updates.append(update)
     return updates, skipped, sent
 
 # %% ../nbs/04c_fedavg.ipynb #247ff158
@@ -111,7 +115,11 @@ def run_round(round_:int, # 1, 2, ...
     received, accepted, rejected = 0, updates, {}  # local and centralized training send nothing
     if global_state is not None:
         received = received_bytes(updates)
-        new_state, accepted, rejected = aggregate(updates, global_state, cfg)
+        if cfg.privacy.on and skipped: raise RuntimeError(_PRIVATE_SKIP.format(round_=round_, skipped=skipped, last=round_ - 1))
+        new_state, accepted, rejected = aggregate(updates, global_state, cfg, sampled=len(selected))
+        if cfg.privacy.on and new_state is not None:
+            private = privacy_record(accepted, global_state, cfg, len(selected), round_)
+            new_state = add_noise(new_state, private['noise_std'], cfg.privacy.seed, round_)
         if new_state is not None and cfg.server_optimizer != 'none' and server is None:
             raise ValueError(f"server_optimizer={cfg.server_optimizer!r} needs its memory across rounds: pass "
                              "run_round a dict as `server` (run_federation keeps and checkpoints one)")
@@ -133,8 +141,9 @@ def run_round(round_:int, # 1, 2, ...
         trained = [name] if algorithm == 'centralized' else selected
         results[spec.name]['status'] = client_status(name, trained, skipped, rejected)
     check_held_out(round_, results, cfg)
-    return global_state, round_record(round_, selected, accepted, skipped, rejected, results, finetuned, sent, received,
-                                      start)
+    record = round_record(round_, selected, accepted, skipped, rejected, results, finetuned, sent, received, start)
+    if cfg.privacy.on: record['privacy'] = private
+    return global_state, record
 
 # %% ../nbs/04c_fedavg.ipynb #0c157010
 def _personal_copies(specs:list[ClientSpec], evaluator:dict[str, Client], cfg:FedConfig) -> dict[str, Client]:
@@ -197,6 +206,9 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool, cfg:
         raise ValueError(f"alternate is Linceiver FL's (FedRep alternates FedPer's split); {algorithm} does not take it")
     if cfg.receive == 'ala' and algorithm in ('local', 'centralized'):
         raise ValueError(f"receive='ala' mixes a received state with the client's own; {algorithm} receives nothing")
+    if cfg.privacy.on and algorithm in ('local', 'centralized'):
+        raise ValueError(f"[privacy] protects what clients send; {algorithm} sends nothing to protect (pooled data "
+                         "has no client-level guarantee): remove [privacy] or use a federated algorithm")
     if resume and out_dir is None: raise ValueError("resume needs the out_dir of the run to continue")
     if out_dir is not None: check_run_folder(Path(out_dir), resume)
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
-from .server import FedConfig
+from .server import FedConfig, PrivacyConfig
 from .client import ClientSpec, check_rank
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, _config_key
 from .runs import format_table, write_csv, claim_results_folder, release_unstarted, read_json
@@ -93,26 +93,30 @@ _CLIENT_KEYS = set(_CLIENT_FIELDS)
 
 def fed_config_from_tables(federation:dict, # the [federation] table
                            model:dict, # the [model] table
+                           privacy:dict|None=None, # the [privacy] table (none: no differential privacy)
                           ) -> FedConfig:
-    "The FedConfig of a [federation] and a [model] table; errors name the table they come from."
+    "The FedConfig of a [federation], a [model] and a [privacy] table; errors name the table they come from."
     try: model_cfg = PerceiverConfig(**model)
     except (TypeError, ValueError) as e: raise ValueError(f"[model]: {e}") from None
-    try: return FedConfig(**federation, model=model_cfg)
+    try: privacy_cfg = PrivacyConfig(**(privacy or {}))
+    except (TypeError, ValueError) as e: raise ValueError(f"[privacy]: {e}") from None
+    if 'privacy' in federation: raise ValueError("[federation]: privacy is a table of its own: [privacy]")
+    try: return FedConfig(**federation, model=model_cfg, privacy=privacy_cfg)
     except (TypeError, ValueError) as e: raise ValueError(f"[federation]: {e}") from None
 
 # %% ../nbs/05b_federations.ipynb #b0b5b6de
 def check_federation_config(config:dict) -> dict:
     "`config` if it is a well-formed federation config; else a `ValueError` naming the table, the field and the range."
     if not isinstance(config, dict): raise ValueError(f"a federation config is a table, got {type(config).__name__}")
-    if unknown := set(config) - {'description', 'federation', 'model', 'clients'}:
+    if unknown := set(config) - {'description', 'federation', 'model', 'privacy', 'clients'}:
         raise ValueError(f"unknown top-level keys {sorted(unknown)}; "
-                         f"expected description, [federation], [model], [[clients]]")
+                         f"expected description, [federation], [model], [privacy], [[clients]]")
     if not isinstance(config.get('description', ''), str):
         raise ValueError(f"description must be a string, got {config['description']!r}")
-    for table in ('federation', 'model'):
+    for table in ('federation', 'model', 'privacy'):
         if not isinstance(config.get(table, {}), dict):
             raise ValueError(f"[{table}] must be a table, got {config[table]!r}")
-    fed_fields = {f.name for f in fields(FedConfig)} - {'model'}
+    fed_fields = {f.name for f in fields(FedConfig)} - {'model', 'privacy'}
     if unknown := set(config.get('federation', {})) - fed_fields:
         raise ValueError(f"unknown [federation] keys {sorted(unknown)}; "
                          f"FedConfig fields: {', '.join(sorted(fed_fields))}")
@@ -122,7 +126,10 @@ def check_federation_config(config:dict) -> dict:
     if unknown := set(config.get('model', {})) - model_fields:
         raise ValueError(f"unknown [model] keys {sorted(unknown)}; "
                          f"PerceiverConfig fields: {', '.join(sorted(model_fields))}")
-    fed_config_from_tables(config.get('federation', {}), config.get('model', {}))
+    privacy_fields = {f.name for f in fields(PrivacyConfig)}
+    if unknown := set(config.get('privacy', {})) - privacy_fields:
+        raise ValueError(f"unknown [privacy] keys {sorted(unknown)}; PrivacyConfig fields: {', '.join(sorted(privacy_fields))}")
+    fed_config_from_tables(config.get('federation', {}), config.get('model', {}), config.get('privacy', {}))
     if not config.get('clients'): raise ValueError("a federation needs at least one [[clients]] table")
     if not isinstance(config['clients'], list) or not all(isinstance(t, dict) for t in config['clients']):
         raise ValueError(f"clients must be an array of [[clients]] tables, got {config['clients']!r}")
@@ -346,7 +353,7 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
     "The clients and the training config a federation config describes."
     config = load_federation_config(config) if isinstance(config, (str, Path)) else check_federation_config(config)
     federation = config.get('federation', {}) | ({} if seed is None else {'seed': seed})
-    cfg = fed_config_from_tables(federation, config.get('model', {}))
+    cfg = fed_config_from_tables(federation, config.get('model', {}), config.get('privacy', {}))
     specs, loaded, taken, takers = [], {}, {}, {}  # per dataset: its data, the training indices taken, by which tables
     for number, table in enumerate(config['clients'], 1):
         name = table['dataset']
@@ -424,6 +431,7 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
              resume_hint:dict|None=None, # filled with how to resume, once there is something to resume
              engine:str='inprocess', # 'inprocess' (every client in this process) or 'flower' (Flower's
                                      # simulation engine, one SuperNode per client: `linceiver.flower`)
+             privacy:dict|None=None, # PrivacyConfig fields to override, e.g. dict(clip=1.0): the config's [privacy]
              **overrides, # FedConfig fields to override, e.g. rounds=2
             ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
     "Build the federation a config describes, claim a results folder, run it, and write the folder."
@@ -437,7 +445,8 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
     if overrides.get('device') is not None: resolve_device(overrides['device'])  # before building anything
     config = load_federation_config(federation)
     specs, cfg = build_federation(config, data_dir=data_dir, seed=seed)
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    private = replace(cfg.privacy, **{k: v for k, v in (privacy or {}).items() if v is not None})
+    cfg = replace(cfg, privacy=private, **{k: v for k, v in overrides.items() if v is not None})
     device = device_name(resolve_device(cfg.device))  # an unavailable device is refused before a folder is claimed
     algorithms = list(applicable_algorithms(specs)) if algorithm == 'compare' else [algorithm]
     record = dict(federation=str(federation), algorithm=algorithm, engine=engine, config=config,
@@ -450,6 +459,7 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
         write_csv(federation_summary(specs), out / 'clients.csv')
     if resume_hint is not None:
         given = dict(seed=seed, data_dir=data_dir, **overrides)  # every setting the run was started with
+        given |= {f'dp_{name}': value for name, value in (privacy or {}).items()}  # linceiver_fl's --dp_clip etc.
         flags = ''.join(f"--{name} {value} " for name, value in given.items() if value is not None)
         resume_hint['hint'] = (f"resume with: linceiver_fl --federation {federation} --algorithm {algorithm} "
                                f"{'--engine flower ' if engine == 'flower' else ''}{flags}--out {out} --resume")
@@ -486,7 +496,9 @@ def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|No
     name = str(Path(federation).absolute()) if str(federation).endswith('.toml') else str(federation)
     run = FlowerRun(federation=name, rounds=cfg.rounds, seed=-1 if seed is None else seed,
                     max_local_batches=cfg.max_local_batches or 0, device=cfg.device, precision=cfg.precision,
-                    data_dir=str(data_dir or ''), out=str(out), resume=resume, threads=cfg.threads)
+                    data_dir=str(data_dir or ''), out=str(out), resume=resume, threads=cfg.threads,
+                    dp_clip=cfg.privacy.clip or 0., dp_noise=cfg.privacy.noise, dp_delta=cfg.privacy.delta,
+                    dp_seed=-1 if cfg.privacy.seed is None else cfg.privacy.seed)
     if run.fed_config() != cfg:
         raise ValueError("--engine flower takes only the rounds, seed, max_local_batches, device, precision and "
                          "threads overrides")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging, os, threading, time, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
+import numpy as np
 import torch
 from torch import Tensor
 from fastcore.basics import patch
@@ -14,12 +15,15 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, M
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.common.constant import ErrorCode
-from flwr.serverapp.strategy import FedAvg
+from flwr.serverapp.strategy import FedAvg, DifferentialPrivacyClientSideFixedClipping
+from flwr.clientapp.mod import fixedclipping_mod
+from flwr.supercore.differential_privacy import KEY_CLIPPING_NORM
 from flwr.simulation import run_simulation
 from .perceiver import check_number
 from .split import state_bytes
 from .server import (FedConfig, Update, aggregate, server_step, select_clients, received_bytes, require_enough,
-                              client_status, group_part, average_groups, round_record, check_held_out)
+                              client_status, group_part, average_groups, round_record, check_held_out, privacy_record,
+                              round_seed, _PRIVATE_SKIP)
 from .client import ClientSpec, Client, check_rank, local_train, finetune, evaluate_clients
 from .fedavg import save_run, restore_run
 from .runs import lock_run_folder, write_atomic
@@ -48,6 +52,10 @@ class FlowerRun:
     timeout: float = 600.          # seconds the server waits for replies (and for nodes to connect)
     node_k: int = 0                # this SuperNode's own encoder rank (node config `k`); 0: its [[clients]] table's
     node_target_k: int = 0         # this SuperNode's compute budget as a target rank (node config `target-k`); 0: none
+    dp_clip: float = 0.            # differential privacy: the clipping norm ([privacy] clip); 0: the config's
+    dp_noise: float = -1.          # the noise multiplier ([privacy] noise); -1: the config's
+    dp_delta: float = 0.           # the δ the ε is reported at ([privacy] delta); 0: the config's
+    dp_seed: int = -1              # the noise's seed ([privacy] seed); -1: the config's
 
     def __post_init__(self):
         check_number('rounds', self.rounds, low=0)
@@ -55,6 +63,8 @@ class FlowerRun:
         check_number('threads', self.threads, low=0)
         check_number('node_k', self.node_k, low=0); check_number('node_target_k', self.node_target_k, low=0)
         check_number('timeout', self.timeout, integer=False, low=0, low_open=True)
+        check_number('dp_clip', self.dp_clip, integer=False, low=0); check_number('dp_delta', self.dp_delta, integer=False, low=0)
+        check_number('dp_noise', self.dp_noise, integer=False, low=-1); check_number('dp_seed', self.dp_seed, low=-1)
 
     @classmethod
     def from_run_config(cls, run_config:dict, # Flower's run config (keys with hyphens, e.g. 'max-local-batches')
@@ -77,10 +87,13 @@ class FlowerRun:
         "The `FedConfig` both ends use: the federation's, with this run's overrides; builds no data."
         config = load_federation_config(self.federation)
         federation = config.get('federation', {}) | ({} if self.seed < 0 else {'seed': self.seed})
-        cfg = fed_config_from_tables(federation, config.get('model', {}))
+        cfg = fed_config_from_tables(federation, config.get('model', {}), config.get('privacy', {}))
         overrides = dict(rounds=self.rounds or None, max_local_batches=self.max_local_batches or None,
                          device=self.device or None, precision=self.precision or None, threads=self.threads or None)
-        return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+        private = dict(clip=self.dp_clip or None, noise=None if self.dp_noise < 0 else self.dp_noise,
+                       delta=self.dp_delta or None, seed=None if self.dp_seed < 0 else self.dp_seed)
+        privacy = replace(cfg.privacy, **{k: v for k, v in private.items() if v is not None})
+        return replace(cfg, privacy=privacy, **{k: v for k, v in overrides.items() if v is not None})
 
     def num_clients(self) -> int:
         "How many clients (SuperNodes) the federation has, from its config alone."
@@ -189,7 +202,8 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     partition, config, round_, cfg = _message(run, msg, context)
     version = int(config['version'])
     client, folder = load_node_client(run, partition, 'end', round_ - 1)
-    if 'arrays' in msg.content: client.receive(msg.content['arrays'].to_torch_state_dict(), cfg)
+    if 'arrays' in msg.content and client.version != version:  # a private run sends it always (the clipping mod
+        client.receive(msg.content['arrays'].to_torch_state_dict(), cfg)        # measures the update against it)
     elif client.version != version:
         raise RuntimeError(f"client {client.name!r} holds the state of round {client.version}, not {version}, "
                            "and the server sent none")
@@ -221,12 +235,20 @@ def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     metrics = MetricRecord(result[client.name] | {f"finetune_{k}": v for k, v in finetuned.items()})
     return Message(RecordDict({'metrics': metrics, 'config': ConfigRecord({'client': client.name})}), reply_to=msg)
 
+# %% ../nbs/13_flower.ipynb #68f17208
+def clip_if_private(msg:Message, context:Context, call_next) -> Message:
+    """Flower's `fixedclipping_mod` on the train messages of a private run, whose config carries the clipping norm
+    (Flower's `DifferentialPrivacyClientSideFixedClipping` puts it there); every other message passes untouched."""
+    private = any(KEY_CLIPPING_NORM in config for config in msg.content.config_records.values())
+    if msg.metadata.message_type == MessageType.TRAIN and private: return fixedclipping_mod(msg, context, call_next)
+    return call_next(msg, context)
+
 # %% ../nbs/13_flower.ipynb #4db9e7e8
 def make_client_app(run:FlowerRun|None=None, # settings; None: read each message's run config
-                    mods:list|None=None, # Flower client mods wrapped around every message (e.g. `fixedclipping_mod`)
+                    mods:list|None=None, # Flower client mods wrapped around every message (inside the clipping)
                    ) -> ClientApp:
     "The Linceiver ClientApp: one SuperNode is one client of the federation."
-    app = ClientApp(mods=mods)
+    app = ClientApp(mods=[clip_if_private, *(mods or [])])  # outermost: it clips the reply the other mods leave
     settings = lambda context: _node_run(run or FlowerRun.from_run_config(context.run_config), context)
     @app.query()
     def query(msg:Message, context:Context) -> Message: return client_query(settings(context), msg, context)
@@ -278,14 +300,18 @@ class LinceiverFedAvg(FedAvg):
 
 # %% ../nbs/13_flower.ipynb #cbf600ea
 @patch
-def train_contents(self:LinceiverFedAvg, round_:int) -> dict[str, RecordDict]:
-    "Start `round_`: the train records for its clients; the global state only for nodes that do not hold it yet."
+def train_contents(self:LinceiverFedAvg, round_:int,
+                   config:dict|None=None, # what Flower's hook adds to every message's config (a DP wrapper's clip)
+                  ) -> dict[str, RecordDict]:
+    """Start `round_`: the train records for its clients; the global state only for nodes that do not hold it yet
+    (always under `privacy`: the clipping mod measures the update against it)."""
     self.round = dict(round=round_, start=time.perf_counter(), selected=select_clients(self.names, self.cfg, round_),
                       sent=0, wire_down=0)
     state, contents = ArrayRecord(self.global_state), {}
     for name in self.round['selected']:
-        contents[name] = RecordDict({'config': ConfigRecord({'server-round': round_, 'version': round_ - 1})})
-        if self.versions.get(name) != round_ - 1:
+        contents[name] = RecordDict({'config': ConfigRecord({'server-round': round_, 'version': round_ - 1,
+                                                             **(config or {})})})
+        if self.versions.get(name) != round_ - 1 or self.cfg.privacy.on:
             contents[name]['arrays'] = state
             self.round['sent'] += state_bytes(self.global_state); self.round['wire_down'] += _wire_bytes(state)
     return contents
@@ -318,7 +344,7 @@ def _replies(self:LinceiverFedAvg, replies) -> tuple[dict[str, RecordDict], dict
 def aggregate_replies(self:LinceiverFedAvg,
                       got:dict[str, RecordDict], # the train replies' records, by client
                       skipped:dict[str, str], # clients whose app failed, with the reason
-                     ) -> dict[str, Tensor]: # the new global state
+                     ) -> dict[str, Tensor]: # the round's aggregate, before the server optimizer's step (`advance`)
     "Check every reply with the library's checks, drop the bad ones with reasons, average the rest in client order."
     malformed, r = {}, self.round
     for name in r['selected']:
@@ -330,13 +356,24 @@ def aggregate_replies(self:LinceiverFedAvg,
     for name, reason in skipped.items(): _logger.warning("client %s skipped: %s", name, reason)
     r['received'] = received_bytes(updates)
     r['wire_up'] = sum(_wire_bytes(got[n].get('arrays')) for n in got)
-    new_state, accepted, rejected = aggregate(updates, self.global_state, self.cfg)
-    r['rejected'] = {n: (malformed | rejected)[n] for n in r['selected'] if n in malformed | rejected}
     r['skipped'] = {n: skipped[n] for n in r['selected'] if n in skipped}
+    if self.cfg.privacy.on and r['skipped']:
+        raise RuntimeError(_PRIVATE_SKIP.format(round_=r['round'], skipped=r['skipped'], last=r['round'] - 1))
+    new_state, accepted, rejected = aggregate(updates, self.global_state, self.cfg, sampled=len(r['selected']))
+    r['rejected'] = {n: (malformed | rejected)[n] for n in r['selected'] if n in malformed | rejected}
     require_enough(len(accepted), self.cfg, r['round'], r['skipped'], r['rejected'])
-    self.global_state = server_step(self.global_state, new_state, self.server, self.cfg)  # FedAvg: new_state itself
     r['accepted'], r['trained'] = accepted, set(got)
     self.group_parts = self._average_groups(got, [u.client for u in accepted]) if self.cfg.group_average else {}
+    if self.cfg.privacy.on:  # Flower's DP wrapper adds the noise next, from NumPy's global generator: seeded, it
+        r['privacy'] = privacy_record(accepted, self.global_state, self.cfg, len(r['selected']), r['round'])
+        if self.cfg.privacy.seed is not None: np.random.seed(round_seed(self.cfg.privacy.seed, r['round']))  # draws
+    return new_state                                                         # what `add_noise` draws in-process
+
+@patch
+def advance(self:LinceiverFedAvg, aggregate:dict[str, Tensor], # the round's aggregate (noised, under `privacy`)
+           ) -> dict[str, Tensor]: # the new global state
+    "The server optimizer's step from the round's aggregate (plain FedAvg: the aggregate itself)."
+    self.global_state = server_step(self.global_state, aggregate, self.server, self.cfg)
     return self.global_state
 
 # %% ../nbs/13_flower.ipynb #e377ff55
@@ -386,6 +423,7 @@ def record_round(self:LinceiverFedAvg,
                           r['sent'], r['received'], r['start'])
     record.update(device=self.history['device'], engine='flower', wire_bytes_down=r['wire_down'],
                   wire_bytes_up=r['wire_up'])
+    if 'privacy' in r: record['privacy'] = r['privacy']
     if unreachable: record['unreachable'] = unreachable
     self.history['rounds'].append(record)
     if self.out_dir is not None: save_run(self.out_dir, self.history, [], self.global_state, r['round'], 'linceiver',
@@ -396,13 +434,13 @@ def record_round(self:LinceiverFedAvg,
 @patch
 def configure_train(self:LinceiverFedAvg, server_round:int, arrays:ArrayRecord, config:ConfigRecord,
                     grid:Grid) -> list[Message]:
-    "Flower's hook: this round's train messages."
-    return self._messages(self.train_contents(self.first_round - 1 + server_round), MessageType.TRAIN)
+    "Flower's hook: this round's train messages (with what a wrapper adds to `config`)."
+    return self._messages(self.train_contents(self.first_round - 1 + server_round, dict(config)), MessageType.TRAIN)
 
 # %% ../nbs/13_flower.ipynb #ca1b7a33
 @patch
 def aggregate_train(self:LinceiverFedAvg, server_round:int, replies) -> tuple[ArrayRecord, MetricRecord]:
-    "Flower's hook: the library's server step on the replies."
+    "Flower's hook: the library's checks and average of the replies (a DP wrapper noises what it returns)."
     state = self.aggregate_replies(*self._replies(replies))
     return ArrayRecord(state), MetricRecord({'accepted': len(self.round['accepted'])})
 
@@ -410,7 +448,11 @@ def aggregate_train(self:LinceiverFedAvg, server_round:int, replies) -> tuple[Ar
 @patch
 def configure_evaluate(self:LinceiverFedAvg, server_round:int, arrays:ArrayRecord, config:ConfigRecord,
                        grid:Grid) -> list[Message]:
-    "Flower's hook: this round's evaluate messages, to every client."
+    "Flower's hook: the server step from the round's aggregate `arrays`; this round's evaluate messages, to every client."
+    if 'accepted' not in self.round:  # Flower's DP wrapper did not aggregate: a client's app failed
+        raise RuntimeError(_PRIVATE_SKIP.format(round_=self.round['round'], last=self.round['round'] - 1,
+                                                skipped="a client app failed (Flower's log names it)"))
+    self.advance(arrays.to_torch_state_dict())
     return self._messages(self.evaluate_contents(), MessageType.EVALUATE)
 
 # %% ../nbs/13_flower.ipynb #1127c131
@@ -461,9 +503,12 @@ def server_main(run:FlowerRun, grid:Grid) -> dict:
                        threads=cfg.threads, rounds=[])
         server = {}  # the server optimizer's memory, checkpointed with the global state
         if run.resume: global_state, history, server = restore_run(out_dir, [], 'linceiver', cfg)
-        strategy = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, server)
+        strategy = runner = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, server)
+        if cfg.privacy.on:  # Flower's own DP-FedAvg: the clip goes to the clients' mod, the noise onto the aggregate
+            runner = DifferentialPrivacyClientSideFixedClipping(strategy, cfg.privacy.noise, cfg.privacy.clip,
+                                                                len(select_clients(list(roster), cfg, 1)))
         if (left := cfg.rounds - len(history['rounds'])) > 0:
-            strategy.start(grid, ArrayRecord(global_state), num_rounds=left, timeout=run.timeout)
+            runner.start(grid, ArrayRecord(global_state), num_rounds=left, timeout=run.timeout)
     return strategy.history
 
 # %% ../nbs/13_flower.ipynb #7f2de78d
