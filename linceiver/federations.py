@@ -18,7 +18,7 @@ from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
 from .server import FedConfig, PrivacyConfig
-from .client import ClientSpec, check_rank
+from .client import ClientSpec, Examples, check_rank
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, _config_key
 from .runs import format_table, write_csv, claim_results_folder, release_unstarted, read_json
 from .data import DatasetCorrupt, DatasetSplits, adapter_for, stratified_split
@@ -84,6 +84,8 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'target_k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (the rank its encoder gates train toward)"),
     'val_fraction': (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1): the share of each client's training "
                      "data held out for validation (0: none)"),
+    'pooled_test': (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1): each client's test share of its part "
+                    "of the dataset's training and test sets pooled (PFLlib's split: 0.25)"),
 }
 
 VAL_FRACTION = 0.1  # each client's validation share of its training data, where a table does not set its own
@@ -150,6 +152,16 @@ def check_federation_config(config:dict) -> dict:
             raise ValueError(f"{where}: options {table.get('options', {})} differ from {first_options} of {first} "
                              f"on the same dataset {table['dataset']!r}; tables on one dataset share its samples "
                              f"and must load it alike")
+    for i, table in enumerate(config['clients']):
+        if 'pooled_test' not in table: continue
+        where = f"[[clients]] #{i + 1} ({table.get('name', table['dataset'])})"
+        if clash := sorted({'train_per_client', 'test_per_client'} & set(table)):
+            raise ValueError(f"{where}: pooled_test splits each client's part of the pooled data itself; leave out {clash}")
+        if table.get('partition') == 'natural':
+            raise ValueError(f"{where}: pooled_test needs iid, dirichlet or shards (natural keeps the dataset's own "
+                             "test split)")
+        if sum(t['dataset'] == table['dataset'] for t in config['clients']) > 1:
+            raise ValueError(f"{where}: pooled_test pools all of {table['dataset']!r}: no other table may use it")
     names = [t.get('name', t['dataset']) for t in config['clients']]
     if len(set(names)) < len(names): raise ValueError(f"[[clients]] names must be unique, got {names}")
     return config
@@ -298,6 +310,23 @@ def client_indices(data:DatasetSplits, # the dataset to cut
         pairs.append((part, matching_test_indices(data.train.y[part], data.test.y, size, g, data.num_classes)))
     return pairs
 
+# %% ../nbs/05b_federations.ipynb #81afd80e
+def pooled_indices(labels:Tensor, # (N,) labels of the pooled training and test sets
+                   clients:int, # how many clients
+                   partition_scheme:str, # 'iid' | 'dirichlet' | 'shards'
+                   test_share:float, # each client's test share of its part (PFLlib: 0.25)
+                   seed:int=0, # seed of the partition and the split
+                   **partition_options, # alpha, shards_per_client
+                  ) -> list[tuple[Tensor, Tensor]]: # per client: (train indices, test indices) into the pool
+    "PFLlib's split: the pool cut among clients by the scheme, then each client's part split at random into train and test."
+    g = torch.Generator().manual_seed(seed)
+    pairs = []
+    for part in partition(labels, clients, partition_scheme, seed=seed, **partition_options):
+        part = part[torch.randperm(len(part), generator=g)]
+        train = int((1 - test_share) * len(part))  # sklearn's train_test_split(train_size=0.75) rounds the train down
+        pairs.append((part[:train].sort().values, part[train:].sort().values))
+    return pairs
+
 # %% ../nbs/05b_federations.ipynb #d02673ce
 def holdout(labels:Tensor, # (N,) labels of the whole training set
             indices:Tensor, # one client's indices into it
@@ -381,6 +410,8 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                                  f"allows k={target}, not below its k={k}: nothing to prune; give it a smaller budget "
                                  f"or a larger k")
         check_rank(f"[[clients]] {group!r}", cfg.model, None, k, target) if target is not None else None
+        pooled = 'pooled_test' in table  # PFLlib's split: train and test pooled, each client's part split in two
+        source = Examples.concat([data.train, data.test]) if pooled else data.train
         free = torch.ones(len(data.train), dtype=torch.bool)
         if name in taken: free[taken[name]] = False
         free = free.nonzero().flatten()
@@ -391,24 +422,31 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
             raise ValueError(f"[[clients]] {group!r}: the tables before it on {name} ({', '.join(takers[name])}) took "
                              f"{len(data.train) - len(free):,} of its {len(data.train):,} training samples, leaving "
                              f"{len(free)} for {clients} clients; give them a smaller train_per_client")
-        pairs = client_indices(data, clients, table.get('partition', 'iid'),
+        if pooled and len(source) < clients:
+            raise ValueError(f"[[clients]] {group!r}: {name} has {len(source):,} samples, fewer than its {clients:,} clients")
+        table_seed = table.get('seed', cfg.seed) if seed is None else seed
+        options = {k: table[k] for k in ('alpha', 'shards_per_client') if k in table}
+        if pooled: pairs = pooled_indices(source.y, clients, table.get('partition', 'iid'), table['pooled_test'],
+                                          table_seed, **options)
+        else: pairs = client_indices(data, clients, table.get('partition', 'iid'),
                                train_per_client=table.get('train_per_client'),
                                test_per_client=table.get('test_per_client'),
-                               seed=table.get('seed', cfg.seed) if seed is None else seed, available=free,
-                               **{k: table[k] for k in ('alpha', 'shards_per_client') if k in table})
+                               seed=table_seed, available=free, **options)
         taken[name] = torch.cat([taken.get(name, torch.tensor([], dtype=torch.long))] + [tr for tr, _ in pairs])
         takers.setdefault(name, []).append(repr(group))
         for i, (train_idx, test_idx) in enumerate(pairs):
-            if len(held := data.train.y[train_idx].unique()) == 1:
+            if len(held := source.y[train_idx].unique()) == 1:
                 warnings.warn(f"client '{group}-{i}' trains on one class only ({data.classes[int(held[0])]!r}): its own "
                               f"held-out draw mirrors that mix, so its held-out accuracy is trivially high; judge it on "
                               f"dataset_test, or give [[clients]] {group!r} a larger alpha or shards_per_client")
-            train_idx, val_idx = holdout(data.train.y, train_idx, table.get('val_fraction', VAL_FRACTION),
-                                         (table.get('seed', cfg.seed) if seed is None else seed) * 1_000 + i)
-            specs.append(ClientSpec(f'{group}-{i}', data.train.subset(train_idx), data.test.subset(test_idx),
+            train_idx, val_idx = holdout(source.y, train_idx, table.get('val_fraction', VAL_FRACTION),
+                                         table_seed * 1_000 + i)
+            specs.append(ClientSpec(f'{group}-{i}', source.subset(train_idx),
+                                    (source if pooled else data.test).subset(test_idx),
                                     make_adapter, data.num_classes, data.modality, group=group,
-                                    class_names=data.classes, dataset_test=data.test, k=table.get('k'),
-                                    target_k=target, val=data.train.subset(val_idx) if len(val_idx) else None))
+                                    class_names=data.classes, dataset_test=None if pooled else data.test,
+                                    k=table.get('k'), target_k=target,
+                                    val=source.subset(val_idx) if len(val_idx) else None))
     return specs, cfg
 
 # %% ../nbs/05b_federations.ipynb #874a8a3a
