@@ -48,6 +48,8 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
                  dp_noise:float=None, # DP noise multiplier σ (default: the config's, 1.0)
                  dp_delta:float=None, # the δ the spent ε is reported at (default: the config's, 1e-5)
                  dp_seed:int=None, # the DP noise's seed (default: the config's; none: the operating system's)
+                 secure_aggregation:bool=False, # with --engine flower: the rounds through Flower's SecAgg+, so the
+                                                # server sees only the sum of the updates
                 ):
     "Run a federation from a preset or a TOML config; print the per-client held-out accuracy table."
     start, hint = time.perf_counter(), {}
@@ -56,7 +58,8 @@ def linceiver_fl(federation:str='demo', # a preset (demo, fmnist, multimodal, di
         rows, out = federate(federation, algorithm, out, data_dir, resume, not quiet, seed=seed, resume_hint=hint,
                                    rounds=rounds, max_local_batches=max_local_batches, device=device,
                                    precision=precision, threads=threads, engine=engine,
-                                   privacy=dict(clip=dp_clip, noise=dp_noise, delta=dp_delta, seed=dp_seed))
+                                   privacy=dict(clip=dp_clip, noise=dp_noise, delta=dp_delta, seed=dp_seed),
+                                   secure_aggregation=secure_aggregation)
     print(('' if quiet else '\n') + format_table(rows))
     print(f"\nresults in {out}/  ({time.perf_counter() - start:.0f} s)")
 

@@ -470,12 +470,15 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
              engine:str='inprocess', # 'inprocess' (every client in this process) or 'flower' (Flower's
                                      # simulation engine, one SuperNode per client: `linceiver.flower`)
              privacy:dict|None=None, # PrivacyConfig fields to override, e.g. dict(clip=1.0): the config's [privacy]
+             secure_aggregation:bool=False, # the Flower engine's rounds through SecAgg+ (13b): the server sees only sums
              **overrides, # FedConfig fields to override, e.g. rounds=2
             ) -> tuple[list[dict], Path]: # result rows (per client, then summary rows) and the results folder
     "Build the federation a config describes, claim a results folder, run it, and write the folder."
     if algorithm != 'compare' and algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} or compare, got {algorithm!r}")
     if engine not in ('inprocess', 'flower'): raise ValueError(f"engine must be inprocess or flower, got {engine!r}")
+    if secure_aggregation and engine != 'flower':
+        raise ValueError("secure aggregation runs on Flower's SecAgg+ workflow: add --engine flower")
     if engine == 'flower' and algorithm != 'linceiver':
         raise ValueError(f"--engine flower runs Linceiver FL only (--algorithm linceiver), got {algorithm!r}")
     if resume and (out is None or not str(out).strip()):
@@ -487,6 +490,9 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
     cfg = replace(cfg, privacy=private, **{k: v for k, v in overrides.items() if v is not None})
     device = device_name(resolve_device(cfg.device))  # an unavailable device is refused before a folder is claimed
     algorithms = list(applicable_algorithms(specs)) if algorithm == 'compare' else [algorithm]
+    if secure_aggregation:
+        from .secagg import check_secure_aggregation  # Flower is imported only when asked for
+        check_secure_aggregation(cfg)  # before a folder is claimed
     record = dict(federation=str(federation), algorithm=algorithm, engine=engine, config=config,
                   resolved=cfg.to_dict(), data_dir=str(data_dir) if data_dir else None, device=device,
                   precision=cfg.precision)
@@ -498,12 +504,14 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
     if resume_hint is not None:
         given = dict(seed=seed, data_dir=data_dir, **overrides)  # every setting the run was started with
         given |= {f'dp_{name}': value for name, value in (privacy or {}).items()}  # linceiver_fl's --dp_clip etc.
+        secure = '--secure_aggregation ' if secure_aggregation else ''
         flags = ''.join(f"--{name} {value} " for name, value in given.items() if value is not None)
         resume_hint['hint'] = (f"resume with: linceiver_fl --federation {federation} --algorithm {algorithm} "
-                               f"{'--engine flower ' if engine == 'flower' else ''}{flags}--out {out} --resume")
+                               f"{'--engine flower ' if engine == 'flower' else ''}{secure}{flags}--out {out} --resume")
     started = lambda a: resume and (out / a / 'checkpoint.pt').exists()
     run = lambda a: run_federation(specs, cfg, a, out / a, started(a), progress=progress)
-    if engine == 'flower': run = lambda a: _run_on_flower(federation, cfg, out / a, started(a), data_dir, seed)
+    if engine == 'flower': run = lambda a: _run_on_flower(federation, cfg, out / a, started(a), data_dir, seed,
+                                                          secure_aggregation)
     try: histories = {a: run(a) for a in algorithms}
     except BaseException:
         if not resume: release_unstarted(out, created)
@@ -528,7 +536,7 @@ def _check_resumable(out:Path, record:dict) -> Path:
     return out
 
 # %% ../nbs/05b_federations.ipynb #a4571234
-def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|None) -> dict:
+def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|None, secure_aggregation:bool=False) -> dict:
     "Run Linceiver FL on Flower's simulation engine, one SuperNode per client; returns its history."
     from .flower import FlowerRun, run_flower_simulation  # Flower and Ray are imported only when asked for
     name = str(Path(federation).absolute()) if str(federation).endswith('.toml') else str(federation)
@@ -536,7 +544,7 @@ def _run_on_flower(federation, cfg, out:Path, resume:bool, data_dir, seed:int|No
                     max_local_batches=cfg.max_local_batches or 0, device=cfg.device, precision=cfg.precision,
                     data_dir=str(data_dir or ''), out=str(out), resume=resume, threads=cfg.threads,
                     dp_clip=cfg.privacy.clip or 0., dp_noise=cfg.privacy.noise, dp_delta=cfg.privacy.delta,
-                    dp_seed=-1 if cfg.privacy.seed is None else cfg.privacy.seed)
+                    dp_seed=-1 if cfg.privacy.seed is None else cfg.privacy.seed, secure_aggregation=secure_aggregation)
     if run.fed_config() != cfg:
         raise ValueError("--engine flower takes only the rounds, seed, max_local_batches, device, precision and "
                          "threads overrides")

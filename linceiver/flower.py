@@ -56,6 +56,10 @@ class FlowerRun:
     dp_noise: float = -1.          # the noise multiplier ([privacy] noise); -1: the config's
     dp_delta: float = 0.           # the δ the ε is reported at ([privacy] delta); 0: the config's
     dp_seed: int = -1              # the noise's seed ([privacy] seed); -1: the config's
+    secure_aggregation: bool = False  # the rounds through Flower's SecAgg+ workflow: the server sees only the sum (13b)
+    secagg_shares: float = 1.0     # SecAgg+ key shares per client: a float is a share of the clients asked, an int a count
+    secagg_threshold: float = 0.5  # shares that rebuild a dropped client's mask: a float is a share of secagg_shares
+    secagg_clip: float = 8.0       # SecAgg+ quantizes every shared parameter within ±secagg_clip (Flower's default)
 
     def __post_init__(self):
         check_number('rounds', self.rounds, low=0)
@@ -65,6 +69,11 @@ class FlowerRun:
         check_number('timeout', self.timeout, integer=False, low=0, low_open=True)
         check_number('dp_clip', self.dp_clip, integer=False, low=0); check_number('dp_delta', self.dp_delta, integer=False, low=0)
         check_number('dp_noise', self.dp_noise, integer=False, low=-1); check_number('dp_seed', self.dp_seed, low=-1)
+        check_number('secagg_shares', self.secagg_shares, integer=False, low=0, low_open=True)
+        check_number('secagg_threshold', self.secagg_threshold, integer=False, low=0, low_open=True)
+        check_number('secagg_clip', self.secagg_clip, integer=False, low=0, low_open=True)
+        if not isinstance(self.secure_aggregation, bool):
+            raise ValueError(f"secure_aggregation must be true or false, got {self.secure_aggregation!r}")
 
     @classmethod
     def from_run_config(cls, run_config:dict, # Flower's run config (keys with hyphens, e.g. 'max-local-batches')
@@ -185,7 +194,7 @@ def client_query(run:FlowerRun, msg:Message, context:Context) -> Message:
     partition = _partition(context)
     client, _ = load_node_client(run, partition, 'end', 0)
     content = RecordDict({'config': ConfigRecord({'client': client.name, 'partition-id': partition,
-                                                 'group': client.spec.group})})
+                                                 'group': client.spec.group, 'train-examples': len(client.spec.train)})})
     if partition == 0: content['arrays'] = ArrayRecord(client.state_to_send())  # run_federation's initial state
     return Message(content, reply_to=msg)
 
@@ -197,13 +206,17 @@ def _message(run:FlowerRun, msg:Message, context:Context) -> tuple[int, ConfigRe
     return _partition(context), config, int(config['server-round']), cfg
 
 # %% ../nbs/13_flower.ipynb #481345d5
-def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
-    "One round of local training: receive the global state (unless held), train, keep the rest, reply the shared state."
-    partition, config, round_, cfg = _message(run, msg, context)
-    version = int(config['version'])
+def node_train(run:FlowerRun, partition:int, round_:int,
+               version:int, # the round whose global state the server sent (or expects the node to hold)
+               state:dict[str, Tensor]|list|None, # that state (by key, or in the shared state's order); None: not sent
+               cfg:FedConfig,
+              ) -> tuple[Update, Client]:
+    "One round of local training on a node: receive the global state (unless held), train, keep the rest."
     client, folder = load_node_client(run, partition, 'end', round_ - 1)
-    if 'arrays' in msg.content and client.version != version:  # a private run sends it always (the clipping mod
-        client.receive(msg.content['arrays'].to_torch_state_dict(), cfg)        # measures the update against it)
+    # a state the client holds already is not loaded again (a private run sends it always: the clip measures from it)
+    if state is not None and len(state) and client.version != version:
+        if isinstance(state, list): state = dict(zip(client.state_to_send(), map(torch.as_tensor, state)))
+        client.receive(state, cfg)
     elif client.version != version:
         raise RuntimeError(f"client {client.name!r} holds the state of round {client.version}, not {version}, "
                            "and the server sent none")
@@ -211,6 +224,13 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     if round_ == cfg.rounds: client.prune_to_target()  # a budgeted client trains its last round pruned, as in-process
     update = local_train(client, cfg)
     save_node_client(client, folder, 'trained', round_)
+    return update, client
+
+def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
+    "A train message: one round of local training (`node_train`); the reply carries the shared state."
+    partition, config, round_, cfg = _message(run, msg, context)
+    state = msg.content['arrays'].to_torch_state_dict() if 'arrays' in msg.content else None
+    update, client = node_train(run, partition, round_, int(config['version']), state, cfg)
     metrics = MetricRecord({'num-examples': update.num_examples, 'train-examples': len(client.spec.train),
                             **update.metrics})
     content = RecordDict({'arrays': ArrayRecord(update.state), 'metrics': metrics,
@@ -219,21 +239,33 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     return Message(content, reply_to=msg)
 
 # %% ../nbs/13_flower.ipynb #a9f587bd
-def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
+def node_evaluate(run:FlowerRun, partition:int, round_:int,
+                  last:bool, # the final round: fine-tune (if asked), prune, score on the test split
+                  trained:bool, # whether this node trained this round (it continues from that snapshot)
+                  state:dict[str, Tensor]|list, # the round's global state (by key, or in the shared state's order)
+                  group:dict[str, Tensor]|None, # its group's averaged parts (`group_average`), if any
+                  cfg:FedConfig,
+                 ) -> tuple[str, dict]: # the client's name, its held-out metrics
     "Receive the round's global state (and group parts), fine-tune after the last round, evaluate on held-out data."
-    partition, config, round_, cfg = _message(run, msg, context)
-    last = bool(config['last'])
-    client, folder = (load_node_client(run, partition, 'trained', round_) if config['trained'] else
+    client, folder = (load_node_client(run, partition, 'trained', round_) if trained else
                       load_node_client(run, partition, 'end', round_ - 1))
-    client.receive(msg.content['arrays'].to_torch_state_dict(), cfg); client.version = round_
-    if 'group' in msg.content: client.model.load_state_dict(msg.content['group'].to_torch_state_dict(), strict=False)
+    if isinstance(state, list): state = dict(zip(client.state_to_send(), map(torch.as_tensor, state)))
+    client.receive(state, cfg); client.version = round_
+    if group is not None: client.model.load_state_dict(group, strict=False)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
     if last: client.prune_to_target()  # one not asked to train in the last round is pruned here (else a no-op)
     result = evaluate_clients([client.spec], {client.name: client}, dataset_tests=last, precision=cfg.precision,
                               test=cfg.scores_test(last))
     save_node_client(client, folder, 'end', round_)
-    metrics = MetricRecord(result[client.name] | {f"finetune_{k}": v for k, v in finetuned.items()})
-    return Message(RecordDict({'metrics': metrics, 'config': ConfigRecord({'client': client.name})}), reply_to=msg)
+    return client.name, result[client.name] | {f"finetune_{k}": v for k, v in finetuned.items()}
+
+def client_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
+    "An evaluate message: `node_evaluate`; the reply carries the client's held-out metrics."
+    partition, config, round_, cfg = _message(run, msg, context)
+    group = msg.content['group'].to_torch_state_dict() if 'group' in msg.content else None
+    name, metrics = node_evaluate(run, partition, round_, bool(config['last']), bool(config['trained']),
+                                  msg.content['arrays'].to_torch_state_dict(), group, cfg)
+    return Message(RecordDict({'metrics': MetricRecord(metrics), 'config': ConfigRecord({'client': name})}), reply_to=msg)
 
 # %% ../nbs/13_flower.ipynb #68f17208
 def clip_if_private(msg:Message, context:Context, call_next) -> Message:
@@ -248,14 +280,20 @@ def make_client_app(run:FlowerRun|None=None, # settings; None: read each message
                     mods:list|None=None, # Flower client mods wrapped around every message (inside the clipping)
                    ) -> ClientApp:
     "The Linceiver ClientApp: one SuperNode is one client of the federation."
-    app = ClientApp(mods=[clip_if_private, *(mods or [])])  # outermost: it clips the reply the other mods leave
+    from linceiver.secagg import secagg_if_asked, legacy_train, legacy_evaluate  # 13b (it imports this module)
+    app = ClientApp(mods=[secagg_if_asked, clip_if_private, *(mods or [])])  # outermost: SecAgg+ masks what the rest
+                                                                             # leaves; clipping before any other mod
     settings = lambda context: _node_run(run or FlowerRun.from_run_config(context.run_config), context)
     @app.query()
     def query(msg:Message, context:Context) -> Message: return client_query(settings(context), msg, context)
     @app.train()
-    def train(msg:Message, context:Context) -> Message: return client_train(settings(context), msg, context)
+    def train(msg:Message, context:Context) -> Message:
+        if 'fitins.parameters' in msg.content: return legacy_train(settings(context), msg, context)  # SecAgg+'s
+        return client_train(settings(context), msg, context)
     @app.evaluate()
-    def evaluate(msg:Message, context:Context) -> Message: return client_evaluate(settings(context), msg, context)
+    def evaluate(msg:Message, context:Context) -> Message:
+        if 'evaluateins.parameters' in msg.content: return legacy_evaluate(settings(context), msg, context)
+        return client_evaluate(settings(context), msg, context)
     return app
 
 # %% ../nbs/13_flower.ipynb #09b5d747
@@ -484,7 +522,8 @@ def introduce_nodes(grid:Grid, # the grid of the run
         c = m.content['config']
         if c['client'] in roster: raise ValueError(f"two SuperNodes serve client {c['client']!r} (partition-id "
                                                    f"{c['partition-id']}): give each its own partition-id")
-        roster[c['client']] = dict(node=m.metadata.src_node_id, group=c['group'], partition=int(c['partition-id']))
+        roster[c['client']] = dict(node=m.metadata.src_node_id, group=c['group'], partition=int(c['partition-id']),
+                                   train=int(c.get('train-examples', 0)))
         if 'arrays' in m.content: initial = m.content['arrays'].to_torch_state_dict()
     if len(roster) != num_clients or initial is None:
         raise ValueError(f"the SuperNodes serve partitions {[v['partition'] for v in roster.values()]}, "
@@ -540,7 +579,12 @@ def make_server_app(run:FlowerRun|None=None, # settings; None: read the run conf
     @app.main()
     def main(grid:Grid, context:Context):
         if 'stop' in outcome: grid = _StoppableGrid(grid, outcome['stop'])  # a simulation: Ctrl-C stops the waits
-        try: outcome['history'] = server_main(run or FlowerRun.from_run_config(context.run_config), grid)
+        try:
+            settings = run or FlowerRun.from_run_config(context.run_config)
+            if settings.secure_aggregation:  # Flower's legacy workflow path (13b)
+                from linceiver.secagg import secagg_server_main
+                outcome['history'] = secagg_server_main(settings, grid, context)
+            else: outcome['history'] = server_main(settings, grid)
         except BaseException as e: outcome['error'] = e; raise
     return app
 

@@ -87,3 +87,21 @@ def nan_reply(partition:int, # the partition-id whose train replies are spoiled
                                                    for k, v in state.items()})
         return reply
     return mod
+
+
+def keep_updates(folder:str, # where each node writes its train replies' shared state (created if missing)
+                ):
+    "A Flower client mod for tests: every node saves the shared state it sends in a legacy train reply (SecAgg+'s)."
+    from pathlib import Path
+    import numpy as np
+    from flwr.common import parameters_to_ndarrays
+    import flwr.compat.common.recorddict_compat as compat
+    def mod(msg, context, call_next):
+        reply = call_next(msg, context)
+        if not reply.has_error() and 'fitres.parameters' in reply.content:
+            fitres = compat.recorddict_to_fitres(reply.content, keep_input=True)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            np.savez(Path(folder) / f"{int(context.node_config['partition-id'])}.npz",
+                     *parameters_to_ndarrays(fitres.parameters), num_examples=fitres.num_examples)
+        return reply
+    return mod

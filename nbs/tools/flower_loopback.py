@@ -1,12 +1,12 @@
 """A real Flower deployment of a linceiver federation on 127.0.0.1, secured, with its refusals checked.
 
 Makes a throwaway CA and certificates; starts `flower-superlink` with TLS and SuperNode authentication; registers
-one key per client; starts one `flower-supernode` per client of the federation; runs the rounds with `flwr run`;
-checks the results folder. Also the refusals: a SuperNode with an unregistered key gets no work, a SuperNode that
-does not trust the CA cannot connect, a client that replies NaN (a test mod added to a copy of the app's ClientApp)
-is dropped with its reason while every round completes with the others, and a SuperNode killed (SIGKILL, with every
-process it started) once the first round is recorded is named in the history as dropped while the later rounds
-complete without it.
+one key per client; starts one `flower-supernode` per client of the federation; runs the rounds with `flwr run`,
+first through secure aggregation (SecAgg+), then plainly; checks the results folders. Also the refusals: a SuperNode
+with an unregistered key gets no work, a SuperNode that does not trust the CA cannot connect, a client that replies
+NaN (a test mod added to a copy of the app's ClientApp) is dropped with its reason while every round completes with
+the others, and a SuperNode killed (SIGKILL, with every process it started) once the first round is recorded is
+named in the history as dropped while the later rounds complete without it.
 
 Everything listens on 127.0.0.1 only. Every process the script starts is stopped by its own PID at the end, also on
 failure or Ctrl-C, and the whole script is bounded by --timeout. Exit code 0: every check passed.
@@ -239,10 +239,31 @@ def main():
             values = {'out': f'"{out}"', 'federation': f'"{args.federation}"', 'rounds': args.rounds,
                       'max-local-batches': args.max_local_batches, 'device': '"cpu"'} | extra
             return ' '.join(f'{k}={v}' for k, v in values.items())
+        print(f"5. flwr run with secure aggregation (SecAgg+): {args.rounds} rounds, every SuperNode, the library's app",
+              flush=True)
+        secure_out, secure_started = work / 'secagg-results', time.monotonic()
+        shutil.copytree(APP, work / 'secagg-app')
+        secure_run = procs.start('flwr-run-secagg', [
+            'flwr', 'run', str(work / 'secagg-app'), 'loopback', '--stream', '--run-config',
+            run_config(secure_out, timeout=args.round_timeout, **{'secure-aggregation': 'true'})], env)
+        if secure_run.wait(args.timeout):
+            raise RuntimeError(f"flwr run with secure aggregation failed ({secure_run.returncode}); see "
+                               f"{logs}/flwr-run-secagg.log")
+        secure = wait_for(f"the secure run's results (see {logs / 'flwr-run-secagg.log'})",
+                          lambda: _history(secure_out, args.rounds, load_history), 60)
+        summary['secure_aggregation'] = dict(seconds=round(time.monotonic() - secure_started, 1),
+                                             round_seconds=[round(r['seconds'], 1) for r in secure['rounds']],
+                                             final_mean_accuracy=secure['rounds'][-1]['mean_accuracy'])
+        checks['secure aggregation: every round completed with every client'] = (
+            len(secure['rounds']) == args.rounds and all(r['accepted'] == secure['clients'] for r in secure['rounds']))
+        checks['secure aggregation recorded in the history'] = (
+            secure.get('secure_aggregation') is True and all('secure_aggregation' in r for r in secure['rounds']))
+        for i in range(num_clients): shutil.rmtree(work / f'node-{i}', ignore_errors=True)  # the next run's clients
+                                                                                              # start afresh
         nan_client = num_clients - 1  # the test mod: this client replies NaN every round
         killed = args.kill_client % num_clients
         assert killed != nan_client and args.rounds >= 2, "the kill needs a second round and another client"
-        print(f"5. flwr run: {args.rounds} rounds; client {nan_client} replies NaN (a test mod); "
+        print(f"6. flwr run: {args.rounds} rounds; client {nan_client} replies NaN (a test mod); "
               f"SuperNode {killed} is killed once round 1 is recorded", flush=True)
         started = time.monotonic()
         command = ['flwr', 'run', str(loopback_app(work / 'app', nan_client)), 'loopback', '--stream', '--run-config',
