@@ -15,6 +15,7 @@ from .federations import build_federation, load_federation_config
 from .client import majority_baseline
 from .fedavg import run_federation
 from .runs import format_table
+from .server import noise_for_epsilon
 
 # %% auto #0
 __all__ = ['ten_clients', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table']
@@ -27,7 +28,9 @@ METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig
     majority=(None, {}),  # each client predicts its most frequent training label: nothing trains
     linceiver_alt=('linceiver', dict(alternate=True)),  # the sharing schemes of Linceiver FL (issue 23): FedRep's
     linceiver_ala=('linceiver', dict(receive='ala')),   # alternation, FedALA's adaptive mix, and the encoders also
-    linceiver_enc=('linceiver', dict(group_average=('adapter', 'encoder'))))  # averaged within a modality
+    linceiver_enc=('linceiver', dict(group_average=('adapter', 'encoder'))),  # averaged within a modality
+    linceiver_dp=('linceiver', {}), fedavg_dp=('fedavg', {}))  # with differential privacy (issue 26): each cell's
+                                                               # `privacy.*` overrides
 
 # %% ../nbs/12_exp_federated.ipynb #c1560c74
 def federation_scores(specs:list, # the federation's clients
@@ -63,8 +66,11 @@ def federation_cell(cell:dict, # config (a federation config dict), method (or a
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
     specs = [replace(s, dataset_test=official_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
     algorithm, settings = METHODS[cell.get('method', cell.get('algorithm'))]
+    overrides = dict(cell.get('overrides', {}))
+    private = {k.removeprefix('privacy.'): overrides.pop(k) for k in list(overrides) if k.startswith('privacy.')}
     cfg = replace(cfg, device=str(device), precision=precision, threads=torch.get_num_threads(),  # the runner's threads
-                  **settings, **cell.get('overrides', {}))
+                  **settings, **overrides)
+    if private: cfg = replace(cfg, privacy=replace(cfg.privacy, **private))  # `privacy.clip` etc.
     start = time.perf_counter()
     if algorithm is None: last, rounds = majority_baseline(specs), []
     else:
@@ -78,19 +84,26 @@ def federation_cell(cell:dict, # config (a federation config dict), method (or a
 TRAINED = ('linceiver', 'local', 'fedavg', 'fedper', 'fedrep', 'centralized')  # the methods with a learning rate
 SCHEMES = ('linceiver_alt', 'linceiver_ala', 'linceiver_enc')  # Linceiver FL's other sharing schemes, at its rate
 
+# %% ../nbs/12_exp_federated.ipynb #e0f3c9b3
+DP_METHODS = dict(linceiver_dp='linceiver', fedavg_dp='fedavg')  # private method -> the method whose learning rate
+                                                                 # (and moments) it takes: DP's cells tune the clip
+
 # %% ../nbs/12_exp_federated.ipynb #379c20a2
 TEN_CLIENT_SCALES = dict(  # per scale: the federation's size, rounds, the learning-rate grid and what runs
     quick=dict(clients=2, train_per_client=64, test_per_client=64, val_fraction=0.25, rounds=3, local_epochs=1, batch_size=32,
                test_set=False, lrs=(1e-3, 3e-3), partitions=('dir0.1',), methods=('linceiver', 'fedavg', 'majority'),
-               cost_check=False, schemes=('linceiver_ala',)),
+               cost_check=False, schemes=('linceiver_ala',),
+               privacy=dict(partition='dir0.1', epsilons=(8.,), clips=(1.0,))),
     reduced=dict(clients=10, train_per_client=500, test_per_client=500, val_fraction=0.2, rounds=40, local_epochs=1,
                  batch_size=32,
                  test_set=2000, lrs=(3e-4, 1e-3, 3e-3), partitions=('iid', 'dir0.5', 'dir0.1'),
-                 methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True, schemes=SCHEMES),
+                 methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True, schemes=SCHEMES,
+                 privacy=dict(partition='dir0.1', epsilons=(8., 32.), clips=(0.1, 0.5, 2.0))),
     full=dict(clients=10, train_per_client=None, test_per_client=1000, val_fraction=0.1, rounds=60, local_epochs=1,
               batch_size=64,
               test_set=True, lrs=(3e-4, 1e-3, 3e-3), partitions=('iid', 'dir0.5', 'dir0.1'),
-              methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True, schemes=SCHEMES))
+              methods=(*TRAINED, 'centralized_ft', 'majority'), cost_check=True, schemes=SCHEMES,
+              privacy=dict(partition='dir0.1', epsilons=(8., 32.), clips=(0.1, 0.5, 2.0))))
 
 # %% ../nbs/12_exp_federated.ipynb #04603a5d
 PARTITIONS = {'iid': dict(partition='iid'), 'dir0.5': dict(partition='dirichlet', alpha=0.5),
@@ -113,6 +126,26 @@ def _ten_client_config(settings:dict, partition:str, compress_first:bool=True) -
     config['model']['compress_first'] = compress_first
     config['federation'].update(batch_size=settings['batch_size'], lr_schedule='cosine')  # see the constant-rate pilot
     return config
+
+# %% ../nbs/12_exp_federated.ipynb #f6714fa1
+def _private_cells(s:dict, # the scale's settings
+                   seeds:tuple, cell, choose, # `ten_clients`'s seeds, cell builder and learning-rate choice
+                  ) -> list[dict]:
+    """Differential privacy's cells (issue 26): per private method, the clip tuned on validation at the smallest ε
+    (seed 0, at the non-private method's chosen rate), then every ε on every seed with the chosen clip."""
+    private, p = s['privacy'], s['privacy']['partition']
+    def one(phase, method, seed, epsilon, clip=None):
+        c = cell(phase, p, method, seed, variant=f"eps{epsilon:g}" + ('' if clip is None else f"-clip{clip:g}"),
+                 epsilon=epsilon, clip=clip)
+        c['config'] = _ten_client_config(s, p)  # compress_first, as every other final cell
+        c['overrides'].update({'privacy.noise': noise_for_epsilon(epsilon, s['rounds']), 'privacy.seed': seed,
+                               **({} if clip is None else {'privacy.clip': clip})})
+        if phase == 'tune': c.update(choose(p, DP_METHODS[method]))
+        else: c['choose'] = dict(where=dict(phase='tune', partition=p, method=method), metric='val_mean_accuracy',
+                                 fields=dict(clip='privacy.clip', chosen_lr='lr', chosen_moments='shared_moments'))
+        return c
+    tune = [one('tune', m, seeds[0], min(private['epsilons']), clip) for m in DP_METHODS for clip in private['clips']]
+    return tune + [one('final', m, seed, e) for e in private['epsilons'] for seed in seeds for m in DP_METHODS]
 
 # %% ../nbs/12_exp_federated.ipynb #f7b2c8b9
 def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
@@ -138,10 +171,14 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
     cells = [c for p in s['partitions'] for c in tune(p) + check(p) + final(p)]  # a partition at a time
     cells += [cell('final', p, m, seed, **choose(p, 'linceiver')) for seed in seeds for p in s['partitions']
               for m in s['schemes']]  # appended (a grown plan resumes): each scheme at Linceiver FL's chosen rate
+    cells += _private_cells(s, seeds, cell, choose)  # appended: differential privacy (issue 26)
     about = dict(dataset='fashion_mnist', **{k: v for k, v in s.items()}, tuning_seed=seeds[0],
                  defences='none for any method (update_norm_bound and weight_cap off)',
                  evaluation='validation every round; each client on its own test draw once, after the last round',
-                 centralized_ft=METHODS['centralized_ft'][1])
+                 centralized_ft=METHODS['centralized_ft'][1],
+                 privacy_protocol='Linceiver FL and whole-model FedAvg with DP at each epsilon (delta 1e-5, no sampling '
+                         'amplification): the clip tuned on validation at the smallest epsilon, at the non-private '
+                         "method's chosen learning rate; sigma from noise_for_epsilon over the scale's rounds")
     return Experiment(name='ten_clients', cells=cells,
                       key=('phase', 'partition', 'method', 'variant', 'lr', 'moments', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', about=about,
@@ -193,7 +230,7 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
 def fed_table(rows:list[dict], # rows of a ten_clients results.csv
              ) -> list[dict]: # one formatted row per (partition, method) of the final cells
     "Per partition and method: chosen settings, validation and test accuracy, converged, paired verdict vs local-only."
-    final, out = final_rows(rows), []
+    final, out = [r for r in final_rows(rows) if r['method'] not in DP_METHODS], []  # DP: `privacy_table`, per ε
     for r in summary_rows(final, by=('partition', 'method')):
         group = [x for x in final if (x['partition'], x['method']) == (r['partition'], r['method'])]
         chosen = sorted({(x.get('chosen_lr'), x.get('chosen_moments')) for x in group if x.get('chosen_lr')})
@@ -222,7 +259,8 @@ def tuning_table(rows:list[dict], # rows of a ten_clients results.csv
         best = max(r['val_mean_accuracy'] for r in tried)
         row = dict(partition=key[0], method=key[1], variant=key[2])
         for r in tried:
-            name = f"lr {r['lr']:g}" + ('' if r['moments'] == 'keep' else f" {r['moments']}")
+            name = (f"clip {r['clip']:g}" if r['method'] in DP_METHODS else  # DP's cells tune the clip
+                    f"lr {r['lr']:g}" + ('' if r['moments'] == 'keep' else f" {r['moments']}"))
             row[name] = f"{100 * r['val_mean_accuracy']:.2f}" + ('*' if r['val_mean_accuracy'] == best else '') + (
                 '' if r.get('converged') in (True, None) else ' (nc)')
         out.append(row)
@@ -310,6 +348,57 @@ def scheme_goals(rows:list[dict]) -> list[dict]:
                               measured=f"{100 * mean:.2f}", verdict='met' if mean >= 0.95 else 'not met'))
     return goals
 
+# %% ../nbs/12_exp_federated.ipynb #a7589fa4
+def _private_where(rows:list[dict]) -> tuple[str, list[dict]]|None:
+    "The partition of the private cells and the final rows, or None where none ran."
+    final = final_rows(rows)
+    private = [r for r in final if r['method'] in DP_METHODS]
+    return (private[0]['partition'], final) if private else None
+
+def privacy_table(rows:list[dict], # rows of a ten_clients results.csv
+                 ) -> list[dict]: # one row per method and ε (∞: no DP)
+    "Accuracy against ε: each private method beside its non-private self and local-only, with the noise rule's verdicts."
+    if (found := _private_where(rows)) is None: return []
+    p, final = found
+    same = lambda m, v: dict(partition=p, method=m, variant=v)
+    vs = lambda ours, theirs: verdict_text(paired_verdict(paired_diffs(final, ours, theirs, 'mean_accuracy')))
+    summary = {(r['method'], r['variant']): r for r in summary_rows([r for r in final if r['partition'] == p],
+                                                                    by=('method', 'variant'))}
+    out = []
+    def row(method, variant, epsilon, base=None):
+        if (method, variant) not in summary: return
+        r = summary[method, variant]
+        clips = sorted({x.get('chosen_clip') for x in final if matches(x, same(method, variant))} - {None, ''})
+        out.append({'method': method, 'ε': '∞' if epsilon is None else f"{epsilon:g}", 'seeds': r['n_seeds'],
+                    'clip': ', '.join(f"{c:g}" for c in clips) or '—',
+                    'test, mean of clients %': mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std']),
+                    'vs local-only (points)': '—' if method == 'local' else vs(same(method, variant),
+                                                                                same('local', 'compress_first')),
+                    'vs without DP (points)': vs(same(method, variant), same(base, 'compress_first')) if base else '—',
+                    'converged': converged_text([x for x in final if matches(x, same(method, variant))])})
+    for m in ('local', *DP_METHODS.values()): row(m, 'compress_first', None)
+    for e in sorted({r['epsilon'] for r in final if r['method'] in DP_METHODS}):
+        for m, base in DP_METHODS.items(): row(m, f"eps{e:g}", e, base)
+    return out
+
+def privacy_goals(rows:list[dict]) -> list[dict]:
+    "Issue 26's goal: Linceiver FL with DP at ε ≤ 8 better than local-only (the noise rule); whole-model DP-FedAvg beside it."
+    if (found := _private_where(rows)) is None: return []
+    p, final = found
+    goals = []
+    for e in sorted({r['epsilon'] for r in final if r['method'] in DP_METHODS and r['epsilon'] <= 8}):
+        for m in DP_METHODS:
+            result = paired_verdict(paired_diffs(final, dict(partition=p, method=m, variant=f"eps{e:g}"),
+                                                 dict(partition=p, method='local', variant='compress_first'),
+                                                 'mean_accuracy'))
+            goals.append(dict(goal=f"{p}: {m} at ε = {e:g} better than local-only" +
+                                   ('' if m == 'linceiver_dp' else ' (measured beside it, no goal)'),
+                              measured=verdict_text(result),
+                              verdict=('met' if result['verdict'] == 'better' else 'undecided'
+                                       if result['verdict'] == 'undecided' else 'not met') if m == 'linceiver_dp'
+                                      else '—'))
+    return goals
+
 # %% ../nbs/12_exp_federated.ipynb #39b8a804
 PUBLISHED_FED = [  # (source, setting, method, what was measured, mean %): the report's and PFLlib's numbers
     ('Linceiver report', 'iid', 'linceiver', 'training accuracy, 10 clients, 5 local epochs', '73.9–96.0'),
@@ -349,6 +438,7 @@ def _plain_log_ticks(ax):
 # %% ../nbs/12_exp_federated.ipynb #cb99765e
 def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
     "Per partition: each method's validation and training-loss curves (mean over seeds), and its test accuracy (dots)."
+    rows = [r for r in rows if r['method'] not in DP_METHODS]  # one curve per method: DP's, per ε, are `privacy_table`'s
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
     partitions = list(dict.fromkeys(r['partition'] for r in rows))

@@ -535,7 +535,7 @@ def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: wher
     chosen = copy.deepcopy(cell)
     for column, value in zip(fields, best):
         chosen.setdefault('overrides', {})[fields[column]] = value
-        chosen[f'chosen_{column}'] = value
+        chosen[f"chosen_{column.removeprefix('chosen_')}"] = value  # a value its tuning rows chose in turn keeps its name
     chosen[f'chosen_on_{metric}'] = statistics.fmean(scores[best])
     return chosen
 

@@ -17,7 +17,7 @@ from .split import state_bytes
 from .client import Examples, ClientSpec, Client, local_train, finetune, joint_train, evaluate_clients
 from .server import (FedConfig, Update, select_clients, aggregate, server_step, received_bytes,
                               require_enough, client_status, group_part, average_groups, round_record,
-                              check_held_out, clip_update, add_noise, privacy_record, _PRIVATE_SKIP)
+                              check_held_out, clip_update, add_noise, privacy_record, PRIVATE_SKIP)
 from .runs import (explore, write_csv, write_atomic, lock_run_folder, check_run_folder, checkpoint_digest,
                             load_checkpoint, content_digest, read_json)
 
@@ -115,7 +115,7 @@ def run_round(round_:int, # 1, 2, ...
     received, accepted, rejected = 0, updates, {}  # local and centralized training send nothing
     if global_state is not None:
         received = received_bytes(updates)
-        if cfg.privacy.on and skipped: raise RuntimeError(_PRIVATE_SKIP.format(round_=round_, skipped=skipped, last=round_ - 1))
+        if cfg.privacy.on and skipped: raise RuntimeError(PRIVATE_SKIP.format(round_=round_, skipped=skipped, last=round_ - 1))
         new_state, accepted, rejected = aggregate(updates, global_state, cfg, sampled=len(selected))
         if cfg.privacy.on and new_state is not None:
             private = privacy_record(accepted, global_state, cfg, len(selected), round_)
@@ -267,7 +267,7 @@ def save_run(out_dir:Path, history:dict, clients:list[Client], global_state, rou
                                    f"the last good checkpoint holds {held}: free space, then resume") from e
 
 # %% ../nbs/04c_fedavg.ipynb #36a29def
-def _config_key(config:dict) -> dict|None:
+def config_key(config:dict) -> dict|None:
     """A recorded `FedConfig` as a resume compares it: a field added since it was written reads at its default (a new
     field's default keeps the old behaviour), and the device and threads are left out (a run may resume elsewhere;
     each round records its own). None where it is no longer a valid config (a field since removed)."""
@@ -282,7 +282,7 @@ def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig
     "The global state, history and server memory of the run in `out_dir`, every client restored to where it stopped."
     ckpt = load_checkpoint(out_dir / 'checkpoint.pt')
     history = json.loads(ckpt['history'])
-    if ckpt['algorithm'] != algorithm or _config_key(history['config']) != _config_key(cfg.to_dict()):
+    if ckpt['algorithm'] != algorithm or config_key(history['config']) != config_key(cfg.to_dict()):
         raise ValueError(f"the checkpoint in {out_dir} was written by a different algorithm or config; "
                          "refusing to mix runs")
     saved = ckpt.get('data') or {}

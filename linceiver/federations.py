@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
 from .server import FedConfig, PrivacyConfig
 from .client import ClientSpec, Examples, check_rank
-from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, _config_key
+from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, config_key
 from .runs import format_table, write_csv, claim_results_folder, release_unstarted, read_json
 from .data import DatasetCorrupt, DatasetSplits, adapter_for, stratified_split
 from .datasets import DATASETS, load_dataset
@@ -529,7 +529,7 @@ def _check_resumable(out:Path, record:dict) -> Path:
         raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
     saved = read_json(out / 'federation.json')
     now = json.loads(json.dumps(record, default=str))
-    same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'), _config_key(r.get('resolved') or {}))
+    same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'), config_key(r.get('resolved') or {}))
     if same(saved) != same(now):  # the device and threads may change: a run started on a GPU may resume on a CPU
         raise ValueError(f"the run in {out} was started with a different algorithm or config, or on another engine; "
                          "refusing to mix runs")

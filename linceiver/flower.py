@@ -23,7 +23,7 @@ from .perceiver import check_number
 from .split import state_bytes
 from .server import (FedConfig, Update, aggregate, server_step, select_clients, received_bytes, require_enough,
                               client_status, group_part, average_groups, round_record, check_held_out, privacy_record,
-                              round_seed, _PRIVATE_SKIP)
+                              round_seed, PRIVATE_SKIP)
 from .client import ClientSpec, Client, check_rank, local_train, finetune, evaluate_clients
 from .fedavg import save_run, restore_run
 from .runs import lock_run_folder, write_atomic
@@ -32,7 +32,8 @@ from .federations import load_federation_config, build_federation, fed_config_fr
 _logger = logging.getLogger('linceiver.flower')
 
 # %% auto #0
-__all__ = ['FlowerRun', 'make_client_app', 'LinceiverFedAvg', 'make_server_app', 'flower_environment', 'run_flower_simulation']
+__all__ = ['FlowerRun', 'node_partition', 'make_client_app', 'wire_bytes', 'LinceiverFedAvg', 'make_server_app',
+           'flower_environment', 'run_flower_simulation']
 
 # %% ../nbs/13_flower.ipynb #5245454e
 @dataclass(kw_only=True)
@@ -173,7 +174,7 @@ def save_node_client(client:Client, folder:Path, kind:str, round_:int):
             if (k == 'end' and int(r) < round_ - 1) or (k == 'trained' and int(r) <= round_): old.unlink()
 
 # %% ../nbs/13_flower.ipynb #5eac9942
-def _partition(context:Context) -> int:
+def node_partition(context:Context) -> int:
     "This node's partition-id, from its node config."
     if 'partition-id' not in context.node_config:
         raise ValueError("this SuperNode has no partition-id: start it with --node-config \"partition-id=I\"")
@@ -191,7 +192,7 @@ def _node_run(run:FlowerRun, context:Context) -> FlowerRun:
 # %% ../nbs/13_flower.ipynb #138a1b1f
 def client_query(run:FlowerRun, msg:Message, context:Context) -> Message:
     "Introduce the node: its client's name and partition; partition 0 also sends the initial shared state."
-    partition = _partition(context)
+    partition = node_partition(context)
     client, _ = load_node_client(run, partition, 'end', 0)
     content = RecordDict({'config': ConfigRecord({'client': client.name, 'partition-id': partition,
                                                  'group': client.spec.group, 'train-examples': len(client.spec.train)})})
@@ -203,7 +204,7 @@ def _message(run:FlowerRun, msg:Message, context:Context) -> tuple[int, ConfigRe
     "What a train or evaluate message opens with: this node's partition, the message's config and round, the FedConfig."
     cfg, config = run.fed_config(), msg.content['config']
     torch.set_num_threads(cfg.threads)  # what the in-process engine trains with
-    return _partition(context), config, int(config['server-round']), cfg
+    return node_partition(context), config, int(config['server-round']), cfg
 
 # %% ../nbs/13_flower.ipynb #481345d5
 def node_train(run:FlowerRun, partition:int, round_:int,
@@ -310,7 +311,7 @@ def reply_update(name:str, # the client the reply comes from
                   {k: metrics[k] for k in ('train_loss', 'train_accuracy') if k in metrics})
 
 # %% ../nbs/13_flower.ipynb #eb966239
-def _wire_bytes(record:ArrayRecord|None) -> int:
+def wire_bytes(record:ArrayRecord|None) -> int:
     "Bytes of an ArrayRecord's serialized arrays (each with its .npy header), as Flower ships them."
     return 0 if record is None else sum(len(a.data) for a in record.values())
 
@@ -351,7 +352,7 @@ def train_contents(self:LinceiverFedAvg, round_:int,
                                                              **(config or {})})})
         if self.versions.get(name) != round_ - 1 or self.cfg.privacy.on:
             contents[name]['arrays'] = state
-            self.round['sent'] += state_bytes(self.global_state); self.round['wire_down'] += _wire_bytes(state)
+            self.round['sent'] += state_bytes(self.global_state); self.round['wire_down'] += wire_bytes(state)
     return contents
 
 # %% ../nbs/13_flower.ipynb #1c955a43
@@ -393,10 +394,10 @@ def aggregate_replies(self:LinceiverFedAvg,
         except ValueError as e: malformed[name] = [str(e)]
     for name, reason in skipped.items(): _logger.warning("client %s skipped: %s", name, reason)
     r['received'] = received_bytes(updates)
-    r['wire_up'] = sum(_wire_bytes(got[n].get('arrays')) for n in got)
+    r['wire_up'] = sum(wire_bytes(got[n].get('arrays')) for n in got)
     r['skipped'] = {n: skipped[n] for n in r['selected'] if n in skipped}
     if self.cfg.privacy.on and r['skipped']:
-        raise RuntimeError(_PRIVATE_SKIP.format(round_=r['round'], skipped=r['skipped'], last=r['round'] - 1))
+        raise RuntimeError(PRIVATE_SKIP.format(round_=r['round'], skipped=r['skipped'], last=r['round'] - 1))
     new_state, accepted, rejected = aggregate(updates, self.global_state, self.cfg, sampled=len(r['selected']))
     r['rejected'] = {n: (malformed | rejected)[n] for n in r['selected'] if n in malformed | rejected}
     require_enough(len(accepted), self.cfg, r['round'], r['skipped'], r['rejected'])
@@ -432,10 +433,10 @@ def evaluate_contents(self:LinceiverFedAvg) -> dict[str, RecordDict]:
     for name in self.names:
         content = RecordDict({'arrays': state, 'config': ConfigRecord(
             {'server-round': r['round'], 'last': r['round'] == self.cfg.rounds, 'trained': name in r['trained']})})
-        r['sent'] += state_bytes(self.global_state); r['wire_down'] += _wire_bytes(state)
+        r['sent'] += state_bytes(self.global_state); r['wire_down'] += wire_bytes(state)
         if (part := self.group_parts.get(self.roster[name]['group'])) is not None:
             content['group'] = ArrayRecord(part)
-            r['sent'] += state_bytes(part); r['wire_down'] += _wire_bytes(content['group'])
+            r['sent'] += state_bytes(part); r['wire_down'] += wire_bytes(content['group'])
         contents[name] = content
     return contents
 
@@ -461,7 +462,7 @@ def record_round(self:LinceiverFedAvg,
                           r['sent'], r['received'], r['start'])
     record.update(device=self.history['device'], engine='flower', wire_bytes_down=r['wire_down'],
                   wire_bytes_up=r['wire_up'])
-    if 'privacy' in r: record['privacy'] = r['privacy']
+    record.update({key: r[key] for key in ('privacy', 'secure_aggregation') if key in r})  # a private or secure round's
     if unreachable: record['unreachable'] = unreachable
     self.history['rounds'].append(record)
     if self.out_dir is not None: save_run(self.out_dir, self.history, [], self.global_state, r['round'], 'linceiver',
@@ -488,7 +489,7 @@ def configure_evaluate(self:LinceiverFedAvg, server_round:int, arrays:ArrayRecor
                        grid:Grid) -> list[Message]:
     "Flower's hook: the server step from the round's aggregate `arrays`; this round's evaluate messages, to every client."
     if 'accepted' not in self.round:  # Flower's DP wrapper did not aggregate: a client's app failed
-        raise RuntimeError(_PRIVATE_SKIP.format(round_=self.round['round'], last=self.round['round'] - 1,
+        raise RuntimeError(PRIVATE_SKIP.format(round_=self.round['round'], last=self.round['round'] - 1,
                                                 skipped="a client app failed (Flower's log names it)"))
     self.advance(arrays.to_torch_state_dict())
     return self._messages(self.evaluate_contents(), MessageType.EVALUATE)

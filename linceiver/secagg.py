@@ -4,12 +4,11 @@
 
 # %% ../nbs/13b_secagg.ipynb #6a06150a
 from __future__ import annotations
-import logging, math, time
 from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import Context, Message, MetricRecord, RecordDict
 from flwr.common import (Code, EvaluateIns, EvaluateRes, FitIns, FitRes, Parameters, Status, ndarrays_to_parameters,
                          parameters_to_ndarrays)
 import flwr.compat.common.recorddict_compat as compat
@@ -23,10 +22,8 @@ from flwr.serverapp import Grid
 from .server import FedConfig, Update, require_enough
 from .fedavg import restore_run
 from .runs import lock_run_folder
-from .flower import (FlowerRun, LinceiverFedAvg, introduce_nodes, node_train, node_evaluate, _partition,
-                              _wire_bytes)
-
-_logger = logging.getLogger('linceiver.secagg')
+from .flower import (FlowerRun, LinceiverFedAvg, introduce_nodes, node_train, node_evaluate, node_partition,
+                              wire_bytes)
 
 # %% auto #0
 __all__ = ['check_secure_aggregation', 'secagg_if_asked', 'legacy_train', 'legacy_evaluate', 'SecAggStrategy',
@@ -59,7 +56,7 @@ def legacy_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     cfg, config = run.fed_config(), fitins.config
     torch.set_num_threads(cfg.threads)
     state = parameters_to_ndarrays(fitins.parameters)
-    update, client = node_train(run, _partition(context), int(config['server-round']), int(config['version']),
+    update, client = node_train(run, node_partition(context), int(config['server-round']), int(config['version']),
                                 state or None, cfg)
     sent = [t.numpy() for t in update.state.values()]
     if (largest := max(float(np.abs(a).max()) for a in sent)) > float(config['secagg-clip']):
@@ -75,7 +72,7 @@ def legacy_evaluate(run:FlowerRun, msg:Message, context:Context) -> Message:
     ins = compat.recorddict_to_evaluateins(msg.content, keep_input=True)
     cfg, config = run.fed_config(), ins.config
     torch.set_num_threads(cfg.threads)
-    name, metrics = node_evaluate(run, _partition(context), int(config['server-round']), bool(config['last']),
+    name, metrics = node_evaluate(run, node_partition(context), int(config['server-round']), bool(config['last']),
                                   bool(config['trained']), parameters_to_ndarrays(ins.parameters), None, cfg)
     loss = metrics.get('val_loss', metrics.get('loss', 0.))
     res = EvaluateRes(Status(Code.OK, ''), float(loss), int(metrics.get('val_examples', 0)), {'client': name, **metrics})
@@ -143,9 +140,8 @@ class SecAggStrategy(Strategy):
         got = {res.metrics['client']: RecordDict({'metrics': MetricRecord(
                    {k: v for k, v in res.metrics.items() if k != 'client'})}) for _, res in results}
         s, r = self.inner, self.inner.round
-        r['wire_up'], r['wire_down'] = self.grid.bytes_up, self.grid.bytes_down
-        record = s.record_round(got, {f"failure {i}": str(f) for i, f in enumerate(failures)})
-        record['secure_aggregation'] = self.settings
+        r['wire_up'], r['wire_down'], r['secure_aggregation'] = self.grid.bytes_up, self.grid.bytes_down, self.settings
+        s.record_round(got, {f"failure {i}": str(f) for i, f in enumerate(failures)})  # recorded, checkpointed
         return None, {}
 
 # %% ../nbs/13b_secagg.ipynb #1bb3f8f2
@@ -153,7 +149,7 @@ def _content_bytes(content:RecordDict) -> int:
     "Bytes of a message's arrays and of the bytes, strings and lists in its configs (SecAgg+'s keys and vectors)."
     size = lambda v: (len(v) if isinstance(v, (bytes, str)) else sum(size(x) for x in v) if isinstance(v, list)
                       else 8)
-    return (sum(_wire_bytes(a) for a in content.array_records.values()) +
+    return (sum(wire_bytes(a) for a in content.array_records.values()) +
             sum(size(v) for c in content.config_records.values() for v in c.values()))
 
 class _CountingGrid:

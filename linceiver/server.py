@@ -16,7 +16,7 @@ from .split import shared_state_problems, state_bytes
 # %% auto #0
 __all__ = ['PrivacyConfig', 'FedConfig', 'Update', 'weighted_average', 'update_problems', 'bound_updates', 'cap_weights',
            'coordinate_median', 'trimmed_mean', 'select_clients', 'aggregate', 'server_step', 'clip_update',
-           'add_noise', 'privacy_spent', 'check_held_out', 'round_record']
+           'add_noise', 'privacy_spent', 'noise_for_epsilon', 'check_held_out', 'round_record']
 
 # %% ../nbs/04a_server.ipynb #fec8c0ae
 @dataclass(kw_only=True)
@@ -396,6 +396,21 @@ def privacy_spent(privacy:PrivacyConfig, # the run's settings
     accountant.history = [(privacy.noise, 1.0, releases)]  # (noise multiplier, sampling rate, steps)
     return float(accountant.get_epsilon(privacy.delta))
 
+# %% ../nbs/04a_server.ipynb #31bf1b29
+def noise_for_epsilon(epsilon:float, # the ε to spend over the whole run
+                      rounds:int, # noised rounds
+                      delta:float=1e-5,
+                     ) -> float: # the smallest noise multiplier σ (to 0.1 %) that spends at most `epsilon`
+    "The noise multiplier that spends `epsilon` at `delta` over `rounds` rounds (`privacy_spent`, bisected)."
+    check_number('epsilon', epsilon, integer=False, low=0, low_open=True); check_number('rounds', rounds, low=1)
+    spent = lambda sigma: privacy_spent(PrivacyConfig(clip=1., noise=sigma, delta=delta), rounds)
+    low, high = 0.01, 1.
+    while spent(high) > epsilon: low, high = high, high * 2
+    while high - low > 1e-3 * high:
+        mid = (low + high) / 2
+        low, high = (mid, high) if spent(mid) > epsilon else (low, mid)
+    return high
+
 # %% ../nbs/04a_server.ipynb #78806382
 def privacy_record(updates:list[Update], # the round's accepted (clipped) updates
                    global_state:dict[str, Tensor], # the state they started from
@@ -408,7 +423,7 @@ def privacy_record(updates:list[Update], # the round's accepted (clipped) update
                 epsilon=privacy_spent(p, round_), delta=p.delta)
 
 # %% ../nbs/04a_server.ipynb #70876e40
-_PRIVATE_SKIP = ("round {round_}: with [privacy], every client asked must send its update (Flower's DP wrapper "
+PRIVATE_SKIP = ("round {round_}: with [privacy], every client asked must send its update (Flower's DP wrapper "
                  "aggregates only then); skipped: {skipped}. The last checkpoint is round {last}: fix the client, "
                  "then resume")
 
