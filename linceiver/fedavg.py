@@ -16,7 +16,7 @@ from .perceiver import resolve_device, device_name, adamw
 from .split import state_bytes
 from .client import Examples, ClientSpec, Client, local_train, finetune, joint_train, evaluate_clients
 from .server import (FedConfig, Update, select_clients, aggregate, server_step, received_bytes,
-                              require_enough, client_status, group_part, average_groups, round_record,
+                              update_problems, require_enough, client_status, group_part, average_groups, round_record,
                               check_held_out, clip_update, add_noise, privacy_record, PRIVATE_SKIP)
 from .runs import (explore, write_csv, write_atomic, lock_run_folder, check_run_folder, checkpoint_digest,
                             load_checkpoint, content_digest, read_json)
@@ -89,7 +89,10 @@ def train_clients(clients:list[Client], # the clients asked to train this round
             _logger.warning("client %s skipped: %s", client.name, skipped[client.name]); continue
         if cfg.privacy.on and isinstance(update.state, dict):  # clipped on the client, as Flower's fixedclipping_mod
             try: update = replace(update, state=clip_update(update.state, global_state, cfg.privacy.clip)[0])
-            except Exception: pass  # a malformed update is left for the server's check to reject, with its reason
+            except Exception as e:  # a malformed update goes on, for the server's check to reject with its reason;
+                if not update_problems(update.state, update.num_examples, global_state):  # a well-formed one that
+                    skipped[client.name] = f"its update could not be clipped ({type(e).__name__}: {e})"  # failed to
+                    continue                                                            # clip never enters the mean
         updates.append(update)
     return updates, skipped, sent
 
