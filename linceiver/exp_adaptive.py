@@ -5,21 +5,19 @@
 # %% ../nbs/11_exp_adaptive.ipynb #ee3b261c
 from __future__ import annotations
 import copy, json, statistics
-from dataclasses import asdict
-from pathlib import Path
 import torch
 from torch import nn, Tensor
 from torch.nn.utils import parametrize
 from matplotlib.figure import Figure
-from .perceiver import PerceiverConfig, PerceiverIO
 from .adaptive import effective_k, prune, gated_attentions, rank_budget_loss
 from .linformer import forward_flops
 from .client import evaluate
 from .runs import format_table
 from .data import dataset_available
-from .experiments import (Experiment, Recipe, load_results, summary_rows, train_classifier, model_costs,
-                                   subset_indices, cell_model, explore_view, mean_pm)
-from .exp_k import preset_settings, scale_recipe, latest_results
+from .experiments import (Experiment, Recipe, summary_rows, train_classifier, model_costs,
+                                   classifier_splits, cell_model, explore_view, mean_pm, final_rows, paired_diffs,
+                                   paired_verdict, verdict_text, converged_text, mean_curve)
+from .exp_k import preset_settings, scale_recipe
 
 # %% auto #0
 __all__ = ['adaptive_rank', 'adaptive_table', 'adaptive_plots']
@@ -41,11 +39,14 @@ DATASETS = ('mnist', 'fashion_mnist', 'cifar10')  # easy, harder, hardest; cifar
 
 # %% ../nbs/11_exp_adaptive.ipynb #f9f09e73
 def adaptive_scales() -> dict[str, dict]:
-    "Per scale: the budget weights, how many training and test images, how many epochs."
-    return dict(
-        quick=dict(budgets=BUDGETS[-1:], published=('mnist',), epochs=1, train_subset=1024, test_subset=512),
-        reduced=dict(budgets=BUDGETS, published=DATASETS, epochs=6, train_subset=8_000, test_subset=None),
-        full=dict(budgets=BUDGETS, published=DATASETS, epochs=30, train_subset=None, test_subset=None))
+    "Per scale: the budget weights, training and test images (None: all), epochs, the learning-rate grid."
+    return dict(  # a tenth of the training images is held out for validation (the recipe's val_fraction)
+        quick=dict(budgets=BUDGETS[-1:], published=('mnist',), epochs=1, train_subset=1024, test_subset=512,
+                   lrs=(1e-3,)),
+        reduced=dict(budgets=BUDGETS, published=DATASETS, epochs=5, train_subset=None, test_subset=None,
+                     lrs=(3e-4, 1e-3, 3e-3)),  # every image: 2 CPU cores
+        full=dict(budgets=BUDGETS, published=DATASETS, epochs=15, train_subset=None, test_subset=None,
+                  lrs=(3e-4, 1e-3, 3e-3)))  # a GPU
 
 # %% ../nbs/11_exp_adaptive.ipynb #c4c31213
 def model_config(gates:str) -> dict:
@@ -56,31 +57,35 @@ def model_config(gates:str) -> dict:
 
 # %% ../nbs/11_exp_adaptive.ipynb #e4720c47
 def adaptive_rank(scale:str, # 'quick' | 'reduced' | 'full'
-                  seeds:tuple, # every model runs each seed
+                  seeds:tuple, # every model runs each seed; the tuning cells the first
                  ) -> Experiment:
-    "Experiment 2: fixed rank K_MAX, budget gates at each weight and the published gates, on each dataset present."
+    "Experiment 2: fixed rank K_MAX, budget gates at each weight and the published gates, at the rate validation chose."
     settings = adaptive_scales()[scale]
     _, adapter, _ = preset_settings()
     recipe = scale_recipe(settings)
     datasets = [d for d in DATASETS if d != 'cifar10' or dataset_available('cifar10')]
     if scale == 'quick': datasets = [d for d in datasets if d != 'cifar10']
-    variants = ([('fixed', 'none', None)] + [(f'budget {w:g}', 'budget', w) for w in settings['budgets']])
-    cells = [dict(model=f'{dataset} {name}', dataset=dataset, gates=gates, budget=weight, k=K_MAX, seed=seed,
-                  adapter=adapter, recipe=recipe, model_config=model_config(gates), tau=TAU,
-                  gate_lr_scale=GATE_LR_SCALE if gates == 'budget' else None)
-             for dataset in datasets
-             for name, gates, weight in variants + ([('published', 'published', None)]
-                                                    if dataset in settings['published'] else [])
-             for seed in seeds]
+    variants = lambda dataset: ([('fixed', 'none', None)] + [(f'budget {w:g}', 'budget', w) for w in settings['budgets']]
+                                + ([('published', 'published', None)] if dataset in settings['published'] else []))
+    cell = lambda phase, dataset, name, gates, weight, seed, lr=None, **more: dict(
+        phase=phase, model=f'{dataset} {name}', dataset=dataset, gates=gates, budget=weight, k=K_MAX, lr=lr, seed=seed,
+        adapter=adapter, recipe=recipe, overrides={} if lr is None else dict(lr=lr), model_config=model_config(gates),
+        tau=TAU, gate_lr_scale=GATE_LR_SCALE if gates == 'budget' else None, **more)
+    tune = [cell('tune', d, 'fixed', 'none', None, seeds[0], lr) for d in datasets for lr in settings['lrs']]
+    final = [cell('final', d, *variant, seed, choose=dict(where=dict(phase='tune', dataset=d), fields=dict(lr='lr'),
+                                                          metric='val_accuracy'))
+             for d in datasets for variant in variants(d) for seed in seeds]
     about = dict(datasets=datasets, budgets=list(settings['budgets']), k_max=K_MAX, tau=TAU,
-                 gate_lr_scale=GATE_LR_SCALE, epochs=settings['epochs'],
+                 gate_lr_scale=GATE_LR_SCALE, epochs=settings['epochs'], lrs=list(settings['lrs']),
                  train_images=settings['train_subset'] or 'all', test_images=settings['test_subset'] or 'all',
                  skipped=[] if 'cifar10' in datasets else ['cifar10: its files are not under the data root'
                                                            if not dataset_available('cifar10') else
                                                            'cifar10: not at quick scale'],
-                 subset='drawn once with seed 0 where a subset is used, the same images for every model and seed',
-                 recipe=recipe)
-    return Experiment(name='adaptive_rank', cells=cells, key=('model', 'seed'),
+                 subset='drawn once with seed 0 where a subset is used, the same images for every model and seed; '
+                        f"{recipe['val_fraction']:.0%} of them held out for validation",
+                 tuning=f'the fixed model at every learning rate on seed {seeds[0]}, validation only; every variant '
+                        "of a dataset at the rate its fixed model chose", recipe=recipe)
+    return Experiment(name='adaptive_rank', cells=tune + final, key=('phase', 'model', 'lr', 'seed'),
                       run_cell='linceiver.exp_adaptive:adaptive_cell',
                       about=about, plots='linceiver.exp_adaptive:adaptive_plots')
 
@@ -146,21 +151,23 @@ def adaptive_cell(cell:dict, # a cell of `adaptive_rank`
     "Build, cost, train (with the budget), prune and evaluate the model a cell describes, before and after pruning."
     device = torch.device(device)
     data, model, x, y = cell_model(cell, device)
-    recipe = Recipe(**cell['recipe'])
+    recipe = Recipe(**{**cell['recipe'], **cell.get('overrides', {})})  # a final cell: the rate chosen for it
+    final = cell.get('phase') != 'tune'
     row = {k: v for k, v in cell.items() if not isinstance(v, (dict, list))}
     row.update(_costs(model, x, y))
     penalty = None
     if cell['gates'] == 'budget':
         speed_up_gates(model, cell['gate_lr_scale'])
         penalty = lambda: cell['budget'] * rank_budget_loss(model)
-    row.update(train_classifier(model, data, recipe, cell['seed'], device, precision, penalty=penalty))
+    row.update(train_classifier(model, data, recipe, cell['seed'], device, precision, penalty=penalty, test=final))
     settle_gates(model)
     if cell['gates'] == 'none': return row
     row.update(rank_columns(model, cell['tau']))
     if cell['gates'] == 'published': return row  # scaled columns cannot be pruned: no pruned model, no pruned FLOPs
     pruned = prune(model, cell['tau'])
-    test = data.test.subset(subset_indices(len(data.test), recipe.test_subset))
-    row['accuracy_pruned'] = evaluate(pruned, test, precision=precision)['accuracy']
+    _, val, test = classifier_splits(data, recipe)
+    if val is not None: row['val_accuracy_pruned'] = evaluate(pruned, val, precision=precision)['accuracy']
+    if final: row['accuracy_pruned'] = evaluate(pruned, test, precision=precision)['accuracy']
     row.update(_costs(pruned, x, y, '_pruned'))
     row['train_flops_floor'] = closed_floor(model, x, y)
     return row
@@ -183,13 +190,20 @@ def _mean_json(rows:list[dict], column:str) -> dict:
     parsed = [json.loads(r[column]) for r in rows if r.get(column)]
     return {name: statistics.fmean(p[name] for p in parsed) for name in parsed[0]} if parsed else {}
 
+def _pruned_diffs(rows:list[dict], model:str, fixed:str) -> list[float]:
+    "Per seed: a budget model's pruned test accuracy minus the fixed model's."
+    ours = {r['seed']: r['accuracy_pruned'] for r in rows if r['model'] == model and r.get('accuracy_pruned') is not None}
+    theirs = {r['seed']: r['accuracy'] for r in rows if r['model'] == fixed and r.get('accuracy') is not None}
+    return [ours[s] - theirs[s] for s in sorted(ours) if s in theirs]
+
 def adaptive_summary(rows:list[dict], # rows of an adaptive_rank results.csv
                     ) -> list[dict]: # per model: its dataset, gates, budget, the means and stds, per-attention k
     "Mean and std over seeds of every metric, per model, with the fixed model's accuracy and FLOPs beside it."
-    out = []
+    rows, out = final_rows(rows), []
     for s in summary_rows(rows, by=('model', 'dataset', 'gates', 'budget')):
         group = [r for r in rows if r['model'] == s['model']]
-        s.update(hard_k=_mean_json(group, 'hard_k'), soft_k=_mean_json(group, 'soft_k'))
+        s.update(hard_k=_mean_json(group, 'hard_k'), soft_k=_mean_json(group, 'soft_k'), converged=converged_text(group),
+                 chosen_lr=sorted({r['chosen_lr'] for r in group if r.get('chosen_lr')}))
         out.append(s)
     fixed = {s['dataset']: s for s in out if s['gates'] == 'none'}
     for s in out:
@@ -197,7 +211,11 @@ def adaptive_summary(rows:list[dict], # rows of an adaptive_rank results.csv
         if f is None or s['gates'] != 'budget': continue
         s['flops_ratio'] = s['train_flops_per_example_pruned_mean'] / f['train_flops_per_example_mean']
         s['floor_ratio'] = s['train_flops_floor_mean'] / f['train_flops_per_example_mean']
+        s['share_removed'] = (1 - s['flops_ratio']) / (1 - s['floor_ratio'])
         s['accuracy_loss_points'] = 100 * (f['accuracy_mean'] - s['accuracy_pruned_mean'])
+        s['val_loss_points'] = (None if s.get('val_accuracy_pruned_mean') is None or f.get('val_accuracy_mean') is None
+                                else 100 * (f['val_accuracy_mean'] - s['val_accuracy_pruned_mean']))
+        s['vs_fixed'] = paired_verdict(_pruned_diffs(rows, s['model'], f['model']))
     return out
 
 # %% ../nbs/11_exp_adaptive.ipynb #7c840d34
@@ -207,20 +225,22 @@ def _ks(ks:dict, digits:int=0) -> str:
 def adaptive_table(rows:list[dict], # rows of an adaptive_rank results.csv
                    dataset:str|None=None, # only this dataset's models; None: all
                   ) -> list[dict]: # one formatted row per model
-    "Per model: accuracy before and after pruning, hard (and soft) k per attention, FLOPs, the published figure."
+    "Per model: accuracy before and after pruning, the noise rule against the fixed model, hard k, FLOPs, the published figure."
     out = []
     for s in adaptive_summary(rows):
         if dataset is not None and s['dataset'] != dataset: continue
         mflop = lambda c: '—' if s.get(f'{c}_mean') is None else f"{s[f'{c}_mean'] / 1e6:.1f}"
         pm = lambda c, *fmt: mean_pm(s.get(f'{c}_mean'), s.get(f'{c}_std'), *fmt)
         out.append({
-            'model': s['model'], 'seeds': s['n_seeds'], 'accuracy %': pm('accuracy'),
-            'pruned accuracy %': pm('accuracy_pruned'),
+            'model': s['model'], 'seeds': s['n_seeds'], 'lr (validation)': ', '.join(f"{lr:g}" for lr in s['chosen_lr']) or '—',
+            'validation %': pm('val_accuracy'), 'pruned validation %': pm('val_accuracy_pruned'),
+            'test %': pm('accuracy'), 'pruned test %': pm('accuracy_pruned'), 'converged': s['converged'],
+            'pruned vs fixed, test (points)': verdict_text(s['vs_fixed']) if 'vs_fixed' in s else '—',
             f'hard k per attention (gate > {TAU})': _ks(s['hard_k'], 1 if s['n_seeds'] > 1 else 0),
             'soft k per attention': _ks(s['soft_k'], 1) if s['gates'] == 'published' else '—',
             'train MFLOP/example': mflop('train_flops_per_example'),
             'pruned train MFLOP/example': mflop('train_flops_per_example_pruned'),
-            'pruned / fixed FLOPs': f"{s['flops_ratio']:.2f}" if 'flops_ratio' in s else '—',
+            'rank-dependent FLOPs removed': f"{s['share_removed']:.0%}" if 'share_removed' in s else '—',
             'params': f"{s['params_mean']:,.0f}",
             'pruned params': '—' if s.get('params_pruned_mean') is None else f"{s['params_pruned_mean']:,.0f}",
             'train s': pm('train_seconds', 1., '.1f'),
@@ -230,35 +250,41 @@ def adaptive_table(rows:list[dict], # rows of an adaptive_rank results.csv
 # %% ../nbs/11_exp_adaptive.ipynb #d77cd64e
 def goal_check(summary:list[dict], # `adaptive_summary` of the results
                dataset:str='mnist', # the goal's dataset
-               flops_ratio:float=0.25, # pruned training FLOPs at most this fraction of the fixed model's...
-               max_loss:float=0.5, # ...at an accuracy loss of at most this many points
-              ) -> dict: # met, the budget models that meet it, the best trade-off, the floor
-    "The goal: some budget whose pruned model costs <= `flops_ratio` of the fixed model, losing <= `max_loss` points."
+               share:float=0.75, # the share of rank-dependent training FLOPs pruning must remove...
+               max_loss:float=0.5, # ...losing at most this many points of validation accuracy...
+               reference:float=0.98, # ...against a fixed model at least this accurate on the test set
+              ) -> dict: # met (None: not measured), the budget validation chose, the fixed model, the reference check
+    "The goal: the budget validation picks removes >= `share` of the rank-dependent FLOPs of a fixed model >= `reference`."
+    fixed = next((s for s in summary if s['dataset'] == dataset and s['gates'] == 'none'), None)
     budgets = [s for s in summary if s['dataset'] == dataset and s['gates'] == 'budget']
-    if not budgets: return dict(met=None, meeting=[], closest=None, floor_ratio=None)
-    meeting = [s for s in budgets if s['flops_ratio'] <= flops_ratio and s['accuracy_loss_points'] <= max_loss]
-    within = [s for s in budgets if s['accuracy_loss_points'] <= max_loss]
-    closest = min(within or budgets, key=lambda s: (s['flops_ratio'], s['accuracy_loss_points']))
-    return dict(met=bool(meeting), meeting=[s['model'] for s in meeting], closest=closest,
-                floor_ratio=statistics.fmean(s['floor_ratio'] for s in budgets))
+    if fixed is None or not budgets or any(s['val_loss_points'] is None for s in budgets):
+        return dict(met=None, chosen=None, fixed=fixed, reference_met=None)  # no validation: nothing to choose on
+    within = [s for s in budgets if s['val_loss_points'] <= max_loss]
+    chosen = max(within, key=lambda s: s['share_removed']) if within else None
+    reference_met = fixed['accuracy_mean'] >= reference
+    return dict(met=chosen is not None and chosen['share_removed'] >= share and reference_met, chosen=chosen,
+                fixed=fixed, reference_met=reference_met)
 
 # %% ../nbs/11_exp_adaptive.ipynb #94d65c5f
-def harder_keeps_more(summary:list[dict], # `adaptive_summary` of the results
+HARD_K_TIE = 4  # summed hard k (of 4 x K_MAX columns) within this many columns of each other: a tie
+
+def harder_keeps_more(rows:list[dict], # rows of an adaptive_rank results.csv
                       easy:str='mnist', hard:str='fashion_mnist', # the two datasets compared
-                     ) -> dict: # per budget the hard k of both and their difference; the verdict
-    "Whether the harder dataset keeps more rank: its summed hard k above the easier one's, budget by budget."
-    by = {(s['dataset'], s['budget']): s for s in summary if s['gates'] == 'budget'}
+                     ) -> dict: # per budget the mean summed hard k of both and the noise rule's verdict; overall
+    "Whether the harder dataset keeps more rank: its summed hard k against the easier one's, per budget, paired by seed."
+    rows = [r for r in final_rows(rows) if r['gates'] == 'budget']
+    side = lambda dataset, budget: [r['hard_k_total'] for r in rows if (r['dataset'], r['budget']) == (dataset, budget)]
     pairs = []
-    for budget in sorted({b for d, b in by if d == easy} & {b for d, b in by if d == hard}):
-        e, h = by[(easy, budget)], by[(hard, budget)]
-        diff = h['hard_k_total_mean'] - e['hard_k_total_mean']
-        # two standard errors of the difference of the means over seeds
-        noise = 2 * (e['hard_k_total_std']**2 / e['n_seeds'] + h['hard_k_total_std']**2 / h['n_seeds'])**0.5
-        pairs.append(dict(budget=budget, easy=e['hard_k_total_mean'], hard=h['hard_k_total_mean'], diff=diff,
-                          noise=noise, more=diff > noise, fewer=diff < -noise))
+    for budget in sorted({r['budget'] for r in rows if r['dataset'] == easy} & {r['budget'] for r in rows if r['dataset'] == hard}):
+        result = paired_verdict(paired_diffs(rows, dict(dataset=hard, budget=budget), dict(dataset=easy, budget=budget),
+                                             'hard_k_total'), tie_margin=HARD_K_TIE)
+        pairs.append(dict(budget=budget, easy=statistics.fmean(side(easy, budget)),
+                          hard=statistics.fmean(side(hard, budget)), **result))
+    verdicts = {p['verdict'] for p in pairs}
     if not pairs: verdict = 'not measured'
-    elif all(p['more'] for p in pairs): verdict = 'yes'
-    elif not any(p['more'] for p in pairs): verdict = 'no'
+    elif verdicts == {'better'}: verdict = 'yes'
+    elif verdicts == {'worse'}: verdict = 'less'
+    elif verdicts <= {'tie'}: verdict = 'no'
     else: verdict = 'mixed'
     return dict(verdict=verdict, pairs=pairs)
 
@@ -319,10 +345,28 @@ def plot_hard_k(rows:list[dict]) -> Figure:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/11_exp_adaptive.ipynb #b6afdabd
+def plot_curves(rows:list[dict]) -> Figure:
+    "Per dataset: each model's validation accuracy per epoch (mean over the seeds of its final cells)."
+    final = final_rows(rows)
+    datasets = list(dict.fromkeys(r['dataset'] for r in final))
+    fig = Figure(figsize=(5 * max(1, len(datasets)), 3.5))
+    for ax, dataset in zip(fig.subplots(1, max(1, len(datasets)), squeeze=False)[0], datasets):
+        for model in dict.fromkeys(r['model'] for r in final if r['dataset'] == dataset):
+            if curve := mean_curve(final, dict(model=model)):
+                ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], 'o-', ms=3,
+                        label=model.removeprefix(dataset + ' '))
+        ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title=_DATASET_TITLES.get(dataset, dataset))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8)
+        else: ax.text(0.5, 0.5, 'no validation curves in these results', transform=ax.transAxes, ha='center', color='gray')
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/11_exp_adaptive.ipynb #91c0b0e3
 def adaptive_plots(rows:list[dict]) -> dict[str, Figure]:
     "The plots an adaptive_rank results folder holds."
-    return {'accuracy_vs_flops': plot_accuracy_vs_flops(rows), 'hard_k': plot_hard_k(rows)}
+    return {'accuracy_vs_flops': plot_accuracy_vs_flops(rows), 'hard_k': plot_hard_k(rows), 'curves': plot_curves(rows)}
 
 # %% ../nbs/11_exp_adaptive.ipynb #e5e990a2
 def explore_adaptive(rows:list[dict], # rows of an adaptive_rank results.csv

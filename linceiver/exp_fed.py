@@ -10,12 +10,11 @@ import torch
 from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
-                                   converged_text, matches)
+                                   converged_text, matches, mean_curve, tuning_rows)
 from .federations import build_federation, load_federation_config
 from .client import majority_baseline
 from .fedavg import run_federation
-from .runs import format_table
-from .server import noise_for_epsilon
+from .server import FedConfig, noise_for_epsilon
 
 # %% auto #0
 __all__ = ['ten_clients', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table']
@@ -58,11 +57,11 @@ def federation_scores(specs:list, # the federation's clients
             'train_loss_curve': json.dumps([None if v is None else round(v, 4) for v in losses])}
 
 # %% ../nbs/12_exp_federated.ipynb #3214bb7b
-def federation_cell(cell:dict, # config (a federation config dict), method (or algorithm), overrides, seed, labels
-                    device='cpu', # where the clients train
-                    precision:str='fp32', # 'fp32' | 'bf16' (autocast)
-                   ) -> dict: # one row of results.csv
-    "Build the federation a cell describes, run one method on it, and score every client on validation and test."
+def run_federation_cell(cell:dict, # config (a federation config dict), method (or algorithm), overrides, seed
+                        device='cpu', # where the clients train
+                        precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+                       ) -> tuple[list, FedConfig, list[dict], dict, float]: # clients, config, rounds, last scores, seconds
+    "Build the federation a cell describes and run its method on it: what an experiment's row is made from."
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
     specs = [replace(s, dataset_test=official_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
     algorithm, settings = METHODS[cell.get('method', cell.get('algorithm'))]
@@ -76,7 +75,14 @@ def federation_cell(cell:dict, # config (a federation config dict), method (or a
     else:
         rounds = run_federation(specs, cfg, algorithm, progress=False)['rounds']
         last = rounds[-1]['clients']
-    seconds = time.perf_counter() - start
+    return specs, cfg, rounds, last, time.perf_counter() - start
+
+def federation_cell(cell:dict, # config (a federation config dict), method (or algorithm), overrides, seed, labels
+                    device='cpu', # where the clients train
+                    precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+                   ) -> dict: # one row of results.csv
+    "Build the federation a cell describes, run one method on it, and score every client on validation and test."
+    specs, _, rounds, last, seconds = run_federation_cell(cell, device, precision)
     labels = {k: v for k, v in cell.items() if not isinstance(v, (dict, list))}
     return {**labels, **federation_scores(specs, last, rounds), 'train_seconds': seconds}
 
@@ -189,17 +195,19 @@ MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  
                    'all+equal': dict(weight_cap=1.0)}  # no client counts more than the median client in the average
 
 # %% ../nbs/12_exp_federated.ipynb #30d7a569
-MODALITY_SCALES = dict(
-    quick=dict(rounds=1, local_epochs=1, train_per_client=32, test_per_client=32, max_local_batches=2, test_set=False),
-    reduced=dict(rounds=5, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
-                 test_set=1000),
+MODALITY_SCALES = dict(  # per scale: rounds, data per client (None: the preset's), the learning-rate grid, the test draw
+    quick=dict(rounds=1, local_epochs=1, train_per_client=32, test_per_client=32, max_local_batches=2, test_set=False,
+               lrs=(1e-3,)),
+    reduced=dict(rounds=20, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
+                 test_set=1000, lrs=(3e-4, 1e-3, 3e-3)),
     full=dict(rounds=30, local_epochs=1, train_per_client=None, test_per_client=None, max_local_batches=None,
-              test_set=True))
+              test_set=True, lrs=(3e-4, 1e-3, 3e-3)))
 
 # %% ../nbs/12_exp_federated.ipynb #a5053f50
 def _modality_config(settings:dict, groups:tuple|None) -> dict:
     "The multimodal preset at a scale, with only the tables of `groups` (None: all)."
     config = preset_at_scale('multimodal', settings)
+    config['federation']['lr_schedule'] = 'cosine'  # as experiment 3
     if settings['max_local_batches']: config['federation']['max_local_batches'] = settings['max_local_batches']
     config['clients'] = [t for t in config['clients'] if groups is None or t['name'] in groups]
     resized = any(settings[k] is not None for k in ('train_per_client', 'test_per_client'))
@@ -209,22 +217,29 @@ def _modality_config(settings:dict, groups:tuple|None) -> dict:
 
 # %% ../nbs/12_exp_federated.ipynb #354c1926
 def modalities(scale:str, # 'quick' | 'reduced' | 'full'
-               seeds:tuple, # every cell runs each seed
+               seeds:tuple, # every final cell runs each seed; the tuning cells the first
               ) -> Experiment:
-    "Experiment 4: the three modalities federated together, each federated alone, and local-only training."
-    settings = MODALITY_SCALES[scale]
+    "Experiment 4: the modalities federated together, each federated alone, local-only; each at the rate validation chose."
+    s = MODALITY_SCALES[scale]
     groups = [t['name'] for t in load_federation_config('multimodal')['clients']]
-    plan = [('all', 'linceiver', None), ('local', 'local', None)]
-    plan += [(f'alone:{g}', 'linceiver', (g,)) for g in groups]
-    cell = lambda name, algorithm, only, seed, overrides={}: dict(
-        setting=name, algorithm=algorithm, seed=seed, test_set=settings['test_set'], overrides=overrides,
-        config=_modality_config(settings, only))
-    cells = [cell(*setting, seed) for seed in seeds for setting in plan]
-    cells += [cell(name, 'linceiver', None, seed, overrides) for name, overrides in MODALITY_LEVERS.items()
-              for seed in seeds]  # planned after the settings: a lever's cells together
-    return Experiment(name='modalities', cells=cells, key=('setting', 'seed'),
+    plan = [('all', 'linceiver', None), ('local', 'local', None)] + [(f'alone:{g}', 'linceiver', (g,)) for g in groups]
+    cell = lambda phase, name, algorithm, only, seed, lr=None, overrides={}, **more: dict(
+        phase=phase, setting=name, algorithm=algorithm, lr=lr, seed=seed, test_set=phase == 'final' and s['test_set'],
+        overrides=dict(NO_DEFENCES, **overrides, test_rounds='last' if phase == 'final' else 'never',
+                       **({} if lr is None else dict(lr=lr))),
+        config=_modality_config(s, only), **more)
+    choose = lambda name: dict(choose=dict(where=dict(phase='tune', setting=name), fields=dict(lr='lr'),
+                                           metric='val_mean_accuracy'))
+    cells = [cell('tune', *setting, seeds[0], lr) for setting in plan for lr in s['lrs']]
+    cells += [cell('final', *setting, seed, **choose(setting[0])) for seed in seeds for setting in plan]
+    cells += [cell('final', name, 'linceiver', None, seed, overrides=overrides, **choose('all')) for name, overrides
+              in MODALITY_LEVERS.items() for seed in seeds]  # after the settings, a lever's cells together: at all's rate
+    return Experiment(name='modalities', cells=cells, key=('phase', 'setting', 'lr', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', plots='linceiver.exp_fed:modality_plots',
-                      about=dict(preset='multimodal', groups=groups, **settings))
+                      about=dict(preset='multimodal', groups=groups, **s, tuning_seed=seeds[0],
+                                 defences='none for any setting (update_norm_bound and weight_cap off, but the '
+                                          "all+equal lever's cap)",
+                                 tuning="each setting's learning rate on validation; the levers at all's"))
 
 # %% ../nbs/12_exp_federated.ipynb #8a7a2202
 def fed_table(rows:list[dict], # rows of a ten_clients results.csv
@@ -252,20 +267,9 @@ def fed_table(rows:list[dict], # rows of a ten_clients results.csv
 def tuning_table(rows:list[dict], # rows of a ten_clients results.csv
                 ) -> list[dict]: # one row per (partition, method, variant): validation % at every candidate
     "The tuning cells: validation accuracy of every candidate learning rate (and FedAvg's moments), the best marked *."
-    tune = [r for r in rows if r.get('phase') == 'tune']
-    out = []
-    for key in dict.fromkeys((r['partition'], r['method'], r['variant']) for r in tune):
-        tried = [r for r in tune if (r['partition'], r['method'], r['variant']) == key]
-        best = max(r['val_mean_accuracy'] for r in tried)
-        row = dict(partition=key[0], method=key[1], variant=key[2])
-        for r in tried:
-            name = (f"clip {r['clip']:g}" if r['method'] in DP_METHODS else  # DP's cells tune the clip
-                    f"lr {r['lr']:g}" + ('' if r['moments'] == 'keep' else f" {r['moments']}"))
-            row[name] = f"{100 * r['val_mean_accuracy']:.2f}" + ('*' if r['val_mean_accuracy'] == best else '') + (
-                '' if r.get('converged') in (True, None) else ' (nc)')
-        out.append(row)
-    columns = list(dict.fromkeys(k for r in out for k in r))
-    return [{k: r.get(k, '—') for k in columns} for r in out]
+    return tuning_rows(rows, ('partition', 'method', 'variant'), 'val_mean_accuracy', lambda r: (
+        f"clip {r['clip']:g}" if r['method'] in DP_METHODS else  # DP's cells tune the clip
+        f"lr {r['lr']:g}" + ('' if r['moments'] == 'keep' else f" {r['moments']}")))
 
 # %% ../nbs/12_exp_federated.ipynb #63c03f16
 def fed_goals(rows:list[dict]) -> list[dict]:
@@ -419,14 +423,6 @@ def anchor_table(rows:list[dict], # rows of a ten_clients results.csv
                     mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std'])})
     return out
 
-# %% ../nbs/12_exp_federated.ipynb #f73cd91d
-def _curves(rows:list[dict], partition:str, method:str, column:str='val_curve') -> list[float]:
-    "A method's mean curve over the seeds of its final cells."
-    curves = [json.loads(r[column]) for r in final_rows(rows) if (r['partition'], r['method']) == (partition, method)
-              and r.get(column)]
-    curves = [c for c in curves if c and None not in c]
-    return [statistics.fmean(points) for points in zip(*curves)] if curves else []
-
 # %% ../nbs/12_exp_federated.ipynb #ef5d3c91
 def _plain_log_ticks(ax):
     "Label a log y-axis in plain numbers (0.2, 0.5, 1, 2), not powers of ten."
@@ -455,9 +451,9 @@ def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
     for j, partition in enumerate(partitions):
         val_ax, loss_ax, acc_ax = axes[:, j]
         for method in methods:
-            if curve := _curves(rows, partition, method):
+            if curve := mean_curve(rows, dict(partition=partition, method=method)):
                 val_ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], color=colours[method])
-            if loss := _curves(rows, partition, method, 'train_loss_curve'):
+            if loss := mean_curve(rows, dict(partition=partition, method=method), 'train_loss_curve'):
                 loss_ax.plot(range(1, len(loss) + 1), loss, color=colours[method])
         here = {r['method']: r for r in final if r['partition'] == partition and r['mean_accuracy_mean'] is not None}
         for i, method in enumerate(shown):
@@ -485,7 +481,7 @@ def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
 # %% ../nbs/12_exp_federated.ipynb #7f9a9572
 def modality_plots(rows:list[dict]) -> dict[str, Figure]:
     "Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run reads 'not run'."
-    summary = {r['setting']: r for r in summary_rows(rows, by=('setting',))}
+    summary = {r['setting']: r for r in summary_rows(final_rows(rows), by=('setting',))}
     groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
     settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS) if s == 'alone' or s in summary]
     fig = Figure(figsize=(max(1.6 + 1.4 * len(groups) * len(settings) / 3, 5), 3.8), layout='constrained')
@@ -512,6 +508,7 @@ def modality_plots(rows:list[dict]) -> dict[str, Figure]:
 def modality_table(rows:list[dict], # rows of a modalities results.csv
                   ) -> list[dict]: # one row per modality: its accuracy federated with all, alone, and locally
     "Per modality, held-out accuracy (%, mean ± std over seeds) in each setting; the noise rule on all against alone."
+    rows = final_rows(rows)
     summary = {r['setting']: r for r in summary_rows(rows, by=('setting',))}
     groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
     out = []

@@ -6,13 +6,11 @@
 from __future__ import annotations
 import tomllib
 from dataclasses import asdict
-from io import BytesIO
 from pathlib import Path
 from matplotlib.figure import Figure
 import linceiver
-import json, statistics
 from .experiments import (Experiment, Recipe, load_results, summary_rows, explore_view, paired_diffs,
-                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text)
+                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text, mean_curve)
 from .runs import format_table
 
 # %% auto #0
@@ -177,13 +175,13 @@ def plot_curves(rows:list[dict]) -> Figure:
     final = final_rows(rows)
     for key in dict.fromkeys(tuple(r.get(c) for c in MODEL) for r in final):
         name = dict(zip(MODEL, key))
-        curves = [json.loads(r['val_curve']) for r in final if _model(r) == name and r.get('val_curve')]
-        if curves and curves[0]:
-            mean = [100 * statistics.fmean(points) for points in zip(*curves)]
+        if curve := mean_curve(final, name):
+            mean = [100 * v for v in curve]
             ax.plot(range(1, len(mean) + 1), mean, 's--' if name['model'] == 'perceiver_io' else 'o-', ms=3,
                     label=_label(name))
     ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title='Fashion-MNIST: validation curves')
-    ax.grid(alpha=0.3); ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -4,16 +4,15 @@
 
 # %% ../nbs/14_exp_tiers.ipynb #e534196a
 from __future__ import annotations
-import json, statistics, time
+import json, statistics
 from dataclasses import replace
 import torch
 from matplotlib.figure import Figure
-from .experiments import (Experiment, preset_at_scale, official_test_draw, converged, paired_diffs,
+from .experiments import (Experiment, preset_at_scale, final_rows, converged_text, mean_curve, paired_diffs,
                                    paired_verdict, verdict_text, mean_pm)
-from .federations import build_federation, encoder_flops
+from .federations import encoder_flops
 from .server import FedConfig
-from .client import ClientSpec
-from .fedavg import run_federation
+from .exp_fed import run_federation_cell, federation_scores, NO_DEFENCES
 from .perceiver import PerceiverIO, train_step, adamw, resolve_device
 from .bench import interleaved_times
 
@@ -31,35 +30,50 @@ VARIANTS = dict(  # variant -> per table: the keys that replace the preset's k
     budget={t: dict(k=128) | (dict(target_k=k) if k < 128 else {}) for t, k in TIER_RANKS.items()})
 
 # %% ../nbs/14_exp_tiers.ipynb #ff24c84e
-TIER_SCALES = dict(  # per scale: data per client, rounds, local epochs, the official test images scored
-    quick=dict(train_per_client=32, test_per_client=32, rounds=1, local_epochs=1, test_set=False),
-    reduced=dict(train_per_client=600, test_per_client=500, rounds=10, local_epochs=1, test_set=1000),
-    full=dict(train_per_client=None, test_per_client=1000, rounds=10, local_epochs=5, test_set=True))
+TIER_SCALES = dict(  # per scale: data per client and its validation share, rounds, the learning-rate grid, the test draw
+    quick=dict(train_per_client=32, test_per_client=32, val_fraction=0.25, rounds=1, local_epochs=1, batch_size=32,
+               lrs=(1e-3,), test_set=False),
+    reduced=dict(train_per_client=500, test_per_client=500, val_fraction=0.2, rounds=40, local_epochs=1, batch_size=32,
+                 lrs=(3e-4, 1e-3, 3e-3), test_set=2000),  # experiment 3's ten-client scale
+    full=dict(train_per_client=None, test_per_client=1000, val_fraction=0.1, rounds=60, local_epochs=1, batch_size=64,
+              lrs=(3e-4, 1e-3, 3e-3), test_set=True))
 
 # %% ../nbs/14_exp_tiers.ipynb #add4fcb3
 def tier_config(scale:str, # 'quick' | 'reduced' | 'full'
                 variant:str, # a key of VARIANTS
                ) -> dict:
-    "The federation config of one variant at one scale: the tiers preset, its tables re-ranked and re-sized."
-    config = preset_at_scale('tiers', TIER_SCALES[scale])
+    "The federation config of one variant at one scale: the tiers preset, its tables re-ranked, re-sized, validated."
+    settings = TIER_SCALES[scale]
+    config = preset_at_scale('tiers', settings)
+    config['federation'].update(batch_size=settings['batch_size'], lr_schedule='cosine')  # as experiment 3
     for table in config['clients']:
         table.pop('k', None)
-        table.update(VARIANTS[variant][table['name']])
+        table.update(VARIANTS[variant][table['name']], val_fraction=settings['val_fraction'])
     return config
 
 # %% ../nbs/14_exp_tiers.ipynb #9fdcd042
 def tiers(scale:str, # 'quick' | 'reduced' | 'full'
-          seeds:tuple, # every variant runs each seed
+          seeds:tuple, # every variant runs each seed; the tuning cells the first
          ) -> Experiment:
     "Experiment 5: the three-tier federation against all clients at k=128 and at k=8, then the budget variant."
-    settings = TIER_SCALES[scale]
-    blocks = [('tiers', 'all_k128', 'all_k8'), ('budget',)]
-    cells = [dict(variant=v, seed=seed, test_set=settings['test_set'], config=tier_config(scale, v))
-             for block in blocks for seed in seeds for v in block]
-    about = dict(dataset='fashion_mnist', preset='tiers', **settings, ranks=TIER_RANKS, variants=VARIANTS,
-                 evaluation='each client on its own held-out draw after the last round (budgeted clients pruned)')
-    return Experiment(name='tiers', cells=cells, key=('variant', 'seed'), run_cell='linceiver.exp_tiers:tiers_cell',
-                      about=about, plots='linceiver.exp_tiers:tier_plots')
+    s = TIER_SCALES[scale]
+    cell = lambda phase, variant, seed, lr=None, **more: dict(
+        phase=phase, variant=variant, lr=lr, seed=seed, algorithm='linceiver', test_set=phase == 'final' and s['test_set'],
+        config=tier_config(scale, variant),
+        overrides=dict(NO_DEFENCES, test_rounds='last' if phase == 'final' else 'never', **({} if lr is None else dict(lr=lr))),
+        **more)
+    choose = lambda variant: dict(choose=dict(where=dict(phase='tune', variant=variant), fields=dict(lr='lr'),
+                                              metric='val_mean_accuracy'))
+    cells = []
+    for block in (('tiers', 'all_k128', 'all_k8'), ('budget',)):
+        cells += [cell('tune', v, seeds[0], lr) for v in block for lr in s['lrs']]
+        cells += [cell('final', v, seed, **choose(v)) for seed in seeds for v in block]
+    about = dict(dataset='fashion_mnist', preset='tiers', **s, ranks=TIER_RANKS, variants=VARIANTS, tuning_seed=seeds[0],
+                 defences='none for any variant (update_norm_bound and weight_cap off)',
+                 evaluation='validation every round; each client on its own test draw once, after the last round '
+                            '(budgeted clients pruned before it and trained one more round)')
+    return Experiment(name='tiers', cells=cells, key=('phase', 'variant', 'lr', 'seed'),
+                      run_cell='linceiver.exp_tiers:tiers_cell', about=about, plots='linceiver.exp_tiers:tier_plots')
 
 # %% ../nbs/14_exp_tiers.ipynb #5fa10cd5
 def client_costs(cases:dict, # name -> (a client of the group to measure, the encoder rank to measure)
@@ -85,38 +99,29 @@ def client_costs(cases:dict, # name -> (a client of the group to measure, the en
             for name, (_, size) in steps.items()}
 
 # %% ../nbs/14_exp_tiers.ipynb #38cfc502
-def tiers_cell(cell:dict, # variant, seed, test_set and config (a federation config dict)
+def tiers_cell(cell:dict, # phase, variant, seed, test_set, overrides and config (a federation config dict)
                device='cpu', # where the clients train
                precision:str='fp32', # 'fp32' | 'bf16' (autocast)
               ) -> dict: # one row of results.csv
     "Run one variant's federation for one seed; per tier its clients' accuracy, k, encoder FLOPs and time per example."
-    specs, cfg = build_federation(cell['config'], seed=cell['seed'])
-    specs = [replace(s, dataset_test=official_test_draw(s.dataset_test, cell.get('test_set', True))) for s in specs]
-    cfg = replace(cfg, device=str(device), precision=precision, threads=torch.get_num_threads())  # the runner's threads
-    start = time.perf_counter()
-    history = run_federation(specs, cfg, 'linceiver', progress=False)
-    seconds = time.perf_counter() - start
-    last, rounds = history['rounds'][-1]['clients'], history['rounds']
+    specs, cfg, rounds, last, seconds = run_federation_cell(cell, device, precision)
     cases = {f"{s.group} k={last[s.name]['k']}": (s, last[s.name]['k']) for s in specs}  # one per group and rank
     costs, clients, tiers_ = client_costs(cases, cfg), {}, {}
     for spec in specs:
         result, k = last[spec.name], last[spec.name]['k']
-        clients[spec.name] = dict(group=spec.group, k=k, accuracy=round(result['accuracy'], 4),
-                                  dataset_accuracy=result.get('dataset_accuracy'), **costs[f"{spec.group} k={k}"])
+        clients[spec.name] = dict(group=spec.group, k=k, val_accuracy=result.get('val_accuracy'),
+                                  accuracy=result.get('accuracy'), dataset_accuracy=result.get('dataset_accuracy'),
+                                  **costs[f"{spec.group} k={k}"])
         tiers_.setdefault(spec.group, []).append(clients[spec.name])
     row = {key: value for key, value in cell.items() if not isinstance(value, (dict, list))}
-    row['mean_accuracy'] = statistics.fmean(c['accuracy'] for c in clients.values())
-    curve = [r['mean_val_accuracy'] for r in rounds if r.get('mean_val_accuracy') is not None]
-    row.update(val_mean_accuracy=curve[-1] if curve else None, converged=converged(curve),
-               val_curve=json.dumps([round(v, 4) for v in curve]))
+    row.update(federation_scores(specs, last, rounds), train_seconds=seconds)  # {tier}_accuracy: each tier's test mean
+    mean = lambda values: statistics.fmean(values) if values else None
     for tier, members in tiers_.items():
-        row[f'{tier}_accuracy'] = statistics.fmean(c['accuracy'] for c in members)
-        on_test_set = [c['dataset_accuracy'] for c in members if c['dataset_accuracy'] is not None]
-        row[f'{tier}_test_set_accuracy'] = statistics.fmean(on_test_set) if on_test_set else None
+        for key in ('val_accuracy', 'dataset_accuracy'):
+            row[f"{tier}_{key.replace('dataset', 'test_set')}"] = mean([c[key] for c in members if c[key] is not None])
         for key in ('k', 'encoder_flops', 'train_ms_per_example'):
             row[f'{tier}_{key}'] = statistics.fmean(c[key] for c in members)
-    return row | dict(bytes_per_round=sum(r['bytes_up'] + r['bytes_down'] for r in rounds) / len(rounds),
-                      train_seconds=seconds, rounds=len(rounds), clients=json.dumps(clients))
+    return row | dict(client_records=json.dumps(clients))
 
 # %% ../nbs/14_exp_tiers.ipynb #3649bc8f
 def _mean_std(values:list) -> tuple[float, float]:
@@ -129,19 +134,19 @@ def _variants(rows:list[dict]) -> list[str]: return list(dict.fromkeys(r['varian
 
 def tier_table(rows:list[dict], # rows of a tiers results.csv
               ) -> list[dict]: # one formatted row per (variant, tier)
-    "Per variant and tier: k, encoder MFLOPs and training ms per example, held-out accuracy (%) over seeds."
-    out = []
+    "Per variant and tier: k, encoder MFLOPs and training ms per example, chosen rate, validation and test accuracy (%)."
+    rows, out = final_rows(rows), []
     for variant in _variants(rows):
         mine = [r for r in rows if r['variant'] == variant]
         for tier in TIER_RANKS:
-            acc, acc_std = _mean_std([r.get(f'{tier}_accuracy') for r in mine])
-            test, test_std = _mean_std([r.get(f'{tier}_test_set_accuracy') for r in mine])
+            pm = lambda column: mean_pm(*_mean_std([r.get(column) for r in mine]))
             out.append({'variant': variant, 'tier': tier, 'k': f"{_mean_std([r[f'{tier}_k'] for r in mine])[0]:g}",
                         'encoder MFLOPs': f"{_mean_std([r[f'{tier}_encoder_flops'] for r in mine])[0] / 1e6:.2f}",
                         'train ms / example': f"{_mean_std([r[f'{tier}_train_ms_per_example'] for r in mine])[0]:.3f}",
-                        'held-out accuracy (%)': mean_pm(acc, acc_std), 'official test set (%)': mean_pm(test, test_std),
-                        'seeds': len(mine),
-                        'bytes / round': f"{_mean_std([r['bytes_per_round'] for r in mine])[0]:,.0f}"})
+                        'lr (validation)': ', '.join(sorted({f"{r['chosen_lr']:g}" for r in mine if r.get('chosen_lr')})) or '—',
+                        'validation (%)': pm(f'{tier}_val_accuracy'), 'held-out accuracy (%)': pm(f'{tier}_accuracy'),
+                        'official test set (%)': pm(f'{tier}_test_set_accuracy'), 'converged': converged_text(mine),
+                        'seeds': len(mine), 'bytes / round': f"{_mean_std([r['bytes_per_round'] for r in mine])[0]:,.0f}"})
     return out
 
 # %% ../nbs/14_exp_tiers.ipynb #93ab004c
@@ -155,6 +160,7 @@ _QUESTIONS = [  # (question, tier, variant, against)
 def tier_answers(rows:list[dict], # rows of a tiers results.csv
                 ) -> list[dict]: # one row per question both of whose variants ran
     "Each question's paired change in held-out accuracy (points, mean ± standard error) and the noise rule's verdict."
+    rows = final_rows(rows)
     at = {(r['variant'], r['seed']): r for r in rows}
     out = []
     for question, tier, variant, against in _QUESTIONS:
@@ -168,8 +174,9 @@ def tier_answers(rows:list[dict], # rows of a tiers results.csv
 
 # %% ../nbs/14_exp_tiers.ipynb #83cb2ae9
 def tier_plots(rows:list[dict], # rows of a tiers results.csv
-              ) -> dict[str, Figure]: # {'accuracy_flops': the figure}
-    "Each tier's held-out accuracy (mean ± std over seeds) against its encoder FLOPs per example, per variant."
+              ) -> dict[str, Figure]: # {'accuracy_flops': ..., 'curves': ...}
+    "Each tier's held-out accuracy (mean ± std over seeds) against its encoder FLOPs per example, per variant; the curves."
+    rows = final_rows(rows)
     fig = Figure(figsize=(6.5, 4)); ax = fig.subplots()
     for i, variant in enumerate(_variants(rows)):
         mine = [r for r in rows if r['variant'] == variant]
@@ -184,4 +191,13 @@ def tier_plots(rows:list[dict], # rows of a tiers results.csv
     ax.set_xscale('log'); ax.set_xlabel('encoder MFLOPs per example (measured)')
     ax.set_ylabel('held-out accuracy (%)'); ax.set_title("each tier's accuracy against its encoder's cost")
     ax.legend(fontsize=8); fig.tight_layout()
-    return {'accuracy_flops': fig}
+    curves = Figure(figsize=(6.5, 3.5)); cax = curves.subplots()
+    for variant in _variants(rows):
+        if curve := mean_curve(rows, dict(variant=variant)):
+            cax.plot(range(1, len(curve) + 1), [100 * v for v in curve], label=variant)
+    cax.set(xlabel='round', ylabel='validation accuracy (%), mean of clients', title='validation curves')
+    cax.grid(alpha=0.3)
+    if cax.get_legend_handles_labels()[0]: cax.legend(fontsize=8)
+    else: cax.text(0.5, 0.5, 'no validation curves in these results', transform=cax.transAxes, ha='center', color='gray')
+    curves.tight_layout()
+    return {'accuracy_flops': fig, 'curves': curves}

@@ -26,9 +26,10 @@ from .runs import (explore, write_atomic, claim_results_folder, release_unstarte
                             read_json)
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'train_classifier',
-           'load_results', 'run_experiment', 'summary_rows', 'choose_on_validation', 'paired_verdict', 'paired_diffs',
-           'verdict_text', 'mean_pm', 'final_rows', 'converged_text', 'demo_rows']
+__all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'classifier_splits',
+           'train_classifier', 'load_results', 'run_experiment', 'summary_rows', 'choose_on_validation',
+           'paired_verdict', 'paired_diffs', 'verdict_text', 'mean_pm', 'final_rows', 'converged_text', 'mean_curve',
+           'tuning_rows', 'demo_rows']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -197,6 +198,16 @@ def subset_indices(size:int, # the split's size
     if count is None or count >= size: return torch.arange(size)
     return torch.randperm(size, generator=torch.Generator().manual_seed(0))[:count].sort().values
 
+# %% ../nbs/08_experiments.ipynb #90a31fe2
+def classifier_splits(data:DatasetSplits, # a dataset's train and test splits
+                      recipe:Recipe, # its train_subset, val_fraction and test_subset
+                     ) -> tuple[Examples, Examples|None, Examples]: # train, validation (None: val_fraction 0), test
+    "The examples a recipe trains, validates and tests on: the same draw for every model and seed."
+    pool = data.train.subset(subset_indices(len(data.train), recipe.train_subset))
+    if recipe.val_fraction == 0: return pool, None, data.test.subset(subset_indices(len(data.test), recipe.test_subset))
+    kept, held = stratified_split(pool.y, recipe.val_fraction, seed=0)
+    return pool.subset(kept), pool.subset(held), data.test.subset(subset_indices(len(data.test), recipe.test_subset))
+
 # %% ../nbs/08_experiments.ipynb #95737c25
 def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) logits, already on `device`
                      data:DatasetSplits, # train and held-out test splits
@@ -209,11 +220,7 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
                     ) -> dict: # validation (final and per epoch) and test accuracy and loss, the plateau check, sizes
     "Train `model` with `recipe`, follow it on validation every epoch, and score it on the test split once at the end."
     device = torch.device(device); check_precision(precision)
-    pool = data.train.subset(subset_indices(len(data.train), recipe.train_subset))
-    kept, held = ((torch.arange(len(pool)), torch.arange(0)) if recipe.val_fraction == 0 else
-                  stratified_split(pool.y, recipe.val_fraction, seed=0))
-    train, val = pool.subset(kept).to(device), pool.subset(held).to(device) if len(held) else None
-    test_split = data.test.subset(subset_indices(len(data.test), recipe.test_subset)).to(device)
+    train, val, test_split = (None if s is None else s.to(device) for s in classifier_splits(data, recipe))
     if recipe.augment == 'shift' and data.modality != 'image':
         raise ValueError(f"augment='shift' moves images; {data.name!r} holds {data.modality}")
     optimizer = adamw(model.parameters(), device, lr=recipe.lr, weight_decay=recipe.weight_decay)
@@ -599,6 +606,35 @@ def converged_text(group:list[dict], # one method's rows, one per seed, with a `
     flags = [r.get('converged') for r in group if r.get('converged') is not None]
     if not flags: return '—'
     return 'yes' if all(flags) else f"not converged ({flags.count(False)} of {len(flags)} seeds)"
+
+# %% ../nbs/08_experiments.ipynb #eb7be93e
+def mean_curve(rows:list[dict], # rows of a results.csv
+               where:dict, # the columns naming one model or method, e.g. {'partition': 'iid', 'method': 'local'}
+               column:str='val_curve', # a JSON curve column: 'val_curve' | 'train_loss_curve'
+              ) -> list[float]: # the mean curve, point by point; [] where no final row has one
+    "The mean over the seeds of the final rows matching `where` of a curve column (a curve with a gap is left out)."
+    curves = [json.loads(r[column]) for r in final_rows(rows) if matches(r, where) and r.get(column)]
+    curves = [c for c in curves if c and None not in c]
+    return [statistics.fmean(points) for points in zip(*curves)] if curves else []
+
+# %% ../nbs/08_experiments.ipynb #20705d58
+def tuning_rows(rows:list[dict], # rows of a results.csv
+                by:tuple, # the columns naming what was tuned, e.g. ('model', 'k', 'projection')
+                metric:str='val_accuracy', # the validation score the final cells chose by
+                candidate:Callable[[dict], str]=lambda r: f"lr {r['lr']:g}", # a tuning row -> its candidate's name
+               ) -> list[dict]: # one row per group: the score of every candidate, the best marked *, (nc) if not converged
+    "The tuning cells as a table: every candidate's validation score, in percent, the one the final cells took marked *."
+    tune, out = [r for r in rows if r.get('phase') == 'tune' and r.get(metric) is not None], []
+    for key in dict.fromkeys(tuple(r.get(c) for c in by) for r in tune):
+        tried = [r for r in tune if tuple(r.get(c) for c in by) == key]
+        best = max(r[metric] for r in tried)
+        row = dict(zip(by, key))
+        for r in tried:
+            row[candidate(r)] = f"{100 * r[metric]:.2f}" + ('*' if r[metric] == best else '') + (
+                '' if r.get('converged') in (True, None) else ' (nc)')
+        out.append(row)
+    columns = list(dict.fromkeys(k for r in out for k in r))
+    return [{k: r.get(k, '—') for k in columns} for r in out]
 
 # %% ../nbs/08_experiments.ipynb #f0917a67
 def explore_view(options:list, # the values a reader can choose from
