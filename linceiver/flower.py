@@ -5,6 +5,8 @@
 # %% ../nbs/13_flower.ipynb #0b844437
 from __future__ import annotations
 import logging, os, threading, time, warnings
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import numpy as np
@@ -207,6 +209,10 @@ def _message(run:FlowerRun, msg:Message, context:Context) -> tuple[int, ConfigRe
     return node_partition(context), config, int(config['server-round']), cfg
 
 # %% ../nbs/13_flower.ipynb #481345d5
+def _keyed(client:Client, state:dict[str, Tensor]|list) -> dict[str, Tensor]:
+    "A global state as a dict: SecAgg+'s legacy messages carry a list of arrays, in the shared state's order."
+    return dict(zip(client.state_to_send(), map(torch.as_tensor, state))) if isinstance(state, list) else state
+
 def node_train(run:FlowerRun, partition:int, round_:int,
                version:int, # the round whose global state the server sent (or expects the node to hold)
                state:dict[str, Tensor]|list|None, # that state (by key, or in the shared state's order); None: not sent
@@ -216,8 +222,7 @@ def node_train(run:FlowerRun, partition:int, round_:int,
     client, folder = load_node_client(run, partition, 'end', round_ - 1)
     # a state the client holds already is not loaded again (a private run sends it always: the clip measures from it)
     if state is not None and len(state) and client.version != version:
-        if isinstance(state, list): state = dict(zip(client.state_to_send(), map(torch.as_tensor, state)))
-        client.receive(state, cfg)
+        client.receive(_keyed(client, state), cfg)
     elif client.version != version:
         raise RuntimeError(f"client {client.name!r} holds the state of round {client.version}, not {version}, "
                            "and the server sent none")
@@ -250,8 +255,7 @@ def node_evaluate(run:FlowerRun, partition:int, round_:int,
     "Receive the round's global state (and group parts), fine-tune after the last round, evaluate on held-out data."
     client, folder = (load_node_client(run, partition, 'trained', round_) if trained else
                       load_node_client(run, partition, 'end', round_ - 1))
-    if isinstance(state, list): state = dict(zip(client.state_to_send(), map(torch.as_tensor, state)))
-    client.receive(state, cfg); client.version = round_
+    client.receive(_keyed(client, state), cfg); client.version = round_
     if group is not None: client.model.load_state_dict(group, strict=False)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
     if last: client.prune_to_target()  # one not asked to train in the last round is pruned here (else a no-op)
@@ -532,23 +536,31 @@ def introduce_nodes(grid:Grid, # the grid of the run
     return roster, initial
 
 # %% ../nbs/13_flower.ipynb #c3bc6a46
-def server_main(run:FlowerRun, grid:Grid) -> dict:
-    "The ServerApp's work: introduce the nodes, start or resume the history, run the strategy; returns the history."
+@contextmanager
+def server_session(run:FlowerRun, grid:Grid,
+                   **record, # more of the history's opening record (e.g. secure_aggregation=True)
+                  ) -> Iterator[LinceiverFedAvg]:
+    "What both ServerApps open with: the folder locked, the nodes introduced, the strategy on a new or resumed history."
     if not run.out: raise ValueError("a Flower run needs its results folder: set the run config's 'out'")
     cfg, out_dir = run.fed_config(), Path(run.out)
     with lock_run_folder(out_dir, run.resume):
         roster, global_state = introduce_nodes(grid, run.num_clients(), run.timeout)
         history = dict(algorithm='linceiver', engine='flower', config=cfg.to_dict(), seed=cfg.seed,
                        clients=list(roster), device=cfg.device, precision=cfg.precision,
-                       threads=cfg.threads, rounds=[])
+                       threads=cfg.threads, **record, rounds=[])
         server = {}  # the server optimizer's memory, checkpointed with the global state
         if run.resume: global_state, history, server = restore_run(out_dir, [], 'linceiver', cfg)
-        strategy = runner = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, server)
+        yield LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, server)
+
+def server_main(run:FlowerRun, grid:Grid) -> dict:
+    "The ServerApp's work: introduce the nodes, start or resume the history, run the strategy; returns the history."
+    with server_session(run, grid) as strategy:
+        cfg, runner = strategy.cfg, strategy
         if cfg.privacy.on:  # Flower's own DP-FedAvg: the clip goes to the clients' mod, the noise onto the aggregate
             runner = DifferentialPrivacyClientSideFixedClipping(strategy, cfg.privacy.noise, cfg.privacy.clip,
-                                                                len(select_clients(list(roster), cfg, 1)))
-        if (left := cfg.rounds - len(history['rounds'])) > 0:
-            runner.start(grid, ArrayRecord(global_state), num_rounds=left, timeout=run.timeout)
+                                                                len(select_clients(strategy.names, cfg, 1)))
+        if (left := cfg.rounds - len(strategy.history['rounds'])) > 0:
+            runner.start(grid, ArrayRecord(strategy.global_state), num_rounds=left, timeout=run.timeout)
     return strategy.history
 
 # %% ../nbs/13_flower.ipynb #7f2de78d

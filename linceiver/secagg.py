@@ -4,7 +4,6 @@
 
 # %% ../nbs/13b_secagg.ipynb #6a06150a
 from __future__ import annotations
-from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
@@ -20,14 +19,11 @@ from flwr.server.strategy import Strategy
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.serverapp import Grid
 from .server import FedConfig, Update, require_enough
-from .fedavg import restore_run
-from .runs import lock_run_folder
-from .flower import (FlowerRun, LinceiverFedAvg, introduce_nodes, node_train, node_evaluate, node_partition,
+from .flower import (FlowerRun, LinceiverFedAvg, server_session, node_train, node_evaluate, node_partition,
                               wire_bytes)
 
 # %% auto #0
-__all__ = ['check_secure_aggregation', 'secagg_if_asked', 'legacy_train', 'legacy_evaluate', 'SecAggStrategy',
-           'secagg_server_main', 'quantization_bound']
+__all__ = ['check_secure_aggregation', 'SecAggStrategy', 'quantization_bound']
 
 # %% ../nbs/13b_secagg.ipynb #145d2fe7
 def check_secure_aggregation(cfg:FedConfig):
@@ -167,19 +163,10 @@ class _CountingGrid:
 # %% ../nbs/13b_secagg.ipynb #7744c887
 def secagg_server_main(run:FlowerRun, grid:Grid, context:Context) -> dict:
     "The ServerApp's work under SecAgg+: introduce the nodes, start or resume the history, run the legacy workflow."
-    if not run.out: raise ValueError("a Flower run needs its results folder: set the run config's 'out'")
-    cfg, out_dir = run.fed_config(), Path(run.out)
-    check_secure_aggregation(cfg)
-    with lock_run_folder(out_dir, run.resume):
-        roster, global_state = introduce_nodes(grid, run.num_clients(), run.timeout)
-        history = dict(algorithm='linceiver', engine='flower', config=cfg.to_dict(), seed=cfg.seed,
-                       clients=list(roster), device=cfg.device, precision=cfg.precision, threads=cfg.threads,
-                       secure_aggregation=True, rounds=[])
-        server = {}
-        if run.resume: global_state, history, server = restore_run(out_dir, [], 'linceiver', cfg)
-        inner = LinceiverFedAvg(cfg, roster, global_state, history, out_dir, run.timeout, server)
-        counting = _CountingGrid(grid)
-        largest = max(v['train'] for v in roster.values())  # the largest weight a client can send
+    check_secure_aggregation(run.fed_config())
+    with server_session(run, grid, secure_aggregation=True) as inner:
+        cfg, history, counting = inner.cfg, inner.history, _CountingGrid(grid)
+        largest = max(v['train'] for v in inner.roster.values())  # the largest weight a client can send
         settings = dict(shares=run.secagg_shares, threshold=run.secagg_threshold, clip=run.secagg_clip,
                         quantization_range=2 ** 22, max_weight=float(largest))
         strategy = SecAggStrategy(inner, counting, settings)
