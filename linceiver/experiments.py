@@ -204,9 +204,10 @@ def classifier_splits(data:DatasetSplits, # a dataset's train and test splits
                      ) -> tuple[Examples, Examples|None, Examples]: # train, validation (None: val_fraction 0), test
     "The examples a recipe trains, validates and tests on: the same draw for every model and seed."
     pool = data.train.subset(subset_indices(len(data.train), recipe.train_subset))
-    if recipe.val_fraction == 0: return pool, None, data.test.subset(subset_indices(len(data.test), recipe.test_subset))
+    test = data.test.subset(subset_indices(len(data.test), recipe.test_subset))
+    if recipe.val_fraction == 0: return pool, None, test
     kept, held = stratified_split(pool.y, recipe.val_fraction, seed=0)
-    return pool.subset(kept), pool.subset(held), data.test.subset(subset_indices(len(data.test), recipe.test_subset))
+    return pool.subset(kept), pool.subset(held), test
 
 # %% ../nbs/08_experiments.ipynb #95737c25
 def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) logits, already on `device`
