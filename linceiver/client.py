@@ -170,6 +170,8 @@ class ClientSpec:
                                    # and the encoder is pruned to at most this many after the last round; None: none
     val: Examples|None = None         # validation data held out of its training data: every choice (learning rate,
                                    # rounds, levers) is made on it, never on `test`; None: none
+    group_average: tuple|None = None  # the client-side parts its group also averages ('adapter', 'encoder', 'head'),
+                                   # for this group alone; None: the federation's `group_average`
 
     def __post_init__(self):
         self.group = self.group or self.modality
@@ -179,6 +181,12 @@ class ClientSpec:
             if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
                 raise ValueError(f"client {self.name!r}: {split_name} labels must lie in [0, {self.num_classes}), "
                                  f"got [{int(y.min())}, {int(y.max())}]")
+        if self.group_average is not None:
+            if isinstance(self.group_average, str) or not isinstance(self.group_average, (list, tuple)) or (
+                    set(self.group_average) - {'adapter', 'encoder', 'head'}):
+                raise ValueError(f"client {self.name!r}: group_average must be a list of 'adapter', 'encoder' or "
+                                 f"'head', got {self.group_average!r}")
+            self.group_average = tuple(self.group_average)
         for name in ('k', 'target_k'): check_number(f"client {self.name!r}: {name}", getattr(self, name), low=1,
                                                     none_ok=True)
 
@@ -238,6 +246,10 @@ class Client:
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Examples.to`)
         if shared is not None: self.model.shared = shared
+        self.group_parts = cfg.group_average if spec.group_average is None else spec.group_average  # averaged in its group
+        if self.group_parts and cfg.privacy.on:  # as FedConfig refuses the federation's own
+            raise ValueError(f"client {spec.name!r}: group_average={list(self.group_parts)} would send client-side parts "
+                             "unclipped and unnoised: leave it empty under [privacy]")
         self.cfg, self.pruned_from = cfg, None  # the gate values a prune started from (`prune_to_target`)
         self.mixing = None  # `receive='ala'`: the weight each received tensor got the last time (`ala_mix`)
         self.optimizer = self.new_optimizer()

@@ -129,7 +129,7 @@ def run_round(round_:int, # 1, 2, ...
         global_state = global_state if new_state is None else server_step(global_state, new_state, server, cfg)
     require_enough(len(accepted), cfg, round_, skipped, rejected)
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
-    if cfg.group_average:
+    if any(c.group_parts for c in clients):
         down, up = _average_groups(clients, [u.client for u in accepted], cfg); sent += down; received += up
     finetuned = {}
     if last and cfg.finetune_epochs and algorithm == 'centralized':  # each client tunes its own copy of the pool's
@@ -217,8 +217,9 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool, cfg:
 
 # %% ../nbs/04c_fedavg.ipynb #655946a4
 def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig) -> tuple[int, int]:
-    "Average the parts `cfg.group_average` names within each group; every member receives its group's; bytes sent, received."
-    senders = [(c.spec.group, group_part(c.model.state_dict(), cfg), len(c.spec.train)) for c in clients if c.name in accepted]
+    "Average the parts each group averages (`Client.group_parts`) within it; every member receives its group's; bytes."
+    senders = [(c.spec.group, group_part(c.model.state_dict(), c.group_parts), len(c.spec.train)) for c in clients
+               if c.name in accepted and c.group_parts]
     averaged, received = average_groups(senders)
     sent = 0
     for c in clients:

@@ -86,6 +86,9 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
                      "data held out for validation (0: none)"),
     'pooled_test': (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1): each client's test share of its part "
                     "of the dataset's training and test sets pooled (PFLlib's split: 0.25)"),
+    'group_average': (lambda v: isinstance(v, list) and set(v) <= {'adapter', 'encoder', 'head'},
+                      "a list of 'adapter', 'encoder', 'head': the parts this table's clients also average among "
+                      "themselves (for this group alone; [federation] group_average for every group)"),
 }
 
 VAL_FRACTION = 0.1  # each client's validation share of its training data, where a table does not set its own
@@ -445,7 +448,7 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                                     (source if pooled else data.test).subset(test_idx),
                                     make_adapter, data.num_classes, data.modality, group=group,
                                     class_names=data.classes, dataset_test=None if pooled else data.test,
-                                    k=table.get('k'), target_k=target,
+                                    k=table.get('k'), target_k=target, group_average=table.get('group_average'),
                                     val=source.subset(val_idx) if len(val_idx) else None))
     return specs, cfg
 

@@ -138,7 +138,7 @@ def _node_rank(spec:ClientSpec, run:FlowerRun, cfg:FedConfig) -> ClientSpec:
     where = f"SuperNode of client {spec.name!r}: node config"
     k, n, target = run.node_k or spec.k or cfg.model.k, spec.make_adapter().n, run.node_target_k or spec.target_k
     check_rank(where, cfg.model, n, k, target, names=('k', 'target-k'))
-    if k != (spec.k or cfg.model.k) and 'encoder' in cfg.group_average:
+    if k != (spec.k or cfg.model.k) and 'encoder' in (cfg.group_average if spec.group_average is None else spec.group_average):
         raise ValueError(f"{where}: k={k} differs from its group's, whose encoders are averaged (group_average)")
     return replace(spec, k=k, target_k=target)
 
@@ -241,7 +241,7 @@ def client_train(run:FlowerRun, msg:Message, context:Context) -> Message:
                             **update.metrics})
     content = RecordDict({'arrays': ArrayRecord(update.state), 'metrics': metrics,
                           'config': ConfigRecord({'client': client.name})})
-    if cfg.group_average: content['group'] = ArrayRecord(group_part(client.model.state_dict(), cfg))
+    if client.group_parts: content['group'] = ArrayRecord(group_part(client.model.state_dict(), client.group_parts))
     return Message(content, reply_to=msg)
 
 # %% ../nbs/13_flower.ipynb #a9f587bd
@@ -406,7 +406,7 @@ def aggregate_replies(self:LinceiverFedAvg,
     r['rejected'] = {n: (malformed | rejected)[n] for n in r['selected'] if n in malformed | rejected}
     require_enough(len(accepted), self.cfg, r['round'], r['skipped'], r['rejected'])
     r['accepted'], r['trained'] = accepted, set(got)
-    self.group_parts = self._average_groups(got, [u.client for u in accepted]) if self.cfg.group_average else {}
+    self.group_parts = self._average_groups(got, [u.client for u in accepted])  # of the groups that sent parts
     if self.cfg.privacy.on:  # Flower's DP wrapper adds the noise next, from NumPy's global generator: seeded, it
         r['privacy'] = privacy_record(accepted, self.global_state, self.cfg, len(r['selected']), r['round'])
         if self.cfg.privacy.seed is not None: np.random.seed(round_seed(self.cfg.privacy.seed, r['round']))  # draws
@@ -422,9 +422,9 @@ def advance(self:LinceiverFedAvg, aggregate:dict[str, Tensor], # the round's agg
 # %% ../nbs/13_flower.ipynb #e377ff55
 @patch
 def _average_groups(self:LinceiverFedAvg, got:dict[str, RecordDict], accepted:list[str]) -> dict[str, dict]:
-    "Each group's client-side parts averaged over its accepted senders (`FedConfig.group_average`)."
+    "Each group's client-side parts averaged over its accepted senders (`group_average`: the federation's or its table's)."
     senders = [(self.roster[n]['group'], got[n]['group'].to_torch_state_dict(), int(got[n]['metrics']['train-examples']))
-               for n in self.names if n in accepted]
+               for n in self.names if n in accepted and 'group' in got[n]]
     parts, received = average_groups(senders)
     self.round['received'] += received
     return parts

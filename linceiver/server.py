@@ -450,10 +450,10 @@ def client_status(name:str, selected:list[str], skipped:dict, rejected:dict) -> 
 
 # %% ../nbs/04a_server.ipynb #508d23a9
 def group_part(state:dict[str, Tensor], # a client's model state
-               cfg:FedConfig, # its group_average names the parts
+               parts:tuple, # the parts its group averages: 'adapter', 'encoder', 'head' (`Client.group_parts`)
               ) -> dict[str, Tensor]:
-    "The client-side parts `cfg.group_average` names, copied to the CPU as they leave the client."
-    return {k: v.detach().to('cpu', copy=True) for k, v in state.items() if k.split('.')[0] in cfg.group_average}
+    "The client-side parts its group averages, copied to the CPU as they leave the client."
+    return {k: v.detach().to('cpu', copy=True) for k, v in state.items() if k.split('.')[0] in parts}
 
 # %% ../nbs/04a_server.ipynb #2b8de9da
 def average_groups(parts:list[tuple[str, dict, int]], # (group, part, examples) of every accepted sender
