@@ -15,7 +15,7 @@ from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effect
 from .perceiver import (PerceiverConfig, PerceiverIO, SharedLatentPerceiver, check_number, train_step,
                                  resolve_device, precision_context, adamw)
 from .split import shared_state, load_shared_state
-from .server import FedConfig, Update
+from .server import FedConfig, Update, check_group_average
 
 # %% auto #0
 __all__ = ['Examples', 'ClientSpec', 'Client', 'local_train', 'evaluate', 'finetune', 'ala_mix', 'evaluate_clients',
@@ -182,11 +182,7 @@ class ClientSpec:
                 raise ValueError(f"client {self.name!r}: {split_name} labels must lie in [0, {self.num_classes}), "
                                  f"got [{int(y.min())}, {int(y.max())}]")
         if self.group_average is not None:
-            if isinstance(self.group_average, str) or not isinstance(self.group_average, (list, tuple)) or (
-                    set(self.group_average) - {'adapter', 'encoder', 'head'}):
-                raise ValueError(f"client {self.name!r}: group_average must be a list of 'adapter', 'encoder' or "
-                                 f"'head', got {self.group_average!r}")
-            self.group_average = tuple(self.group_average)
+            self.group_average = check_group_average(self.group_average, f"client {self.name!r}: ")
         for name in ('k', 'target_k'): check_number(f"client {self.name!r}: {name}", getattr(self, name), low=1,
                                                     none_ok=True)
 

@@ -37,6 +37,17 @@ class PrivacyConfig:
     @property
     def on(self) -> bool: return self.clip is not None
 
+# %% ../nbs/04a_server.ipynb #79858202
+def check_group_average(parts, # a group_average setting: a list of 'adapter', 'encoder', 'head'
+                        where:str='', # what set it, for the message: '' (the federation) or "client 'x': "
+                       ) -> tuple:
+    "The parts as a tuple, or one clear error: a federation's `group_average` and a table's are checked alike."
+    if isinstance(parts, str) or not isinstance(parts, (list, tuple)):
+        raise ValueError(f"{where}group_average must be a list of parts ('adapter', 'encoder', 'head'), got {parts!r}")
+    if unknown := set(parts) - {'adapter', 'encoder', 'head'}:
+        raise ValueError(f"{where}group_average parts must be 'adapter', 'encoder' or 'head', got {sorted(unknown)}")
+    return tuple(parts)
+
 # %% ../nbs/04a_server.ipynb #53f19588
 @dataclass(kw_only=True)
 class FedConfig:
@@ -140,12 +151,7 @@ class FedConfig:
         check_choice('server_optimizer', self.server_optimizer, ('none', 'momentum', 'adam'))
         check_number('server_lr', self.server_lr, integer=False, low=0, low_open=True)
         check_number('server_momentum', self.server_momentum, integer=False, low=0, high=1, high_open=True)
-        if isinstance(self.group_average, str) or not isinstance(self.group_average, (list, tuple)):
-            raise ValueError("group_average must be a list of parts ('adapter', 'encoder', 'head'), "
-                             f"got {self.group_average!r}")
-        self.group_average = tuple(self.group_average)
-        if unknown := set(self.group_average) - {'adapter', 'encoder', 'head'}:
-            raise ValueError(f"group_average parts must be 'adapter', 'encoder' or 'head', got {sorted(unknown)}")
+        self.group_average = check_group_average(self.group_average)
         if self.privacy.on and self.aggregator != 'mean':
             raise ValueError(f"differential privacy adds its noise to the mean of the clipped updates; aggregator="
                              f"{self.aggregator!r} has no such bound on one client's influence: use 'mean'")
