@@ -16,7 +16,7 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 out=${OUT:-nbs}/results
 entry=$(mktemp --suffix .py)  # the console script as pip writes it: call_parse reads sys.argv from a __main__
-printf 'import sys\nfrom linceiver.cli import linceiver_bench\nsys.exit(linceiver_bench())\n' > "$entry"
+printf 'import sys\nfrom linceiver.cli import linceiver_bench\nif __name__ == "__main__": sys.exit(linceiver_bench())\n' > "$entry"
 bench() { python3 "$entry" --device ${DEVICE:-cuda} --no_peer "$@"; }
 bench --precision bf16 --workload image --ns 784 --ks 64 --batch_size 64 --m 64 --d 64 --depth 2 --c 64 \
       --out "$out/bench-cuda-bf16-fmnist"

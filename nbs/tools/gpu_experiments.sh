@@ -32,8 +32,9 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 python3 -c "import torch, linceiver; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 
-entry=$work/linceiver_experiment.py  # the console script as pip writes it: call_parse reads sys.argv from a __main__
-printf 'import sys\nfrom linceiver.cli import linceiver_experiment\nsys.exit(linceiver_experiment())\n' > "$entry"
+entry=$work/linceiver_experiment.py  # as pip writes a console script: call_parse parses sys.argv only in a script's
+                                     # __main__, and the guard keeps spawned workers from running it again
+printf 'import sys\nfrom linceiver.cli import linceiver_experiment\nif __name__ == "__main__": sys.exit(linceiver_experiment())\n' > "$entry"
 pack() { tar czf "$out/runs.tgz.part" -C "$work" . && mv "$out/runs.tgz.part" "$out/runs.tgz"; }
 cpu=0 pids=()
 for item in $plan; do
