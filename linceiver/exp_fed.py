@@ -333,15 +333,19 @@ def scheme_table(rows:list[dict], # rows of a ten_clients results.csv
 
 # %% ../nbs/12_exp_federated.ipynb #7da265fe
 def scheme_goals(rows:list[dict]) -> list[dict]:
-    "Issue 23's goals for experiment 3, on the scheme validation picks per partition, with the noise rule."
+    """Issue 23's goals for experiment 3, on the scheme validation picks per partition, with the noise rule; undecided
+    while any of the pick's runs had not converged (plateau before verdict)."""
     final, goals = final_rows(rows), []
     for p, (pick, baseline) in _picks(rows).items():
         ours = dict(partition=p, method=pick)
         diff = lambda other, shift=0.: paired_verdict([d + shift for d in paired_diffs(
             final, ours, dict(partition=p, method=other), 'mean_accuracy')], tie_margin=0 if shift else 0.01)
+        flat = converged_text([r for r in final if matches(r, ours)])  # a pick still climbing settles nothing yet
+        settled = lambda verdict: verdict if flat in ('yes', '—') else 'undecided'
         goal = lambda text, result, ok: goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}",
-            measured=verdict_text(result), verdict='met' if result['verdict'] in ok else
-            'undecided' if result['verdict'] == 'undecided' else 'not met'))
+            measured=verdict_text(result) + ('' if flat in ('yes', '—') else f"; {flat}"),
+            verdict=settled('met' if result['verdict'] in ok else
+                            'undecided' if result['verdict'] == 'undecided' else 'not met')))
         goal('better than local-only', diff('local'), ('better',))
         if baseline: goal(f'better than or tied with {baseline}', diff(baseline), ('better', 'tie'))
         if p == 'iid' and any(matches(r, dict(partition=p, method='fedavg')) for r in final):
@@ -349,7 +353,7 @@ def scheme_goals(rows:list[dict]) -> list[dict]:
         if p == 'dir0.1':
             mean = statistics.fmean(r['mean_accuracy'] for r in final if matches(r, ours))
             goals.append(dict(goal=f"dir0.1: {SCHEME_NAMES[pick]} >= 95 % mean per-client accuracy",
-                              measured=f"{100 * mean:.2f}", verdict='met' if mean >= 0.95 else 'not met'))
+                              measured=f"{100 * mean:.2f}", verdict=settled('met' if mean >= 0.95 else 'not met')))
     return goals
 
 # %% ../nbs/12_exp_federated.ipynb #a7589fa4
