@@ -10,14 +10,15 @@ import torch
 from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
-                                   converged_text, matches, mean_curve, tuning_rows)
+                                   converged_text, matches, mean_curve, tuning_rows,
+                                   choose_on_validation)
 from .federations import build_federation, load_federation_config
 from .client import majority_baseline
 from .fedavg import run_federation
 from .server import FedConfig, noise_for_epsilon
 
 # %% auto #0
-__all__ = ['ten_clients', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table']
+__all__ = ['ten_clients', 'choose_sharing', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table', 'modality_goals']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig settings it adds)
@@ -40,15 +41,18 @@ def federation_scores(specs:list, # the federation's clients
     mean = lambda xs: statistics.fmean(xs) if xs else None
     pick = lambda key: [r[key] for r in last.values() if r.get(key) is not None]
     test = {name: r['accuracy'] for name, r in last.items() if r.get('accuracy') is not None}
-    by_group = {}
+    by_group, val_by_group = {}, {}  # a modality's clients: test, and validation (what a per-modality choice reads)
     for spec in specs:
         if spec.name in test: by_group.setdefault(spec.group, []).append(test[spec.name])
+        if last.get(spec.name, {}).get('val_accuracy') is not None:
+            val_by_group.setdefault(spec.group, []).append(last[spec.name]['val_accuracy'])
     curve = [r['mean_val_accuracy'] for r in rounds if r.get('mean_val_accuracy') is not None]
     losses = [mean([t['train_loss'] for t in r['train'].values() if 'train_loss' in t]) for r in rounds]
     return {'val_mean_accuracy': mean(pick('val_accuracy')), 'mean_accuracy': mean(list(test.values())),
             'median_accuracy': statistics.median(test.values()) if test else None,
             'test_set_accuracy': mean(pick('dataset_accuracy')),
             **{f'{group}_accuracy': statistics.fmean(values) for group, values in by_group.items()},
+            **{f'{group}_val_accuracy': statistics.fmean(values) for group, values in val_by_group.items()},
             'val_gain_last_fifth': plateau_gain(curve), 'converged': converged(curve),
             'bytes_per_round': mean([r['bytes_up'] + r['bytes_down'] for r in rounds]) or 0,
             'rounds': len(rounds), 'clients': len(specs),
@@ -193,6 +197,27 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
 MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  # per-modality encoder averaging
                    'all+equal': dict(weight_cap=1.0)}  # no client counts more than the median client in the average
+SHARING = {'all': [], 'all+encoders': MODALITY_LEVERS['all+encoders']['group_average']}  # per setting, what a
+                                                        # modality's clients average among themselves beside the stack
+
+# %% ../nbs/12_exp_federated.ipynb #cb2d2936
+def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rate's choice (`rate`) and the rows to compare
+                   rows:list[dict], # the rows done so far
+                  ) -> dict: # the cell at all's rate, each table with the group_average its modality chose
+    """Per modality, the sharing (a `SHARING` setting) under which its own clients' mean validation accuracy was highest,
+    over every seed of that setting's final cells; the learning rate as `all` chose it."""
+    chosen = choose_on_validation({**cell, 'choose': cell['choose']['rate']}, rows)
+    chosen['choose'], done, picks = cell['choose'], [r for r in rows if matches(r, cell['choose']['where'])], {}
+    for table in chosen['config']['clients']:
+        metric = f"{table['name']}_val_accuracy"
+        scores = {s: [r[metric] for r in done if r['setting'] == s and r.get(metric) is not None] for s in SHARING}
+        if not all(scores.values()):
+            raise ValueError(f"no {metric} in the final rows of {' or '.join(s for s in scores if not scores[s])}: "
+                             "they run first in the plan (rerun the same command)")
+        picks[table['name']] = max(SHARING, key=lambda s: statistics.fmean(scores[s]))  # the first on a tie
+        table['group_average'] = SHARING[picks[table['name']]]
+    chosen['chosen_sharing'] = ', '.join(f"{g}: {s}" for g, s in picks.items())
+    return chosen
 
 # %% ../nbs/12_exp_federated.ipynb #30d7a569
 MODALITY_SCALES = dict(  # per scale: rounds, data per client (None: the preset's), the learning-rate grid, the test draw
@@ -234,12 +259,17 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
     cells += [cell('final', *setting, seed, **choose(setting[0])) for seed in seeds for setting in plan]
     cells += [cell('final', name, 'linceiver', None, seed, overrides=overrides, **choose('all')) for name, overrides
               in MODALITY_LEVERS.items() for seed in seeds]  # after the settings, a lever's cells together: at all's rate
+    cells += [cell('final', 'all+chosen', 'linceiver', None, seed, choose=dict(  # appended (a grown plan resumes):
+        by='linceiver.exp_fed:choose_sharing', rate=choose('all')['choose'],     # each modality's sharing, chosen on
+        where=dict(phase='final', setting=list(SHARING)))) for seed in seeds]    # validation after all and all+encoders
     return Experiment(name='modalities', cells=cells, key=('phase', 'setting', 'lr', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', plots='linceiver.exp_fed:modality_plots',
                       about=dict(preset='multimodal', groups=groups, **s, tuning_seed=seeds[0],
                                  defences='none for any setting (update_norm_bound and weight_cap off, but the '
                                           "all+equal lever's cap)",
-                                 tuning="each setting's learning rate on validation; the levers at all's"))
+                                 tuning="each setting's learning rate on validation; the levers at all's",
+                                 sharing="all+chosen: each modality's group_average as its clients' validation "
+                                         "accuracy chose between all and all+encoders (choose_sharing), at all's rate"))
 
 # %% ../nbs/12_exp_federated.ipynb #8a7a2202
 def fed_table(rows:list[dict], # rows of a ten_clients results.csv
@@ -487,7 +517,7 @@ def modality_plots(rows:list[dict]) -> dict[str, Figure]:
     "Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run reads 'not run'."
     summary = {r['setting']: r for r in summary_rows(final_rows(rows), by=('setting',))}
     groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
-    settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS) if s == 'alone' or s in summary]
+    settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS, 'all+chosen') if s == 'alone' or s in summary]
     fig = Figure(figsize=(max(1.6 + 1.4 * len(groups) * len(settings) / 3, 5), 3.8), layout='constrained')
     ax = fig.subplots()
     width = 0.8 / len(settings)
@@ -522,7 +552,33 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
         sharing = paired_verdict(paired_diffs(rows, dict(setting='all'), {'setting': f'alone:{g}'}, key))
         row = {'modality': g, 'with all %': mean_pm(*cell('all')), 'alone %': mean_pm(*cell(f'alone:{g}')),
                'local %': mean_pm(*cell('local')), 'all − alone (points)': verdict_text(sharing)}
-        for lever in MODALITY_LEVERS:
+        for lever in (*MODALITY_LEVERS, 'all+chosen'):
             if lever in summary: row[f'{lever} %'] = mean_pm(*cell(lever))
+        if 'all+chosen' in summary:
+            chosen = {x['chosen_sharing'] for x in rows if x['setting'] == 'all+chosen' and x.get('chosen_sharing')}
+            row['chosen sharing'] = ', '.join(sorted({dict(p.split(': ') for p in c.split(', ')).get(g, '—')
+                                                      for c in chosen})) or '—'
+            row['all+chosen − alone (points)'] = verdict_text(paired_verdict(paired_diffs(
+                rows, {'setting': 'all+chosen'}, {'setting': f'alone:{g}'}, key)))
         out.append(row)
     return out
+
+def modality_goals(rows:list[dict], # rows of a modalities results.csv
+                  ) -> list[dict]: # the goals of issue 23 for experiment 4, met or not, with their numbers
+    """Three modalities together against each alone, with the noise rule: no modality worse, at least two better — on
+    `all+chosen` (each modality's sharing chosen on validation) where it ran, else on `all`."""
+    rows = final_rows(rows)
+    together = 'all+chosen' if any(r['setting'] == 'all+chosen' for r in rows) else 'all'
+    groups = sorted({r['setting'].removeprefix('alone:') for r in rows if r['setting'].startswith('alone:')})
+    result = {g: paired_verdict(paired_diffs(rows, {'setting': together}, {'setting': f'alone:{g}'}, f'{g}_accuracy'))
+              for g in groups}
+    count = lambda verdicts: sum(r['verdict'] in verdicts for r in result.values())
+    measured = '; '.join(f"{g} {verdict_text(r)}" for g, r in result.items())
+    flat = converged_text([r for r in rows if r['setting'] == together])
+    settled = lambda verdict: verdict if flat in ('yes', '—') else 'undecided'
+    return [dict(goal=f'{together}: no modality worse than alone', measured=measured, verdict=settled(
+                 'not met' if count(('worse',)) else 'met' if count(('better', 'tie')) == len(groups) else 'undecided')),
+            dict(goal=f'{together}: at least two modalities better than alone',
+                 measured=f"{count(('better',))} better" + ('' if flat in ('yes', '—') else f"; {flat}"),
+                 verdict=settled('met' if count(('better',)) >= 2 else 'undecided'
+                                 if count(('better', 'undecided')) >= 2 else 'not met'))]

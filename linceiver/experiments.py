@@ -520,17 +520,18 @@ def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
 
 # %% ../nbs/08_experiments.ipynb #f8f8ff8b
 def matches(row:dict, # a cell or a row of results.csv
-            where:dict, # column -> value
+            where:dict, # column -> value, or a list of values any of which will do
            ) -> bool:
-    "Whether `row` holds every value of `where`."
-    return all(row.get(k) == v for k, v in where.items())
+    "Whether `row` holds every value of `where` (one of them, where a value is a list)."
+    return all(row.get(k) in v if isinstance(v, list) else row.get(k) == v for k, v in where.items())
 
 # %% ../nbs/08_experiments.ipynb #c21cdf5e
 def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: where, fields, metric
                          rows:list[dict], # the rows already done (the tuning rows among them)
                         ) -> dict: # the cell with the chosen values in its overrides and its chosen_* labels
-    "Fill a final cell with the candidate its tuning rows score best on validation."
+    "Fill a final cell with the candidate its tuning rows score best on validation (or by its own chooser, `by`)."
     choose = cell['choose']
+    if 'by' in choose: return load_entry(choose['by'])(cell, rows)
     fields, where, metric = choose['fields'], choose['where'], choose['metric']
     tried = [r for r in rows if matches(r, where)]
     scores = {}
