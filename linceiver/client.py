@@ -170,7 +170,7 @@ class ClientSpec:
                                    # and the encoder is pruned to at most this many after the last round; None: none
     val: Examples|None = None         # validation data held out of its training data: every choice (learning rate,
                                    # rounds, levers) is made on it, never on `test`; None: none
-    group_average: tuple|None = None  # the client-side parts its group also averages ('adapter', 'encoder', 'head'),
+    group_average: tuple|None = None  # the parts its group also averages (GROUP_PARTS: 'encoder', 'stack_mlp', …),
                                    # for this group alone; None: the federation's `group_average`
 
     def __post_init__(self):

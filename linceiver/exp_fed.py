@@ -196,9 +196,10 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
 
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
 MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  # per-modality encoder averaging
-                   'all+equal': dict(weight_cap=1.0)}  # no client counts more than the median client in the average
-SHARING = {'all': [], 'all+encoders': MODALITY_LEVERS['all+encoders']['group_average']}  # per setting, what a
-                                                        # modality's clients average among themselves beside the stack
+                   'all+equal': dict(weight_cap=1.0),  # no client counts more than the median client in the average
+                   'all+attention': dict(group_average=['adapter', 'encoder', 'stack_mlp'])}  # FedCola's scoping
+SHARING = {'all': [], **{s: MODALITY_LEVERS[s]['group_average'] for s in ('all+encoders', 'all+attention')}}  # per
+                                                # setting, what a modality's clients average among themselves
 
 # %% ../nbs/12_exp_federated.ipynb #cb2d2936
 def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rate's choice (`rate`) and the rows to compare

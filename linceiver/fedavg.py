@@ -128,9 +128,9 @@ def run_round(round_:int, # 1, 2, ...
                              "run_round a dict as `server` (run_federation keeps and checkpoints one)")
         global_state = global_state if new_state is None else server_step(global_state, new_state, server, cfg)
     require_enough(len(accepted), cfg, round_, skipped, rejected)
+    senders = _group_senders(clients, [u.client for u in accepted])  # before the global state (a `stack_mlp`) lands
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
-    if any(c.group_parts for c in clients):
-        down, up = _average_groups(clients, [u.client for u in accepted], cfg); sent += down; received += up
+    if senders: down, up = _average_groups(clients, senders); sent += down; received += up
     finetuned = {}
     if last and cfg.finetune_epochs and algorithm == 'centralized':  # each client tunes its own copy of the pool's
         evaluator = _personal_copies(specs, evaluator, cfg)
@@ -216,10 +216,13 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool, cfg:
     if out_dir is not None: check_run_folder(Path(out_dir), resume)
 
 # %% ../nbs/04c_fedavg.ipynb #655946a4
-def _average_groups(clients:list[Client], accepted:list[str], cfg:FedConfig) -> tuple[int, int]:
-    "Average the parts each group averages (`Client.group_parts`) within it; every member receives its group's; bytes."
-    senders = [(c.spec.group, group_part(c.model.state_dict(), c.group_parts), len(c.spec.train)) for c in clients
-               if c.name in accepted and c.group_parts]
+def _group_senders(clients:list[Client], accepted:list[str]) -> list[tuple[str, dict, int]]:
+    "What each accepted client sends its group (`Client.group_parts`): taken before the global state is loaded over it."
+    return [(c.spec.group, group_part(c.model.state_dict(), c.group_parts), len(c.spec.train)) for c in clients
+            if c.name in accepted and c.group_parts]
+
+def _average_groups(clients:list[Client], senders:list[tuple[str, dict, int]]) -> tuple[int, int]:
+    "Average the parts each group averages within it; every member receives its group's; bytes down and up."
     averaged, received = average_groups(senders)
     sent = 0
     for c in clients:

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
-from .server import FedConfig, PrivacyConfig
+from .server import FedConfig, PrivacyConfig, GROUP_PARTS
 from .client import ClientSpec, Examples, check_rank
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, config_key
 from .runs import format_table, write_csv, claim_results_folder, release_unstarted, read_json
@@ -86,9 +86,9 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
                      "data held out for validation (0: none)"),
     'pooled_test': (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1): each client's test share of its part "
                     "of the dataset's training and test sets pooled (PFLlib's split: 0.25)"),
-    'group_average': (lambda v: isinstance(v, list) and set(v) <= {'adapter', 'encoder', 'head'},
-                      "a list of 'adapter', 'encoder', 'head': the parts this table's clients also average among "
-                      "themselves (for this group alone; [federation] group_average for every group)"),
+    'group_average': (lambda v: isinstance(v, list) and set(v) <= set(GROUP_PARTS),
+                      f"a list of {', '.join(map(repr, GROUP_PARTS))}: the parts this table's clients also average "
+                      "among themselves (for this group alone; [federation] group_average for every group)"),
 }
 
 VAL_FRACTION = 0.1  # each client's validation share of its training data, where a table does not set its own

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_server.ipynb #ffec4466
 from __future__ import annotations
-import logging, math, numbers, random, re, statistics, time
+import fnmatch, logging, math, numbers, random, re, statistics, time
 from dataclasses import dataclass, field, asdict, replace
 from typing import Callable
 import numpy as np
@@ -38,14 +38,18 @@ class PrivacyConfig:
     def on(self) -> bool: return self.clip is not None
 
 # %% ../nbs/04a_server.ipynb #79858202
-def check_group_average(parts, # a group_average setting: a list of 'adapter', 'encoder', 'head'
+GROUP_PARTS = {'adapter': 'adapter.*', 'encoder': 'encoder.*', 'head': 'head.*',  # client-side parts, and one part
+               'stack_mlp': 'shared.blocks.*.mlp.*'}  # of the shared stack: its blocks' MLPs (FedCola's scoping)
+
+def check_group_average(parts, # a group_average setting: a list of GROUP_PARTS' names
                         where:str='', # what set it, for the message: '' (the federation) or "client 'x': "
                        ) -> tuple:
     "The parts as a tuple, or one clear error: a federation's `group_average` and a table's are checked alike."
+    names = ', '.join(map(repr, GROUP_PARTS))
     if isinstance(parts, str) or not isinstance(parts, (list, tuple)):
-        raise ValueError(f"{where}group_average must be a list of parts ('adapter', 'encoder', 'head'), got {parts!r}")
-    if unknown := set(parts) - {'adapter', 'encoder', 'head'}:
-        raise ValueError(f"{where}group_average parts must be 'adapter', 'encoder' or 'head', got {sorted(unknown)}")
+        raise ValueError(f"{where}group_average must be a list of parts ({names}), got {parts!r}")
+    if unknown := set(parts) - set(GROUP_PARTS):
+        raise ValueError(f"{where}group_average parts must be among {names}, got {sorted(unknown)}")
     return tuple(parts)
 
 # %% ../nbs/04a_server.ipynb #53f19588
@@ -87,7 +91,7 @@ class FedConfig:
     test_rounds: str = 'every'       # when clients are scored on their test split: 'every' round | 'last' round only
                                      # (choices are made on validation) | 'never' (a tuning run)
     shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
-    group_average: tuple = ()        # client-side parts also averaged within a group: 'adapter', 'encoder', 'head'
+    group_average: tuple = ()        # parts also averaged within a group (GROUP_PARTS): 'encoder', 'stack_mlp', …
     update_norm_bound: float|None = 3.0  # an update's norm |state - global| may be at most this multiple of the
                                          # round's median update norm; None: no bound
     update_norm_action: str = 'clip' # a longer update is 'clip'ped back to the bound (direction kept) or 'reject'ed
@@ -456,10 +460,11 @@ def client_status(name:str, selected:list[str], skipped:dict, rejected:dict) -> 
 
 # %% ../nbs/04a_server.ipynb #508d23a9
 def group_part(state:dict[str, Tensor], # a client's model state
-               parts:tuple, # the parts its group averages: 'adapter', 'encoder', 'head' (`Client.group_parts`)
+               parts:tuple, # the parts its group averages, names of GROUP_PARTS (`Client.group_parts`)
               ) -> dict[str, Tensor]:
-    "The client-side parts its group averages, copied to the CPU as they leave the client."
-    return {k: v.detach().to('cpu', copy=True) for k, v in state.items() if k.split('.')[0] in parts}
+    "The parts its group averages, copied to the CPU as they leave the client."
+    keep = lambda key: any(fnmatch.fnmatchcase(key, GROUP_PARTS[p]) for p in parts)
+    return {k: v.detach().to('cpu', copy=True) for k, v in state.items() if keep(k)}
 
 # %% ../nbs/04a_server.ipynb #2b8de9da
 def average_groups(parts:list[tuple[str, dict, int]], # (group, part, examples) of every accepted sender
