@@ -6,7 +6,8 @@
 # Each experiment runs in its own process group on its own CPU cores (`taskset`, so that every worker gets one torch
 # thread) with workers sharing the GPU, until it ends or DEADLINE seconds pass. The results folders are resumable: a
 # folder that the deadline cut short is finished by rerunning `linceiver_experiment NAME --out FOLDER` (on any
-# device; experiment.json records each run's device). Every minute, and at the end, the folders are packed into
+# device; experiment.json records each run's device); one in progress in the checkout (nbs/results/<exp>/<scale>-new,
+# see resume_runs.sh) is resumed from there. Every minute, and at the end, the folders are packed into
 # $OUT/runs.tgz (default: runs/gpu/runs.tgz), so that a run stopped from outside still returns what it finished.
 #
 # What travels to a bare machine sits in the git-ignored .gpu/ (see nbs/tools/gpu_pack.sh): .gpu/whl holds the
@@ -16,6 +17,15 @@ scale=${SCALE:-reduced} deadline=${DEADLINE:-420} device=${DEVICE:-cuda}
 plan=${PLAN:-"adaptive_rank:5 k_sweep:5 tiers:3 modalities:3"}  # name:workers, one torch thread a worker
 out=${OUT:-runs/gpu}; work=${WORK:-/tmp/gpu-runs}
 mkdir -p "$out" "$work"
+declare -A results=([k_sweep]=exp_k [lengths]=exp_lengths [adaptive_rank]=exp_adaptive [ten_clients]=exp_fed
+                    [modalities]=exp_modal [tiers]=exp_tiers)  # an experiment's folder under nbs/results
+for item in $plan; do  # a run in progress in the checkout (resume_runs.sh's folders) is resumed, not started anew
+  name=${item%%:*} kept=nbs/results/${results[${item%%:*}]:-none}/$scale-new
+  if [ -f "$kept/experiment.json" ] && [ ! -e "$work/$name" ]; then
+    mkdir -p "$work/$name" && cp "$kept"/experiment.json "$kept"/results.csv "$work/$name"/ 2>/dev/null
+    echo "$name: resuming the run in $kept"
+  fi
+done
 if compgen -G '.gpu/whl/*.whl' > /dev/null && [ -z "${NO_WHEELS:-}" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
@@ -41,8 +51,11 @@ for item in $plan; do
   name=${item%%:*} jobs=${item##*:}
   cores=$cpu-$((cpu + jobs - 1)); cpu=$((cpu + jobs))
   pin="taskset -c $cores"; $pin true 2>/dev/null || pin=""  # without taskset: the threads of the split
-  echo "$(date +%T) $name: $jobs workers on cores $cores"
-  $pin timeout --signal=INT --kill-after=20 "$deadline" python3 "$entry" "$name" --scale "$scale" \
+  seeds=${SEEDS:-0,1,2}  # a resumed run keeps its own
+  [ -f "$work/$name/experiment.json" ] && seeds=$(python3 -c 'import json, sys
+print(",".join(map(str, json.load(open(sys.argv[1]))["seeds"])))' "$work/$name/experiment.json")
+  echo "$(date +%T) $name: $jobs workers on cores $cores, seeds $seeds"
+  $pin timeout --signal=INT --kill-after=20 "$deadline" python3 "$entry" "$name" --scale "$scale" --seeds "$seeds" \
     --device "$device" --jobs "$jobs" --out "$work/$name" > "$work/$name.log" 2>&1 &
   pids+=($!)
 done
