@@ -181,8 +181,8 @@ def fourier_features(shape:tuple, # the grid: (n,) for a sequence, (h, w) for an
 
 # %% ../nbs/02_perceiver_io.ipynb #0931746b
 def _check_sizes(**sizes:int):
-    "Refuse an adapter size that is not a positive integer (`num_bands`: 0 or more) in one line naming it."
-    for name, value in sizes.items(): check_number(name, value, low=0 if name == 'num_bands' else 1)
+    "Refuse an adapter size that is not a positive integer (`num_bands`, `stem_channels`: 0 or more) in one line naming it."
+    for name, value in sizes.items(): check_number(name, value, low=0 if name in ('num_bands', 'stem_channels') else 1)
 
 # %% ../nbs/02_perceiver_io.ipynb #425dd4b6
 def _check_input(x:Tensor, ndim:int, what:str):
@@ -197,9 +197,10 @@ class ImageAdapter(nn.Module):
                  patch_size:int=1, # side of a square patch; 1 = one token per pixel
                  c:int=64, # token width
                  num_bands:int=8, # Fourier frequencies per axis
+                 stem_channels:int=0, # > 0: a 3x3 convolutional stem (stride patch_size) with this many channels
                 ):
         super().__init__()
-        _check_sizes(c=c, patch_size=patch_size, num_bands=num_bands)
+        _check_sizes(c=c, patch_size=patch_size, num_bands=num_bands, stem_channels=stem_channels)
         h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
         if h % patch_size or w % patch_size:
             raise ValueError(f"image size {(h, w)} is not divisible by patch_size={patch_size}")
@@ -207,19 +208,22 @@ class ImageAdapter(nn.Module):
         grid = (h // patch_size, w // patch_size)
         self.n, self.c = grid[0] * grid[1], c
         self.register_buffer('pos', fourier_features(grid, num_bands), persistent=False)  # (n, f)
-        self.proj = nn.Linear(channels * patch_size**2 + self.pos.shape[1], c)
+        self.stem = nn.Sequential(nn.Conv2d(channels, stem_channels, 3, stride=patch_size, padding=1),
+                                  nn.GELU()) if stem_channels else None
+        self.proj = nn.Linear((stem_channels or channels * patch_size**2) + self.pos.shape[1], c)
 
     def patches(self, x:Tensor) -> Tensor:
-        "Check images (b, channels, h, w) and cut them into flattened patches (b, n, p*p*channels): the raw features."
+        "Check images (b, channels, h, w); each token's raw features (b, n, r): its flattened patch, or the stem's."
         _check_input(x, 4, f"images of shape (b, {', '.join(map(str, self.image_shape))})")
         if tuple(x.shape[1:]) != self.image_shape:
             raise ValueError(f"expected images of shape (b, {', '.join(map(str, self.image_shape))}), "
                              f"got {tuple(x.shape)}")
+        if self.stem is not None: return rearrange(self.stem(x), 'b s h w -> b (h w) s')  # (b, n, stem_channels)
         p = self.patch_size
         return rearrange(x, 'b ch (h p1) (w p2) -> b (h w) (p1 p2 ch)', p1=p, p2=p)  # (b, n, p*p*ch)
 
     def forward(self, x:Tensor, mask:Tensor|None=None) -> tuple[Tensor, None]:
-        patches = self.patches(x)  # (b, n, p*p*ch)
+        patches = self.patches(x)  # (b, n, r)
         pos = repeat(self.pos, 'n f -> b n f', b=x.shape[0])
         return self.proj(torch.cat([patches, pos], dim=-1)), None  # (b, n, c)
 
