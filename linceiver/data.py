@@ -353,7 +353,7 @@ class DatasetSplits:
         return self.input_shape[1] * self.input_shape[2] if self.modality == 'image' else self.input_shape[0]
 
     def adapter(self, **options) -> nn.Module:
-        "A new adapter for these inputs; `options` (c, num_bands; patch_size for images) go to its constructor."
+        "A new adapter for these inputs; `options` (c, num_bands; patch_size, stem_channels for images) go to its constructor."
         return adapter_for(self.modality, self.input_shape, **options)
 
     def __repr__(self):
@@ -363,7 +363,7 @@ class DatasetSplits:
 # %% ../nbs/05_data.ipynb #ac1b4193
 def adapter_for(modality:str, # 'image' | 'audio' | 'text'
                 input_shape:tuple, # (channels, h, w) | (n, n_mels) | (n,)
-                **options, # adapter options: c, num_bands; patch_size for images
+                **options, # adapter options: c, num_bands; patch_size, stem_channels for images
                ) -> nn.Module:
     "A new adapter for inputs of `modality` and `input_shape`."
     if modality == 'image':

@@ -78,7 +78,7 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'test_per_client': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (leave it out for the default)"),
     'seed': (lambda v: _is_int(v) and 0 <= v < 2**63, "an integer in [0, 2**63)"),
     'options': (lambda v: isinstance(v, dict), "a table of the dataset loader's options"),
-    'adapter': (lambda v: isinstance(v, dict), "a table of adapter options (c, num_bands; patch_size for images)"),
+    'adapter': (lambda v: isinstance(v, dict), "a table of adapter options (c, num_bands; patch_size, stem_channels for images)"),
     'k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (its encoder rank; leave it out for [model] k)"),
     'budget': (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]: a fraction of its full-rank encoder FLOPs"),
     'target_k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (the rank its encoder gates train toward)"),
