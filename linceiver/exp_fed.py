@@ -121,9 +121,9 @@ PARTITIONS = {'iid': dict(partition='iid'), 'dir0.5': dict(partition='dirichlet'
 
 # %% ../nbs/12_exp_federated.ipynb #75022d31
 MOMENTS = dict(fedavg=('keep', 'reset'))  # FedAvg: a client's AdamW moments kept across rounds, or a fresh
+                                          # optimizer each round (the literature's); validation decides
 
 # %% ../nbs/12_exp_federated.ipynb #f2720282
-                                          # optimizer each round (the literature's); validation decides
 NO_DEFENCES = dict(update_norm_bound=None, weight_cap=None)  # robust aggregation is off for every method alike
 
 # %% ../nbs/12_exp_federated.ipynb #507445cf
@@ -133,8 +133,10 @@ def _ten_client_config(settings:dict, partition:str, compress_first:bool=True) -
     table = config['clients'][0]
     for key in ('partition', 'alpha'): table.pop(key)
     table.update(clients=settings['clients'], val_fraction=settings['val_fraction'], **PARTITIONS[partition])
+    if settings.get('pooled_test'): table['pooled_test'] = settings['pooled_test']  # PFLlib's split (twenty_clients)
     config['model']['compress_first'] = compress_first
     config['federation'].update(batch_size=settings['batch_size'], lr_schedule='cosine')  # see the constant-rate pilot
+    if settings.get('max_local_batches'): config['federation']['max_local_batches'] = settings['max_local_batches']
     return config
 
 # %% ../nbs/12_exp_federated.ipynb #f6714fa1
@@ -158,11 +160,12 @@ def _private_cells(s:dict, # the scale's settings
     return tune + [one('final', m, seed, e) for e in private['epsilons'] for seed in seeds for m in DP_METHODS]
 
 # %% ../nbs/12_exp_federated.ipynb #f7b2c8b9
-def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
-                seeds:tuple, # the final cells run each seed; the tuning cells the first
-               ) -> Experiment:
-    "Experiment 3: every method's learning rate tuned on validation per partition, then every method on every seed."
-    s = TEN_CLIENT_SCALES[scale]
+def _federation_plan(name:str, # the experiment's name
+                     s:dict, # its scale's settings (TEN_CLIENT_SCALES' keys)
+                     seeds:tuple, # the final cells run each seed; the tuning cells the first
+                     **about, # more to record about the plan
+                    ) -> Experiment:
+    "Every method's learning rate tuned on validation per partition, then every method on every seed."
     cell = lambda phase, partition, method, seed, lr=None, moments=None, variant='compress_first', **more: dict(
         phase=phase, partition=partition, method=method, variant=variant, lr=lr, moments=moments, seed=seed,
         test_set=phase == 'final' and s['test_set'],
@@ -181,18 +184,46 @@ def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
     cells = [c for p in s['partitions'] for c in tune(p) + check(p) + final(p)]  # a partition at a time
     cells += [cell('final', p, m, seed, **choose(p, 'linceiver')) for seed in seeds for p in s['partitions']
               for m in s['schemes']]  # appended (a grown plan resumes): each scheme at Linceiver FL's chosen rate
-    cells += _private_cells(s, seeds, cell, choose)  # appended: differential privacy (issue 26)
+    if s.get('privacy'): cells += _private_cells(s, seeds, cell, choose)  # appended: differential privacy (issue 26)
     about = dict(dataset='fashion_mnist', **{k: v for k, v in s.items()}, tuning_seed=seeds[0],
                  defences='none for any method (update_norm_bound and weight_cap off)',
                  evaluation='validation every round; each client on its own test draw once, after the last round',
+                 **about,
                  centralized_ft=METHODS['centralized_ft'][1],
                  privacy_protocol='Linceiver FL and whole-model FedAvg with DP at each epsilon (delta 1e-5, no sampling '
                          'amplification): the clip tuned on validation at the smallest epsilon, at the non-private '
                          "method's chosen learning rate; sigma from noise_for_epsilon over the scale's rounds")
-    return Experiment(name='ten_clients', cells=cells,
+    return Experiment(name=name, cells=cells,
                       key=('phase', 'partition', 'method', 'variant', 'lr', 'moments', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', about=about,
                       plots='linceiver.exp_fed:ten_client_plots')
+
+def ten_clients(scale:str, # 'quick' | 'reduced' | 'full'
+                seeds:tuple, # the final cells run each seed; the tuning cells the first
+               ) -> Experiment:
+    "Experiment 3: every method's learning rate tuned on validation per partition, then every method on every seed."
+    return _federation_plan('ten_clients', TEN_CLIENT_SCALES[scale], seeds)
+
+# %% ../nbs/12_exp_federated.ipynb #55d4356e
+TWENTY_CLIENT_SCALES = dict(  # per scale, in TEN_CLIENT_SCALES' terms: PFLlib's 20 clients under Dirichlet 0.1
+    quick=dict(clients=20, val_fraction=0.1, pooled_test=0.25, rounds=2, local_epochs=1, batch_size=32,
+               max_local_batches=2, test_set=False, lrs=(1e-3,), partitions=('dir0.1',),
+               methods=('linceiver', 'fedper', 'majority'), cost_check=False, schemes=(), privacy=None),
+    full=dict(clients=20, val_fraction=0.1, pooled_test=0.25, rounds=60, local_epochs=1, batch_size=64,
+              max_local_batches=None, test_set=False, lrs=(3e-4, 1e-3, 3e-3), partitions=('dir0.1',),
+              methods=(*[m for m in TRAINED if m != 'centralized'], 'majority'), cost_check=False, schemes=SCHEMES,
+              privacy=None))
+
+def twenty_clients(scale:str, # 'quick' | 'full' (no reduced scale fits the 2-core machine)
+                   seeds:tuple, # the final cells run each seed; the tuning cells the first
+                  ) -> Experiment:
+    "Experiment 3 on PFLlib's split: 20 clients, train and test pooled, Dirichlet 0.1, each client's part 75/25."
+    if scale not in TWENTY_CLIENT_SCALES:
+        raise ValueError(f"twenty_clients has no {scale!r} scale: 'quick' (a test) or 'full' (a GPU; each of the 20 "
+                         "clients trains on about 2,600 images a round)")
+    return _federation_plan('twenty_clients', TWENTY_CLIENT_SCALES[scale], seeds,
+                            split="PFLlib's: train and test pooled, Dirichlet 0.1 over 20 clients, each part 75/25",
+                            anchor="PFLlib reports each method's best test round; this plan, the final round")
 
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
 MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  # per-modality encoder averaging

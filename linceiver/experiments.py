@@ -35,7 +35,8 @@ __all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', '
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
                'lengths': 'linceiver.exp_lengths:lengths',
                'adaptive_rank': 'linceiver.exp_adaptive:adaptive_rank',
-               'ten_clients': 'linceiver.exp_fed:ten_clients', 'modalities': 'linceiver.exp_fed:modalities',
+               'ten_clients': 'linceiver.exp_fed:ten_clients', 'twenty_clients': 'linceiver.exp_fed:twenty_clients',
+               'modalities': 'linceiver.exp_fed:modalities',
                'tiers': 'linceiver.exp_tiers:tiers'}
 
 # %% ../nbs/08_experiments.ipynb #9ce96410
