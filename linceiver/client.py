@@ -242,9 +242,10 @@ class Client:
         self.device = resolve_device(cfg.device)
         self.model.to(self.device)  # its data moves there once, on first use (`Examples.to`)
         if shared is not None: self.model.shared = shared
-        self.group_parts = cfg.group_average if spec.group_average is None else spec.group_average  # averaged in its group
+        self.group_parts = check_group_average(  # what it averages in its group: its table's, else the federation's
+            cfg.group_average if spec.group_average is None else spec.group_average, f"client {spec.name!r}: ", cfg.update_norm_bound)
         if self.group_parts and cfg.privacy.on:  # as FedConfig refuses the federation's own
-            raise ValueError(f"client {spec.name!r}: group_average={list(self.group_parts)} would send client-side parts "
+            raise ValueError(f"client {spec.name!r}: group_average={list(self.group_parts)} would send group parts "
                              "unclipped and unnoised: leave it empty under [privacy]")
         self.cfg, self.pruned_from = cfg, None  # the gate values a prune started from (`prune_to_target`)
         self.mixing = None  # `receive='ala'`: the weight each received tensor got the last time (`ala_mix`)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
                                    converged_text, matches, mean_curve, tuning_rows,
-                                   choose_on_validation)
+                                   choose_on_validation, settled)
 from .federations import build_federation, load_federation_config
 from .client import majority_baseline
 from .fedavg import run_federation
@@ -301,7 +301,7 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
                                           "all+equal lever's cap)",
                                  tuning="each setting's learning rate on validation; the levers at all's",
                                  sharing="all+chosen: each modality's group_average as its clients' validation "
-                                         "accuracy chose between all and all+encoders (choose_sharing), at all's rate"))
+                                         f"accuracy chose among {', '.join(SHARING)} (choose_sharing), at all's rate"))
 
 # %% ../nbs/12_exp_federated.ipynb #8a7a2202
 def fed_table(rows:list[dict], # rows of a ten_clients results.csv
@@ -396,26 +396,28 @@ def scheme_table(rows:list[dict], # rows of a ten_clients results.csv
 # %% ../nbs/12_exp_federated.ipynb #7da265fe
 def scheme_goals(rows:list[dict]) -> list[dict]:
     """Issue 23's goals for experiment 3, on the scheme validation picks per partition, with the noise rule; undecided
-    while any of the pick's runs had not converged (plateau before verdict)."""
+    while any run a goal compares had not converged (plateau before verdict, `settled`)."""
     final, goals = final_rows(rows), []
     for p, (pick, baseline) in _picks(rows).items():
         ours = dict(partition=p, method=pick)
         diff = lambda other, shift=0.: paired_verdict([d + shift for d in paired_diffs(
             final, ours, dict(partition=p, method=other), 'mean_accuracy')], tie_margin=0 if shift else 0.01)
-        flat = converged_text([r for r in final if matches(r, ours)])  # a pick still climbing settles nothing yet
-        settled = lambda verdict: verdict if flat in ('yes', '—') else 'undecided'
-        goal = lambda text, result, ok: goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}",
-            measured=verdict_text(result) + ('' if flat in ('yes', '—') else f"; {flat}"),
-            verdict=settled('met' if result['verdict'] in ok else
-                            'undecided' if result['verdict'] == 'undecided' else 'not met')))
-        goal('better than local-only', diff('local'), ('better',))
-        if baseline: goal(f'better than or tied with {baseline}', diff(baseline), ('better', 'tie'))
+        def goal(text, result, ok, *others):  # the noise rule's verdict, settled once every run compared converged
+            runs = [r for r in final if r['partition'] == p and r['method'] in (pick, *others)]
+            verdict = 'met' if result['verdict'] in ok else 'undecided' if result['verdict'] == 'undecided' else 'not met'
+            flat = converged_text(runs)
+            goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}",
+                              measured=verdict_text(result) + ('' if flat in ('yes', '—') else f"; {flat} among them"),
+                              verdict=settled(verdict, runs)))
+        goal('better than local-only', diff('local'), ('better',), 'local')
+        if baseline: goal(f'better than or tied with {baseline}', diff(baseline), ('better', 'tie'), baseline)
         if p == 'iid' and any(matches(r, dict(partition=p, method='fedavg')) for r in final):
-            goal('at most 1 point below FedAvg', diff('fedavg', 0.01), ('better',))
+            goal('at most 1 point below FedAvg', diff('fedavg', 0.01), ('better',), 'fedavg')
         if p == 'dir0.1':
             mean = statistics.fmean(r['mean_accuracy'] for r in final if matches(r, ours))
             goals.append(dict(goal=f"dir0.1: {SCHEME_NAMES[pick]} >= 95 % mean per-client accuracy",
-                              measured=f"{100 * mean:.2f}", verdict=settled('met' if mean >= 0.95 else 'not met')))
+                              measured=f"{100 * mean:.2f}", verdict=settled('met' if mean >= 0.95 else 'not met',
+                                                                            [r for r in final if matches(r, ours)])))
     return goals
 
 # %% ../nbs/12_exp_federated.ipynb #a7589fa4
@@ -598,7 +600,8 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
 def modality_goals(rows:list[dict], # rows of a modalities results.csv
                   ) -> list[dict]: # the goals of issue 23 for experiment 4, met or not, with their numbers
     """Three modalities together against each alone, with the noise rule: no modality worse, at least two better — on
-    `all+chosen` (each modality's sharing chosen on validation) where it ran, else on `all`."""
+    `all+chosen` (each modality's sharing chosen on validation) where it ran, else on `all`; undecided while any run
+    compared had not converged (`settled`)."""
     rows = final_rows(rows)
     together = 'all+chosen' if any(r['setting'] == 'all+chosen' for r in rows) else 'all'
     groups = sorted({r['setting'].removeprefix('alone:') for r in rows if r['setting'].startswith('alone:')})
@@ -606,11 +609,12 @@ def modality_goals(rows:list[dict], # rows of a modalities results.csv
               for g in groups}
     count = lambda verdicts: sum(r['verdict'] in verdicts for r in result.values())
     measured = '; '.join(f"{g} {verdict_text(r)}" for g, r in result.items())
-    flat = converged_text([r for r in rows if r['setting'] == together])
-    settled = lambda verdict: verdict if flat in ('yes', '—') else 'undecided'
+    compared = [r for r in rows if r['setting'] in (together, *(f'alone:{g}' for g in groups))]
+    flat = converged_text(compared)
     return [dict(goal=f'{together}: no modality worse than alone', measured=measured, verdict=settled(
-                 'not met' if count(('worse',)) else 'met' if count(('better', 'tie')) == len(groups) else 'undecided')),
+                 'not met' if count(('worse',)) else 'met' if count(('better', 'tie')) == len(groups) else 'undecided',
+                 compared)),
             dict(goal=f'{together}: at least two modalities better than alone',
-                 measured=f"{count(('better',))} better" + ('' if flat in ('yes', '—') else f"; {flat}"),
+                 measured=f"{count(('better',))} better" + ('' if flat in ('yes', '—') else f"; {flat} among the runs"),
                  verdict=settled('met' if count(('better',)) >= 2 else 'undecided'
-                                 if count(('better', 'undecided')) >= 2 else 'not met'))]
+                                 if count(('better', 'undecided')) >= 2 else 'not met', compared))]

@@ -28,8 +28,8 @@ from .runs import (explore, write_atomic, claim_results_folder, release_unstarte
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'classifier_splits',
            'train_classifier', 'load_results', 'run_experiment', 'summary_rows', 'choose_on_validation',
-           'paired_verdict', 'paired_diffs', 'verdict_text', 'mean_pm', 'final_rows', 'converged_text', 'mean_curve',
-           'tuning_rows', 'demo_rows']
+           'paired_verdict', 'paired_diffs', 'verdict_text', 'mean_pm', 'final_rows', 'converged_text', 'settled',
+           'mean_curve', 'tuning_rows', 'demo_rows']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -521,10 +521,10 @@ def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
 
 # %% ../nbs/08_experiments.ipynb #f8f8ff8b
 def matches(row:dict, # a cell or a row of results.csv
-            where:dict, # column -> value, or a list of values any of which will do
+            where:dict, # column -> value, or a list (tuple, set) of values any of which will do
            ) -> bool:
     "Whether `row` holds every value of `where` (one of them, where a value is a list)."
-    return all(row.get(k) in v if isinstance(v, list) else row.get(k) == v for k, v in where.items())
+    return all(row.get(k) in v if isinstance(v, (list, tuple, set)) else row.get(k) == v for k, v in where.items())
 
 # %% ../nbs/08_experiments.ipynb #c21cdf5e
 def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: where, fields, metric
@@ -609,6 +609,12 @@ def converged_text(group:list[dict], # one method's rows, one per seed, with a `
     flags = [r.get('converged') for r in group if r.get('converged') is not None]
     if not flags: return '—'
     return 'yes' if all(flags) else f"not converged ({flags.count(False)} of {len(flags)} seeds)"
+
+def settled(verdict:str, # a goal's verdict: 'met', 'not met', 'undecided'
+            rows:list[dict], # every run the goal compares (each with a `converged` column)
+           ) -> str: # the verdict, or 'undecided' while any of those runs was still climbing
+    "Plateau before verdict: a goal is met or not only once every run it compares has converged."
+    return verdict if converged_text(rows) in ('yes', '—') else 'undecided'
 
 # %% ../nbs/08_experiments.ipynb #eb7be93e
 def mean_curve(rows:list[dict], # rows of a results.csv

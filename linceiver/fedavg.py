@@ -128,9 +128,9 @@ def run_round(round_:int, # 1, 2, ...
                              "run_round a dict as `server` (run_federation keeps and checkpoints one)")
         global_state = global_state if new_state is None else server_step(global_state, new_state, server, cfg)
     require_enough(len(accepted), cfg, round_, skipped, rejected)
-    senders = _group_senders(clients, [u.client for u in accepted])  # before the global state (a `stack_mlp`) lands
+    own = _own_parts(clients)  # before the global state lands on a `stack_mlp`
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
-    if senders: down, up = _average_groups(clients, senders); sent += down; received += up
+    if own: down, up = _average_groups(clients, own, [u.client for u in accepted]); sent += down; received += up
     finetuned = {}
     if last and cfg.finetune_epochs and algorithm == 'centralized':  # each client tunes its own copy of the pool's
         evaluator = _personal_copies(specs, evaluator, cfg)
@@ -216,18 +216,21 @@ def _check_run(specs:list[ClientSpec], algorithm:str, out_dir, resume:bool, cfg:
     if out_dir is not None: check_run_folder(Path(out_dir), resume)
 
 # %% ../nbs/04c_fedavg.ipynb #655946a4
-def _group_senders(clients:list[Client], accepted:list[str]) -> list[tuple[str, dict, int]]:
-    "What each accepted client sends its group (`Client.group_parts`): taken before the global state is loaded over it."
-    return [(c.spec.group, group_part(c.model.state_dict(), c.group_parts), len(c.spec.train)) for c in clients
-            if c.name in accepted and c.group_parts]
+def _own_parts(clients:list[Client]) -> dict[str, dict]:
+    "What each client averages in its group (`Client.group_parts`), taken before the global state is loaded over it."
+    return {c.name: group_part(c.model.state_dict(), c.group_parts) for c in clients if c.group_parts}
 
-def _average_groups(clients:list[Client], senders:list[tuple[str, dict, int]]) -> tuple[int, int]:
-    "Average the parts each group averages within it; every member receives its group's; bytes down and up."
-    averaged, received = average_groups(senders)
+def _average_groups(clients:list[Client], own:dict[str, dict], accepted:list[str]) -> tuple[int, int]:
+    """Average within each group the parts its accepted clients hold (`own`); every member receives its group's. A
+    member of a group that no accepted client sent for keeps its own (a `stack_mlp` the global load overwrote is put
+    back). Bytes down and up."""
+    by_name = {c.name: c for c in clients}
+    averaged, received = average_groups([(by_name[n].spec.group, part, len(by_name[n].spec.train))
+                                         for n, part in own.items() if n in accepted])
     sent = 0
-    for c in clients:
-        if (part := averaged.get(c.spec.group)) is not None:
-            c.model.load_state_dict(part, strict=False); sent += state_bytes(part)
+    for name, part in own.items():
+        if (average := averaged.get(by_name[name].spec.group)) is not None: sent += state_bytes(average)
+        by_name[name].model.load_state_dict(part if average is None else average, strict=False)
     return sent, received
 
 # %% ../nbs/04c_fedavg.ipynb #e8f79e35

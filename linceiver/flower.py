@@ -255,8 +255,10 @@ def node_evaluate(run:FlowerRun, partition:int, round_:int,
     "Receive the round's global state (and group parts), fine-tune after the last round, evaluate on held-out data."
     client, folder = (load_node_client(run, partition, 'trained', round_) if trained else
                       load_node_client(run, partition, 'end', round_ - 1))
+    own = group_part(client.model.state_dict(), client.group_parts) if client.group_parts else None
     client.receive(_keyed(client, state), cfg); client.version = round_
-    if group is not None: client.model.load_state_dict(group, strict=False)
+    if group is not None or own is not None:  # its group's average; none sent: its own (a `stack_mlp` put back)
+        client.model.load_state_dict(own if group is None else group, strict=False)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
     if last: client.prune_to_target()  # one not asked to train in the last round is pruned here (else a no-op)
     result = evaluate_clients([client.spec], {client.name: client}, dataset_tests=last, precision=cfg.precision,
@@ -422,7 +424,7 @@ def advance(self:LinceiverFedAvg, aggregate:dict[str, Tensor], # the round's agg
 # %% ../nbs/13_flower.ipynb #e377ff55
 @patch
 def _average_groups(self:LinceiverFedAvg, got:dict[str, RecordDict], accepted:list[str]) -> dict[str, dict]:
-    "Each group's client-side parts averaged over its accepted senders (`group_average`: the federation's or its table's)."
+    "Each group's parts (its clients' `group_average`) averaged over its accepted senders (`group_average`: the federation's or its table's)."
     senders = [(self.roster[n]['group'], got[n]['group'].to_torch_state_dict(), int(got[n]['metrics']['train-examples']))
                for n in self.names if n in accepted and 'group' in got[n]]
     parts, received = average_groups(senders)

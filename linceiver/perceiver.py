@@ -386,7 +386,7 @@ def compress(self:ImageAdapter,
              projection:LowRankProjection, # the encoder's projection: E is its `weights(n)`
             ) -> tuple[Tensor, Tensor]: # E^T of the tokens (b, k, c) and E's column sums (k,)
     "`E^T` of this adapter's tokens, computed on the raw patches (see `compress_affine`)."
-    patches = self.patches(x)  # (b, n, p*p*ch)
+    patches = self.patches(x)  # (b, n, r): flattened patches, or the stem's features
     return compress_affine(self.proj, patches, self.pos, projection.weights(patches.shape[1]))
 
 # %% ../nbs/02_perceiver_io.ipynb #4c9f7dbc

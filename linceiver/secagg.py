@@ -32,7 +32,7 @@ def check_secure_aggregation(cfg:FedConfig):
         raise ValueError(f"secure aggregation gives the server only the sum of the updates; aggregator={cfg.aggregator!r} "
                          "needs every update: use 'mean'")
     if cfg.group_average:
-        raise ValueError(f"group_average={list(cfg.group_average)} would send client-side parts outside the secure sum: "
+        raise ValueError(f"group_average={list(cfg.group_average)} would send group parts outside the secure sum: "
                          "leave it empty with secure aggregation")
     if cfg.privacy.on:
         raise ValueError("differential privacy with secure aggregation needs the client's clip inside the masking, "
@@ -55,7 +55,7 @@ def legacy_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     update, client = node_train(run, node_partition(context), int(config['server-round']), int(config['version']),
                                 state or None, cfg)
     if client.group_parts:  # what `check_secure_aggregation` refuses of the federation, a table's own
-        raise ValueError(f"client {client.name!r}: group_average={list(client.group_parts)} would send client-side parts "
+        raise ValueError(f"client {client.name!r}: group_average={list(client.group_parts)} would send group parts "
                          "outside the secure sum: leave its table's group_average out with secure aggregation")
     sent = [t.numpy() for t in update.state.values()]
     if (largest := max(float(np.abs(a).max()) for a in sent)) > float(config['secagg-clip']):

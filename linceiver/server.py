@@ -43,6 +43,7 @@ GROUP_PARTS = {'adapter': 'adapter.*', 'encoder': 'encoder.*', 'head': 'head.*',
 
 def check_group_average(parts, # a group_average setting: a list of GROUP_PARTS' names
                         where:str='', # what set it, for the message: '' (the federation) or "client 'x': "
+                        bound:float|None=None, # the federation's update_norm_bound
                        ) -> tuple:
     "The parts as a tuple, or one clear error: a federation's `group_average` and a table's are checked alike."
     names = ', '.join(map(repr, GROUP_PARTS))
@@ -50,6 +51,10 @@ def check_group_average(parts, # a group_average setting: a list of GROUP_PARTS'
         raise ValueError(f"{where}group_average must be a list of parts ({names}), got {parts!r}")
     if unknown := set(parts) - set(GROUP_PARTS):
         raise ValueError(f"{where}group_average parts must be among {names}, got {sorted(unknown)}")
+    if 'stack_mlp' in parts and bound is not None:  # its norm would count the group's offset from the cross-group MLPs
+        raise ValueError(f"{where}group_average with 'stack_mlp' starts a client from its group's MLPs, but an update is "
+                         f"measured from the cross-group stack, so update_norm_bound={bound:g} would clip or reject it "
+                         "for its group's offset: set update_norm_bound = none")
     return tuple(parts)
 
 # %% ../nbs/04a_server.ipynb #53f19588
@@ -155,12 +160,12 @@ class FedConfig:
         check_choice('server_optimizer', self.server_optimizer, ('none', 'momentum', 'adam'))
         check_number('server_lr', self.server_lr, integer=False, low=0, low_open=True)
         check_number('server_momentum', self.server_momentum, integer=False, low=0, high=1, high_open=True)
-        self.group_average = check_group_average(self.group_average)
+        self.group_average = check_group_average(self.group_average, bound=self.update_norm_bound)
         if self.privacy.on and self.aggregator != 'mean':
             raise ValueError(f"differential privacy adds its noise to the mean of the clipped updates; aggregator="
                              f"{self.aggregator!r} has no such bound on one client's influence: use 'mean'")
         if self.privacy.on and self.group_average:
-            raise ValueError(f"group_average={list(self.group_average)} would send client-side parts unclipped and "
+            raise ValueError(f"group_average={list(self.group_average)} would send group parts unclipped and "
                              "without noise, outside differential privacy: leave it empty with [privacy]")
         if self.rank_budget and self.model.rank_gate is None:
             raise ValueError(f"rank_budget={self.rank_budget} needs gated projections: set model.rank_gate='budget' "

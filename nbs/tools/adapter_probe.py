@@ -25,6 +25,7 @@ base = next(c for c in experiment.cells if c['phase'] == 'tune' and c['dataset']
 run_cell = load_entry(experiment.run_cell)
 out = Path(args.out) if args.out else None
 record = json.loads(out.read_text()) if out and out.exists() else dict(rows=[])  # one file gathers every variant
+commit = git_commit()  # the code that trains, read before it does
 for variant in args.adapters:
     options = {k: int(v) for k, v in (kv.split('=') for kv in variant.split(','))}
     cell = dict(base, lr=args.lr, overrides=dict(lr=args.lr), adapter={**base['adapter'], **options})
@@ -33,7 +34,7 @@ for variant in args.adapters:
     keep = ('val_accuracy', 'val_curve', 'converged', 'train_seconds', 'parameters', 'train_flops_per_example')
     record['rows'].append(dict(dataset=args.dataset, adapter=options, lr=args.lr, seed=args.seed, threads=args.threads,
                                **{k: row.get(k) for k in keep}, wall_seconds=time.perf_counter() - start,
-                               git_commit=git_commit(), command='python nbs/tools/adapter_probe.py ' +
+                               git_commit=commit, command='python nbs/tools/adapter_probe.py ' +
                                f"--dataset {args.dataset} --lr {args.lr:g} --scale {args.scale} --adapters {variant}"))
     print(json.dumps(record['rows'][-1]))
     if out: out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(record, indent=1))

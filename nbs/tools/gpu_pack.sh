@@ -6,8 +6,9 @@
 #   fastprogress 1.0.3, not 1.1: 1.1 imports python-fasthtml and its web stack at import time.
 set -euo pipefail
 data=${LINCEIVER_DATA:-../shared/data}
-mkdir -p .git/info .gpu/whl .gpu/data
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo /.gpu/ >> .git/info/exclude
+exclude=$(git rev-parse --git-common-dir)/info/exclude  # .git is a file in a worktree
+mkdir -p "$(dirname "$exclude")" .gpu/whl .gpu/data
+grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo /.gpu/ >> "$exclude"
 platforms=(manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64 any)
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   "${platforms[@]/#/--platform=}" -d .gpu/whl 'fastcore<2' 'fastprogress==1.0.3' soundfile cffi pycparser

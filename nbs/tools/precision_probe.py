@@ -1,5 +1,6 @@
 """What bf16 autocast saves on this CPU, side by side: the training-step time of experiment 1's models (the baseline,
-Linceiver at k = 32 and 128) in fp32 and in bf16, interleaved round by round in one process, one torch thread.
+Linceiver at k = 32 and 128) in fp32 and in bf16, interleaved round by round in one process (each round times
+fp32 first, then bf16), one torch thread.
 Issue 21 asks for each way of making the plateau scale fit to be measured; this is the cost half (whether bf16 loses
 validation accuracy is the other, and needs training runs).
 
@@ -38,7 +39,7 @@ for r in rows: r['bf16_over_fp32'] = r['bf16_ms'] / r['fp32_ms']
 record = dict(command='python nbs/tools/precision_probe.py ' + ' '.join(f'--{k} {v}' for k, v in vars(args).items()
                                                                           if v is not None),
               git_commit=git_commit(), machine=platform.processor() or platform.machine(), threads=1, batch_size=batch,
-              what='median training-step time over interleaved rounds (fp32 and bf16 autocast alternate)', rows=rows)
+              what='median training-step time over rounds; in each round every model steps in fp32, then in bf16 autocast', rows=rows)
 print(json.dumps(rows, indent=1))
 if args.out:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True); Path(args.out).write_text(json.dumps(record, indent=1))

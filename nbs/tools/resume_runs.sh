@@ -12,18 +12,19 @@ root=$PWD jobs=${JOBS:-2}
 folders=("$@"); [ ${#folders[@]} -gt 0 ] || folders=(nbs/results/*/*-new)
 python=${PYTHON:-$root/.venv/bin/python}
 [ -n "${LINCEIVER_DATA:-}" ] || export LINCEIVER_DATA=$(cd ../shared/data 2>/dev/null && pwd)  # as .ci/run does
-entry=$(mktemp --suffix .py)  # as pip writes a console script; the guard keeps spawned workers from rerunning it
-printf 'import sys\nfrom linceiver.cli import linceiver_experiment\nif __name__ == "__main__": sys.exit(linceiver_experiment())\n' > "$entry"
+git worktree prune  # worktrees whose folders are gone (a new machine) are registered anew below
 for folder in "${folders[@]}"; do
   [ -f "$folder/experiment.json" ] || { echo "skip $folder: no experiment.json"; continue; }
   read -r name scale seeds precision commit < <("$python" -c 'import json, sys; d = json.load(open(sys.argv[1]))
-print(d["name"], d["scale"], ",".join(map(str, d["seeds"])), d["precision"], d["runs"][-1]["git_commit"].removesuffix("+dirty"))' \
+commit = next((r["git_commit"] for r in reversed(d["runs"]) if r.get("git_commit")), "")
+print(d["name"], d["scale"], ",".join(map(str, d["seeds"])), d["precision"], commit.removesuffix("+dirty"))' \
     "$folder/experiment.json")  # the run's own settings: anything else is refused as another run
+  [ -n "${commit:-}" ] || { echo "skip $folder: its experiment.json names no commit (or cannot be read)"; continue; }
   tree=${WORKTREES:-/tmp/linceiver-worktrees}/$commit
   [ -d "$tree" ] || git worktree add -q --detach "$tree" "$commit" || { echo "skip $folder: no commit $commit"; continue; }
   echo "$(date +%T) $name ($scale) into $folder, code at $commit"
   out=$(cd "$folder" && pwd)
-  (cd "$tree" && PYTHONPATH=$tree "$python" "$entry" "$name" --scale "$scale" --seeds "$seeds" --precision "$precision" \
+  (cd "$tree" && PYTHONPATH=$tree "$python" "$root/nbs/tools/console.py" linceiver_experiment "$name" --scale "$scale" --seeds "$seeds" --precision "$precision" \
      --jobs "$jobs" --out "$out" --quiet)
   rc=$?; echo "$(date +%T) $name exit $rc"
 done
