@@ -16,11 +16,12 @@ from .runs import format_table
 from .data import dataset_available
 from .experiments import (Experiment, Recipe, summary_rows, train_classifier, model_costs,
                                    classifier_splits, cell_model, explore_view, mean_pm, final_rows, paired_diffs,
-                                   paired_verdict, verdict_text, converged_text, mean_curve)
+                                   paired_verdict, verdict_text, converged_text, mean_curve,
+                                   choose_on_validation)
 from .exp_k import preset_settings, scale_recipe
 
 # %% auto #0
-__all__ = ['adaptive_rank', 'adaptive_table', 'adaptive_plots']
+__all__ = ['adaptive_rank', 'choose_input', 'adaptive_table', 'adaptive_plots']
 
 # %% ../nbs/11_exp_adaptive.ipynb #9cf707bd
 K_MAX = 64                 # every gated projection starts at this rank: the encoder's k and the latents' latent_k (= m)
@@ -37,16 +38,20 @@ BUDGETS = (0.3, 1.0, 3.0)  # weights of `rank_budget_loss`: from barely pruning 
 # %% ../nbs/11_exp_adaptive.ipynb #ad84eb34
 DATASETS = ('mnist', 'fashion_mnist', 'cifar10')  # easy, harder, hardest; cifar10 only where its files exist
 
+# %% ../nbs/11_exp_adaptive.ipynb #46c6586a
+INPUTS = {'pixels': {}, 'stem': dict(patch_size=2, stem_channels=32)}  # how images enter (ImageAdapter options): one
+                                            # token a pixel, or 14 x 14 tokens of a 3 x 3 conv stem's features (02)
+
 # %% ../nbs/11_exp_adaptive.ipynb #f9f09e73
 def adaptive_scales() -> dict[str, dict]:
     "Per scale: the budget weights, training and test images (None: all), epochs, the learning-rate grid."
     return dict(  # a tenth of the training images is held out for validation (the recipe's val_fraction)
         quick=dict(budgets=BUDGETS[-1:], published=('mnist',), epochs=1, train_subset=1024, test_subset=512,
-                   lrs=(1e-3,)),
+                   lrs=(1e-3,), inputs=tuple(INPUTS)),
         reduced=dict(budgets=BUDGETS, published=DATASETS, epochs=5, train_subset=None, test_subset=None,
-                     lrs=(3e-4, 1e-3, 3e-3)),  # every image: 2 CPU cores
+                     lrs=(3e-4, 1e-3, 3e-3), inputs=tuple(INPUTS)),  # every image: 2 CPU cores
         full=dict(budgets=BUDGETS, published=DATASETS, epochs=15, train_subset=None, test_subset=None,
-                  lrs=(3e-4, 1e-3, 3e-3)))  # a GPU
+                  lrs=(3e-4, 1e-3, 3e-3), inputs=tuple(INPUTS)))  # a GPU
 
 # %% ../nbs/11_exp_adaptive.ipynb #c4c31213
 def model_config(gates:str) -> dict:
@@ -67,27 +72,40 @@ def adaptive_rank(scale:str, # 'quick' | 'reduced' | 'full'
     if scale == 'quick': datasets = [d for d in datasets if d != 'cifar10']
     variants = lambda dataset: ([('fixed', 'none', None)] + [(f'budget {w:g}', 'budget', w) for w in settings['budgets']]
                                 + ([('published', 'published', None)] if dataset in settings['published'] else []))
-    cell = lambda phase, dataset, name, gates, weight, seed, lr=None, **more: dict(
-        phase=phase, model=f'{dataset} {name}', dataset=dataset, gates=gates, budget=weight, k=K_MAX, lr=lr, seed=seed,
-        adapter=adapter, recipe=recipe, overrides={} if lr is None else dict(lr=lr), model_config=model_config(gates),
+    cell = lambda phase, dataset, name, gates, weight, seed, lr=None, input=None, **more: dict(
+        phase=phase, model=f'{dataset} {name}', dataset=dataset, gates=gates, budget=weight, k=K_MAX, input=input,
+        lr=lr, seed=seed, adapter={**adapter, **INPUTS.get(input, {})}, recipe=recipe, overrides={} if lr is None else dict(lr=lr), model_config=model_config(gates),
         tau=TAU, gate_lr_scale=GATE_LR_SCALE if gates == 'budget' else None, **more)
-    tune = [cell('tune', d, 'fixed', 'none', None, seeds[0], lr) for d in datasets for lr in settings['lrs']]
-    final = [cell('final', d, *variant, seed, choose=dict(where=dict(phase='tune', dataset=d), fields=dict(lr='lr'),
-                                                          metric='val_accuracy'))
+    tune = [cell('tune', d, 'fixed', 'none', None, seeds[0], lr, input) for d in datasets
+            for input in settings['inputs'] for lr in settings['lrs']]
+    final = [cell('final', d, *variant, seed, choose=dict(by='linceiver.exp_adaptive:choose_input', metric='val_accuracy',
+                                                          where=dict(phase='tune', dataset=d),
+                                                          fields=dict(lr='lr', input='input')))
              for d in datasets for variant in variants(d) for seed in seeds]
     about = dict(datasets=datasets, budgets=list(settings['budgets']), k_max=K_MAX, tau=TAU,
                  gate_lr_scale=GATE_LR_SCALE, epochs=settings['epochs'], lrs=list(settings['lrs']),
+                 inputs={name: INPUTS[name] for name in settings['inputs']},
                  train_images=settings['train_subset'] or 'all', test_images=settings['test_subset'] or 'all',
                  skipped=[] if 'cifar10' in datasets else ['cifar10: its files are not under the data root'
                                                            if not dataset_available('cifar10') else
                                                            'cifar10: not at quick scale'],
                  subset='drawn once with seed 0 where a subset is used, the same images for every model and seed; '
                         f"{recipe['val_fraction']:.0%} of them held out for validation",
-                 tuning=f'the fixed model at every learning rate on seed {seeds[0]}, validation only; every variant '
-                        "of a dataset at the rate its fixed model chose", recipe=recipe)
-    return Experiment(name='adaptive_rank', cells=tune + final, key=('phase', 'model', 'lr', 'seed'),
+                 tuning=f'the fixed model at every input and learning rate on seed {seeds[0]}, validation only; '
+                        "every variant of a dataset at the input and rate its fixed model chose", recipe=recipe)
+    return Experiment(name='adaptive_rank', cells=tune + final, key=('phase', 'model', 'input', 'lr', 'seed'),
                       run_cell='linceiver.exp_adaptive:adaptive_cell',
                       about=about, plots='linceiver.exp_adaptive:adaptive_plots')
+
+# %% ../nbs/11_exp_adaptive.ipynb #d8d0076a
+def choose_input(cell:dict, # a final cell: its `choose` names the fixed model's tuning rows, fields lr and input
+                 rows:list[dict], # the rows done so far
+                ) -> dict: # the cell at the best (input, learning rate), its adapter taking the input's options
+    "The input and learning rate its fixed model's tuning rows score best on validation (`choose_on_validation`)."
+    chosen = choose_on_validation({**cell, 'choose': {k: v for k, v in cell['choose'].items() if k != 'by'}}, rows)
+    chosen['adapter'] = {**cell['adapter'], **INPUTS[chosen['overrides'].pop('input')]}  # not a training override
+    chosen['choose'] = cell['choose']
+    return chosen
 
 # %% ../nbs/11_exp_adaptive.ipynb #a7c45d17
 class ScaledLogits(nn.Module):
@@ -203,7 +221,8 @@ def adaptive_summary(rows:list[dict], # rows of an adaptive_rank results.csv
     for s in summary_rows(rows, by=('model', 'dataset', 'gates', 'budget')):
         group = [r for r in rows if r['model'] == s['model']]
         s.update(hard_k=_mean_json(group, 'hard_k'), soft_k=_mean_json(group, 'soft_k'), converged=converged_text(group),
-                 chosen_lr=sorted({r['chosen_lr'] for r in group if r.get('chosen_lr')}))
+                 chosen_lr=sorted({r['chosen_lr'] for r in group if r.get('chosen_lr')}),
+                 chosen_input=sorted({r['chosen_input'] for r in group if r.get('chosen_input')}))
         out.append(s)
     fixed = {s['dataset']: s for s in out if s['gates'] == 'none'}
     for s in out:
@@ -233,6 +252,7 @@ def adaptive_table(rows:list[dict], # rows of an adaptive_rank results.csv
         pm = lambda c, *fmt: mean_pm(s.get(f'{c}_mean'), s.get(f'{c}_std'), *fmt)
         out.append({
             'model': s['model'], 'seeds': s['n_seeds'], 'lr (validation)': ', '.join(f"{lr:g}" for lr in s['chosen_lr']) or '—',
+            'input (validation)': ', '.join(s.get('chosen_input', [])) or 'pixels',
             'validation %': pm('val_accuracy'), 'pruned validation %': pm('val_accuracy_pruned'),
             'test %': pm('accuracy'), 'pruned test %': pm('accuracy_pruned'), 'converged': s['converged'],
             'pruned vs fixed, test (points)': verdict_text(s['vs_fixed']) if 'vs_fixed' in s else '—',
