@@ -293,7 +293,7 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
               in MODALITY_LEVERS.items() for seed in seeds]  # after the settings, a lever's cells together: at all's rate
     cells += [cell('final', 'all+chosen', 'linceiver', None, seed, choose=dict(  # appended (a grown plan resumes):
         by='linceiver.exp_fed:choose_sharing', rate=choose('all')['choose'],     # each modality's sharing, chosen on
-        where=dict(phase='final', setting=list(SHARING)))) for seed in seeds]    # validation after all and all+encoders
+        where=dict(phase='final', setting=list(SHARING)))) for seed in seeds]    # validation after SHARING's settings
     return Experiment(name='modalities', cells=cells, key=('phase', 'setting', 'lr', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', plots='linceiver.exp_fed:modality_plots',
                       about=dict(preset='multimodal', groups=groups, **s, tuning_seed=seeds[0],
