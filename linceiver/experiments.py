@@ -331,10 +331,10 @@ def git_commit(path:str|Path|None=None, # a file or folder inside the checkout; 
     return head.stdout.strip() + ('+dirty' if dirty else '')
 
 # %% ../nbs/08_experiments.ipynb #47450d9d
-def _plan(experiment:Experiment, precision:str) -> dict:
-    "What must match for a folder to be resumed."
+def _plan(experiment:Experiment, precision:str, seeds:tuple) -> dict:
+    "What must match for a folder to be resumed (its finished cells: `_changed`)."
     return json.loads(json.dumps(dict(name=experiment.name, scale=experiment.about.get('scale'), precision=precision,
-                                      key=list(experiment.key), cells=experiment.cells)))
+                                      seeds=list(seeds), key=list(experiment.key), cells=experiment.cells)))
 
 # %% ../nbs/08_experiments.ipynb #f43d64e7
 def write_results(folder:Path, # the results folder
@@ -388,20 +388,28 @@ def _run_cell(run_cell:str, cell:dict, device:str, precision:str, threads:int) -
     return load_entry(run_cell)(cell, torch.device(device), precision)
 
 # %% ../nbs/08_experiments.ipynb #bfc8c9e0
-def _grows(saved:dict, plan:dict) -> bool:
-    "Whether `plan` is the saved plan with cells appended: everything else, and every saved cell, unchanged."
-    head = {**plan, 'cells': plan['cells'][:len(saved['cells'] or [])]}
-    return saved == head and len(plan['cells']) > len(saved['cells'] or [])
+def _changed(saved:dict, # the plan a folder's experiment.json records (`_plan_of`)
+             plan:dict, # the plan of this run (`_plan`)
+             done:set[str], # the `cell_id`s of the cells the folder holds results for
+            ) -> str|None: # what differs, in words; None: the plan may resume the folder
+    """What keeps `plan` from resuming a folder: another experiment, scale, precision, key or seeds, or a finished cell
+    that the plan changes or drops. Cells not yet run may change, be added or go (a plan grows or is mended mid-run)."""
+    for k in plan:
+        if k != 'cells' and saved.get(k) != plan[k]: return f"its {k} is {saved.get(k)!r}, not {plan[k]!r}"
+    old, new = ({cell_id(c, plan['key']): c for c in p['cells'] or []} for p in (saved, plan))
+    for i in sorted(done):
+        if new.get(i) != old.get(i): return f"this plan {'drops' if i not in new else 'changes'} its finished cell {i}"
+    return None
 
 # %% ../nbs/08_experiments.ipynb #c0f2d7d4
 def _open_folder(out:str|Path|None, experiment:Experiment, plan:dict, command:str) -> tuple[Path, bool, bool]:
     "The results folder: (folder, created by this call, resumed)."
     if out is not None and (Path(out) / 'experiment.json').exists():
         saved = read_json(Path(out) / 'experiment.json')
-        if _plan_of(saved) != plan and not _grows(_plan_of(saved), plan):
+        done = {cell_id(r, plan['key']) for r in load_results(out)}
+        if why := _changed(_plan_of(saved), plan, done):
             raise ValueError(f"{out} holds a run of {saved.get('name')!r} at scale {saved.get('scale')!r} with a "
-                             f"different config (cells, seeds or precision); results are never mixed: "
-                             "choose another --out")
+                             f"different config ({why}); results are never mixed: choose another --out")
         return Path(out), False, True
     folder, created = claim_results_folder(out, f"{experiment.name}-{experiment.about.get('scale')}", command)
     return folder, created, False
@@ -409,7 +417,7 @@ def _open_folder(out:str|Path|None, experiment:Experiment, plan:dict, command:st
 # %% ../nbs/08_experiments.ipynb #e90ed331
 def _plan_of(record:dict) -> dict:
     return dict(name=record.get('name'), scale=record.get('scale'), precision=record.get('precision'),
-                key=record.get('key'), cells=record.get('cells'))
+                seeds=record.get('seeds'), key=record.get('key'), cells=record.get('cells'))
 
 # %% ../nbs/08_experiments.ipynb #13ead607
 def run_experiment(name:str, # a key of EXPERIMENTS
@@ -429,7 +437,7 @@ def run_experiment(name:str, # a key of EXPERIMENTS
     dev = resolve_device(device)
     experiment = get_experiment(name, scale, seeds)
     experiment.about['scale'] = scale
-    plan = _plan(experiment, precision)
+    plan = _plan(experiment, precision, parse_seeds(seeds))
     folder, created, resumed = _open_folder(out, experiment, plan, command)
     threads = max(1, _cores() // jobs)
     record_path = folder / 'experiment.json'
