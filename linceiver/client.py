@@ -4,7 +4,7 @@
 
 # %% ../nbs/04b_client.ipynb #5b465a30
 from __future__ import annotations
-import contextlib, itertools, math, statistics, zlib
+import contextlib, fnmatch, itertools, math, statistics, zlib
 from dataclasses import dataclass, replace
 from typing import Callable
 import torch
@@ -15,7 +15,7 @@ from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effect
 from .perceiver import (PerceiverConfig, PerceiverIO, SharedLatentPerceiver, check_number, train_step,
                                  resolve_device, precision_context, adamw)
 from .split import shared_state, load_shared_state
-from .server import FedConfig, Update, check_group_average
+from .server import FedConfig, Update, check_group_average, GROUP_PARTS
 
 # %% auto #0
 __all__ = ['Examples', 'ClientSpec', 'Client', 'local_train', 'evaluate', 'finetune', 'ala_mix', 'evaluate_clients',
@@ -172,6 +172,8 @@ class ClientSpec:
                                    # rounds, levers) is made on it, never on `test`; None: none
     group_average: tuple|None = None  # the parts its group also averages (GROUP_PARTS: 'encoder', 'stack_mlp', …),
                                    # for this group alone; None: the federation's `group_average`
+    group_complement: bool|None = None  # its stack MLPs take a learned share of the cross-group ones (`FedConfig.
+                                   # group_complement`), for this group alone; None: the federation's
 
     def __post_init__(self):
         self.group = self.group or self.modality
@@ -183,6 +185,8 @@ class ClientSpec:
                                  f"got [{int(y.min())}, {int(y.max())}]")
         if self.group_average is not None:
             self.group_average = check_group_average(self.group_average, f"client {self.name!r}: ")
+        if self.group_complement not in (None, True, False):
+            raise ValueError(f"client {self.name!r}: group_complement must be true or false, got {self.group_complement!r}")
         for name in ('k', 'target_k'): check_number(f"client {self.name!r}: {name}", getattr(self, name), low=1,
                                                     none_ok=True)
 
@@ -247,8 +251,13 @@ class Client:
         if self.group_parts and cfg.privacy.on:  # as FedConfig refuses the federation's own
             raise ValueError(f"client {spec.name!r}: group_average={list(self.group_parts)} would send group parts "
                              "unclipped and unnoised: leave it empty under [privacy]")
+        self.group_complement = cfg.group_complement if spec.group_complement is None else spec.group_complement
+        if self.group_complement and 'stack_mlp' not in self.group_parts:
+            raise ValueError(f"client {spec.name!r}: group_complement adds a share of the cross-group stack MLPs to its "
+                             "group's, but its group does not average them: put 'stack_mlp' in its group_average")
         self.cfg, self.pruned_from = cfg, None  # the gate values a prune started from (`prune_to_target`)
         self.mixing = None  # `receive='ala'`: the weight each received tensor got the last time (`ala_mix`)
+        self.complement = None  # `group_complement`: the share of each cross-group MLP tensor it took the last time
         self.optimizer = self.new_optimizer()
         self.generator = torch.Generator().manual_seed(self.seed)  # batch order
         self.rounds_trained = 0  # seeds the round's other randomness (rank-gate noise), so a resumed run matches
@@ -299,6 +308,15 @@ class Client:
         if own: self.mixing = ala_mix(self, own, cfg)
         if cfg.shared_moments == 'reset':
             for p in self.sent_parameters(): self.optimizer.state.pop(p, None)
+
+    def take_group(self, part:dict[str, Tensor], # its group's average of the parts it averages (`group_part`)
+                  ):
+        """Load its group's averaged parts over the global state it holds. `group_complement`: its stack MLPs become its
+        group's plus a learned share of the cross-group ones, group + w·(all − group) (`ala_mix` from w = 0)."""
+        gated = ({k for k in part if fnmatch.fnmatchcase(k, GROUP_PARTS['stack_mlp'])} if self.group_complement
+                 else set())
+        self.model.load_state_dict({k: v for k, v in part.items() if k not in gated}, strict=False)
+        if gated: self.complement = ala_mix(self, {k: part[k].to(self.device) for k in gated}, self.cfg, start=0.)
 
     def checkpoint(self) -> dict:
         "Everything needed to continue this client: model, optimizer, batch generator, rounds trained."
@@ -484,11 +502,12 @@ def finetune(client:Client, cfg:FedConfig) -> dict:
 def ala_mix(client:Client, # it holds the received state now; its own trained values are in `own`
             own:dict[str, Tensor], # parameter name -> its value before it received
             cfg:FedConfig, # ala_batches, ala_lr, batch_size
+            start:float=1., # every w's value before it learns (FedALA's: 1, the received state)
            ) -> dict[str, float]: # parameter name -> the weight its received value got
     "Set each received tensor to own + w·(received − own), w ∈ [0, 1] learnt on a few of the client's training batches."
     params = dict(client.model.named_parameters())
     received = {n: params[n].detach().clone() for n in own}
-    weights = {n: torch.ones((), device=client.device, requires_grad=True) for n in own}
+    weights = {n: torch.full((), float(start), device=client.device, requires_grad=True) for n in own}
     mixed = lambda: {n: own[n] + weights[n] * (received[n] - own[n]) for n in own}
     optimizer = torch.optim.Adam(weights.values(), lr=cfg.ala_lr)
     order = torch.Generator().manual_seed(client.seed * 1_000 + client.rounds_trained)  # its own draw of batches
@@ -529,6 +548,8 @@ def evaluate_clients(specs:list[ClientSpec], evaluator:dict[str, Client], datase
             results[spec.name]['gates_before_prune'] = gates
         if mixing := getattr(evaluator[spec.name], 'mixing', None):  # `receive='ala'`: how much of the average it took
             results[spec.name]['ala_weight'] = round(statistics.fmean(mixing.values()), 4)
+        if complement := getattr(evaluator[spec.name], 'complement', None):  # `group_complement`: its share taken
+            results[spec.name]['complement_weight'] = round(statistics.fmean(complement.values()), 4)
         if spec.val is not None:
             results[spec.name].update({f'val_{k}': v for k, v in evaluate(model, spec.val, precision=precision).items()})
         if not test: continue

@@ -41,11 +41,11 @@ def federation_scores(specs:list, # the federation's clients
     mean = lambda xs: statistics.fmean(xs) if xs else None
     pick = lambda key: [r[key] for r in last.values() if r.get(key) is not None]
     test = {name: r['accuracy'] for name, r in last.items() if r.get('accuracy') is not None}
-    by_group, val_by_group = {}, {}  # a modality's clients: test, and validation (what a per-modality choice reads)
-    for spec in specs:
+    by_group, val_by_group, gated = {}, {}, {}  # a modality's clients: test, validation (what a per-modality choice
+    for spec in specs:                          # reads), and the share of cross-group MLPs taken (`group_complement`)
         if spec.name in test: by_group.setdefault(spec.group, []).append(test[spec.name])
-        if last.get(spec.name, {}).get('val_accuracy') is not None:
-            val_by_group.setdefault(spec.group, []).append(last[spec.name]['val_accuracy'])
+        for key, into in (('val_accuracy', val_by_group), ('complement_weight', gated)):
+            if last.get(spec.name, {}).get(key) is not None: into.setdefault(spec.group, []).append(last[spec.name][key])
     curve = [r['mean_val_accuracy'] for r in rounds if r.get('mean_val_accuracy') is not None]
     losses = [mean([t['train_loss'] for t in r['train'].values() if 'train_loss' in t]) for r in rounds]
     return {'val_mean_accuracy': mean(pick('val_accuracy')), 'mean_accuracy': mean(list(test.values())),
@@ -53,6 +53,7 @@ def federation_scores(specs:list, # the federation's clients
             'test_set_accuracy': mean(pick('dataset_accuracy')),
             **{f'{group}_accuracy': statistics.fmean(values) for group, values in by_group.items()},
             **{f'{group}_val_accuracy': statistics.fmean(values) for group, values in val_by_group.items()},
+            **{f'{group}_complement_weight': statistics.fmean(values) for group, values in gated.items()},
             'val_gain_last_fifth': plateau_gain(curve), 'converged': converged(curve),
             'bytes_per_round': mean([r['bytes_up'] + r['bytes_down'] for r in rounds]) or 0,
             'rounds': len(rounds), 'clients': len(specs),
@@ -226,16 +227,18 @@ def twenty_clients(scale:str, # 'quick' | 'full' (no reduced scale fits the 2-co
                             anchor="PFLlib reports each method's best test round; this plan, the final round")
 
 # %% ../nbs/12_exp_federated.ipynb #2f5111ff
+SCOPED = ['adapter', 'encoder', 'stack_mlp']  # FedCola's scoping: a modality averages these among its own clients
 MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  # per-modality encoder averaging
                    'all+equal': dict(weight_cap=1.0),  # no client counts more than the median client in the average
-                   'all+attention': dict(group_average=['adapter', 'encoder', 'stack_mlp'])}  # FedCola's scoping
-SHARING = {'all': [], **{s: MODALITY_LEVERS[s]['group_average'] for s in ('all+encoders', 'all+attention')}}  # per
-                                                # setting, what a modality's clients average among themselves
+                   'all+attention': dict(group_average=SCOPED),  # only the stack's attention across modalities
+                   'all+gated': dict(group_average=SCOPED, group_complement=True)}  # and a learned share of the rest
+SHARING = {'all': dict(group_average=[]), **{s: MODALITY_LEVERS[s] for s in ('all+encoders', 'all+attention', 'all+gated')}}
+# per setting, what a modality's clients average among themselves (a [[clients]] table's keys)
 
 # %% ../nbs/12_exp_federated.ipynb #cb2d2936
 def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rate's choice (`rate`) and the rows to compare
                    rows:list[dict], # the rows done so far
-                  ) -> dict: # the cell at all's rate, each table with the group_average its modality chose
+                  ) -> dict: # the cell at all's rate, each table with the sharing its modality chose
     """Per modality, the sharing (a `SHARING` setting) under which its own clients' mean validation accuracy was highest,
     over every seed of that setting's final cells; the learning rate as `all` chose it."""
     chosen = choose_on_validation({**cell, 'choose': cell['choose']['rate']}, rows)
@@ -247,7 +250,7 @@ def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rat
             raise ValueError(f"no {metric} in the final rows of {' or '.join(s for s in scores if not scores[s])}: "
                              "they run first in the plan (rerun the same command)")
         picks[table['name']] = max(SHARING, key=lambda s: statistics.fmean(scores[s]))  # the first on a tie
-        table['group_average'] = SHARING[picks[table['name']]]
+        table.update(SHARING[picks[table['name']]])
     chosen['chosen_sharing'] = ', '.join(f"{g}: {s}" for g, s in picks.items())
     return chosen
 

@@ -223,14 +223,15 @@ def _own_parts(clients:list[Client]) -> dict[str, dict]:
 def _average_groups(clients:list[Client], own:dict[str, dict], accepted:list[str]) -> tuple[int, int]:
     """Average within each group the parts its accepted clients hold (`own`); every member receives its group's. A
     member of a group that no accepted client sent for keeps its own (a `stack_mlp` the global load overwrote is put
-    back). Bytes down and up."""
+    back); one that did takes its group's (`Client.take_group`). Bytes down and up."""
     by_name = {c.name: c for c in clients}
     averaged, received = average_groups([(by_name[n].spec.group, part, len(by_name[n].spec.train))
                                          for n, part in own.items() if n in accepted])
     sent = 0
     for name, part in own.items():
         if (average := averaged.get(by_name[name].spec.group)) is not None: sent += state_bytes(average)
-        by_name[name].model.load_state_dict(part if average is None else average, strict=False)
+        if average is None: by_name[name].model.load_state_dict(part, strict=False)
+        else: by_name[name].take_group(average)
     return sent, received
 
 # %% ../nbs/04c_fedavg.ipynb #e8f79e35

@@ -89,6 +89,8 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'group_average': (lambda v: isinstance(v, list) and set(v) <= set(GROUP_PARTS),
                       f"a list of {', '.join(map(repr, GROUP_PARTS))}: the parts this table's clients also average "
                       "among themselves (for this group alone; [federation] group_average for every group)"),
+    'group_complement': (lambda v: isinstance(v, bool), "true or false: whether this table's clients take a learned share "
+                         "of the cross-group stack MLPs (with 'stack_mlp' in its group_average)"),
 }
 
 VAL_FRACTION = 0.1  # each client's validation share of its training data, where a table does not set its own
@@ -106,6 +108,8 @@ def fed_config_from_tables(federation:dict, # the [federation] table
     try: privacy_cfg = PrivacyConfig(**(privacy or {}))
     except (TypeError, ValueError) as e: raise ValueError(f"[privacy]: {e}") from None
     if 'privacy' in federation: raise ValueError("[federation]: privacy is a table of its own: [privacy]")
+    optional = {f.name for f in fields(FedConfig) if 'None' in str(f.type)}  # TOML has no null: "none" turns them off
+    federation = {k: None if k in optional and v == 'none' else v for k, v in federation.items()}
     try: return FedConfig(**federation, model=model_cfg, privacy=privacy_cfg)
     except (TypeError, ValueError) as e: raise ValueError(f"[federation]: {e}") from None
 
@@ -449,6 +453,7 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                                     make_adapter, data.num_classes, data.modality, group=group,
                                     class_names=data.classes, dataset_test=None if pooled else data.test,
                                     k=table.get('k'), target_k=target, group_average=table.get('group_average'),
+                                    group_complement=table.get('group_complement'),
                                     val=source.subset(val_idx) if len(val_idx) else None))
     return specs, cfg
 

@@ -257,8 +257,8 @@ def node_evaluate(run:FlowerRun, partition:int, round_:int,
                       load_node_client(run, partition, 'end', round_ - 1))
     own = group_part(client.model.state_dict(), client.group_parts) if client.group_parts else None
     client.receive(_keyed(client, state), cfg); client.version = round_
-    if group is not None or own is not None:  # its group's average; none sent: its own (a `stack_mlp` put back)
-        client.model.load_state_dict(own if group is None else group, strict=False)
+    if group is not None: client.take_group(group)  # its group's average
+    elif own is not None: client.model.load_state_dict(own, strict=False)  # none sent: its own (a `stack_mlp` put back)
     finetuned = finetune(client, cfg) if last and cfg.finetune_epochs else {}
     if last: client.prune_to_target()  # one not asked to train in the last round is pruned here (else a no-op)
     result = evaluate_clients([client.spec], {client.name: client}, dataset_tests=last, precision=cfg.precision,

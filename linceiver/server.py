@@ -54,7 +54,7 @@ def check_group_average(parts, # a group_average setting: a list of GROUP_PARTS'
     if 'stack_mlp' in parts and bound is not None:  # its norm would count the group's offset from the cross-group MLPs
         raise ValueError(f"{where}group_average with 'stack_mlp' starts a client from its group's MLPs, but an update is "
                          f"measured from the cross-group stack, so update_norm_bound={bound:g} would clip or reject it "
-                         "for its group's offset: set update_norm_bound = none")
+                         "for its group's offset: set update_norm_bound = \"none\" (None in Python)")
     return tuple(parts)
 
 # %% ../nbs/04a_server.ipynb #53f19588
@@ -97,6 +97,10 @@ class FedConfig:
                                      # (choices are made on validation) | 'never' (a tuning run)
     shared_moments: str = 'keep'     # AdamW moments of received (averaged) parameters: 'keep' | 'reset' every round
     group_average: tuple = ()        # parts also averaged within a group (GROUP_PARTS): 'encoder', 'stack_mlp', …
+    group_complement: bool = False   # with a 'stack_mlp' group: a client's stack MLPs are its group's average plus a
+                                     # learned share of the cross-group one, group + w·(all − group), one w in [0, 1]
+                                     # per tensor, from 0 (`ala_mix`: ala_batches, ala_lr) — FedCola's gated
+                                     # complement from the other modalities
     update_norm_bound: float|None = 3.0  # an update's norm |state - global| may be at most this multiple of the
                                          # round's median update norm; None: no bound
     update_norm_action: str = 'clip' # a longer update is 'clip'ped back to the bound (direction kept) or 'reject'ed
@@ -143,7 +147,9 @@ class FedConfig:
         check_number('ala_batches', self.ala_batches, low=1)
         check_number('ala_lr', self.ala_lr, integer=False, low=0, low_open=True)
         check_choice('receive', self.receive, ('replace', 'ala'))
-        if not isinstance(self.alternate, bool): raise ValueError(f"alternate must be true or false, got {self.alternate!r}")
+        for name in ('alternate', 'group_complement'):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         check_choice('test_rounds', self.test_rounds, ('every', 'last', 'never'))
         check_choice('lr_schedule', self.lr_schedule, ('constant', 'cosine'))
         for name in ('update_norm_bound', 'weight_cap'):
