@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, statistics, time
 from dataclasses import replace
+from typing import Callable
 import torch
 from matplotlib.figure import Figure
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
@@ -13,7 +14,7 @@ from .experiments import (Experiment, summary_rows, preset_at_scale, official_te
                                    converged_text, matches, mean_curve, tuning_rows,
                                    choose_on_validation, settled)
 from .federations import build_federation, load_federation_config
-from .client import majority_baseline
+from .client import majority_baseline, local_train
 from .fedavg import run_federation
 from .server import FedConfig, noise_for_epsilon
 
@@ -65,6 +66,7 @@ def federation_scores(specs:list, # the federation's clients
 def run_federation_cell(cell:dict, # config (a federation config dict), method (or algorithm), overrides, seed
                         device='cpu', # where the clients train
                         precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+                        local_train_fn:Callable=local_train, # one client's round (`run_federation`'s; 12b's attacks)
                        ) -> tuple[list, FedConfig, list[dict], dict, float]: # clients, config, rounds, last scores, seconds
     "Build the federation a cell describes and run its method on it: what an experiment's row is made from."
     specs, cfg = build_federation(cell['config'], seed=cell['seed'])
@@ -78,7 +80,7 @@ def run_federation_cell(cell:dict, # config (a federation config dict), method (
     start = time.perf_counter()
     if algorithm is None: last, rounds = majority_baseline(specs), []
     else:
-        rounds = run_federation(specs, cfg, algorithm, progress=False)['rounds']
+        rounds = run_federation(specs, cfg, algorithm, local_train_fn=local_train_fn, progress=False)['rounds']
         last = rounds[-1]['clients']
     return specs, cfg, rounds, last, time.perf_counter() - start
 
@@ -128,7 +130,7 @@ MOMENTS = dict(fedavg=('keep', 'reset'))  # FedAvg: a client's AdamW moments kep
 NO_DEFENCES = dict(update_norm_bound=None, weight_cap=None)  # robust aggregation is off for every method alike
 
 # %% ../nbs/12_exp_federated.ipynb #507445cf
-def _ten_client_config(settings:dict, partition:str, compress_first:bool=True) -> dict:
+def ten_client_config(settings:dict, partition:str, compress_first:bool=True) -> dict:
     "The federation config of one partition: the fmnist preset, its one table re-cut, validation held out."
     config = preset_at_scale('fmnist', settings)
     table = config['clients'][0]
@@ -150,7 +152,7 @@ def _private_cells(s:dict, # the scale's settings
     def one(phase, method, seed, epsilon, clip=None):
         c = cell(phase, p, method, seed, variant=f"eps{epsilon:g}" + ('' if clip is None else f"-clip{clip:g}"),
                  epsilon=epsilon, clip=clip)
-        c['config'] = _ten_client_config(s, p)  # compress_first, as every other final cell
+        c['config'] = ten_client_config(s, p)  # compress_first, as every other final cell
         c['overrides'].update({'privacy.noise': noise_for_epsilon(epsilon, s['rounds']), 'privacy.seed': seed,
                                **({} if clip is None else {'privacy.clip': clip})})
         if phase == 'tune': c.update(choose(p, DP_METHODS[method]))
@@ -170,7 +172,7 @@ def _federation_plan(name:str, # the experiment's name
     cell = lambda phase, partition, method, seed, lr=None, moments=None, variant='compress_first', **more: dict(
         phase=phase, partition=partition, method=method, variant=variant, lr=lr, moments=moments, seed=seed,
         test_set=phase == 'final' and s['test_set'],
-        config=_ten_client_config(s, partition, variant == 'compress_first'),
+        config=ten_client_config(s, partition, variant == 'compress_first'),
         overrides=dict(NO_DEFENCES, test_rounds='last' if phase == 'final' else 'never',
                        **({} if lr is None else dict(lr=lr)), **({} if moments is None else dict(shared_moments=moments))),
         **more)
@@ -232,8 +234,8 @@ MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  
                    'all+equal': dict(weight_cap=1.0),  # no client counts more than the median client in the average
                    'all+attention': dict(group_average=SCOPED),  # only the stack's attention across modalities
                    'all+gated': dict(group_average=SCOPED, group_complement=True)}  # and a learned share of the rest
-SHARING = {'all': dict(group_average=[]), **{s: MODALITY_LEVERS[s] for s in ('all+encoders', 'all+attention', 'all+gated')}}
-# per setting, what a modality's clients average among themselves (a [[clients]] table's keys)
+SHARING = {'all': dict(group_average=[]),  # per setting, what a modality's clients average among themselves (the
+           **{s: MODALITY_LEVERS[s] for s in ('all+encoders', 'all+attention', 'all+gated')}}  # [[clients]] keys)
 
 # %% ../nbs/12_exp_federated.ipynb #cb2d2936
 def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rate's choice (`rate`) and the rows to compare
@@ -408,7 +410,7 @@ def scheme_goals(rows:list[dict]) -> list[dict]:
         def goal(text, result, ok, *others):  # the noise rule's verdict, settled once every run compared converged
             runs = [r for r in final if r['partition'] == p and r['method'] in (pick, *others)]
             verdict = 'met' if result['verdict'] in ok else 'undecided' if result['verdict'] == 'undecided' else 'not met'
-            flat = converged_text(runs)
+            flat = converged_text(runs, 'runs')
             goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}",
                               measured=verdict_text(result) + ('' if flat in ('yes', '—') else f"; {flat} among them"),
                               verdict=settled(verdict, runs)))
@@ -613,7 +615,7 @@ def modality_goals(rows:list[dict], # rows of a modalities results.csv
     count = lambda verdicts: sum(r['verdict'] in verdicts for r in result.values())
     measured = '; '.join(f"{g} {verdict_text(r)}" for g, r in result.items())
     compared = [r for r in rows if r['setting'] in (together, *(f'alone:{g}' for g in groups))]
-    flat = converged_text(compared)
+    flat = converged_text(compared, 'runs')
     return [dict(goal=f'{together}: no modality worse than alone', measured=measured, verdict=settled(
                  'not met' if count(('worse',)) else 'met' if count(('better', 'tie')) == len(groups) else 'undecided',
                  compared)),

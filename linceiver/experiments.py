@@ -36,7 +36,7 @@ EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function
                'lengths': 'linceiver.exp_lengths:lengths',
                'adaptive_rank': 'linceiver.exp_adaptive:adaptive_rank',
                'ten_clients': 'linceiver.exp_fed:ten_clients', 'twenty_clients': 'linceiver.exp_fed:twenty_clients',
-               'modalities': 'linceiver.exp_fed:modalities',
+               'modalities': 'linceiver.exp_fed:modalities', 'attacks': 'linceiver.exp_attacks:attacks',
                'tiers': 'linceiver.exp_tiers:tiers'}
 
 # %% ../nbs/08_experiments.ipynb #9ce96410
@@ -612,11 +612,12 @@ def final_rows(rows:list[dict]) -> list[dict]:
 
 # %% ../nbs/08_experiments.ipynb #8b705e02
 def converged_text(group:list[dict], # one method's rows, one per seed, with a `converged` column
+                   unit:str='seeds', # what a row is: 'runs' where several methods' rows are pooled
                   ) -> str:
     "'yes', or 'not converged (n of m seeds)', or '—' where no run has a curve (an untrained baseline)."
     flags = [r.get('converged') for r in group if r.get('converged') is not None]
     if not flags: return '—'
-    return 'yes' if all(flags) else f"not converged ({flags.count(False)} of {len(flags)} seeds)"
+    return 'yes' if all(flags) else f"not converged ({flags.count(False)} of {len(flags)} {unit})"
 
 def settled(verdict:str, # a goal's verdict: 'met', 'not met', 'undecided'
             rows:list[dict], # every run the goal compares (each with a `converged` column)

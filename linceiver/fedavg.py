@@ -22,8 +22,8 @@ from .runs import (explore, write_csv, write_atomic, lock_run_folder, check_run_
                             load_checkpoint, content_digest, read_json)
 
 # %% auto #0
-__all__ = ['ALGORITHMS', 'applicable_algorithms', 'run_round', 'run_federation', 'data_digests', 'load_history', 'summarize',
-           'compare', 'plot_history', 'explore_histories']
+__all__ = ['ALGORITHMS', 'DEFENCES', 'ATTACKS', 'applicable_algorithms', 'run_round', 'run_federation', 'data_digests',
+           'load_history', 'attacking', 'summarize', 'compare', 'plot_history', 'explore_histories']
 
 # %% ../nbs/04c_fedavg.ipynb #964900bf
 ALGORITHMS = ('linceiver', 'local', 'fedavg', 'fedper', 'fedrep', 'centralized')
@@ -310,6 +310,32 @@ def restore_run(out_dir:Path, clients:list[Client], algorithm:str, cfg:FedConfig
 def load_history(out_dir:str|Path) -> dict:
     "The history a run wrote to `out_dir`."
     return read_json(Path(out_dir) / 'history.json')
+
+# %% ../nbs/04c_fedavg.ipynb #d3e5fcfa
+def attacking(attacks:dict[str, str], # client name -> 'add' | 'scale' | 'claim' | 'sign_flip'
+              factor:float=1e3, # c: the constant added, or the factor the update is scaled by
+             ) -> Callable:
+    "A local_train_fn under which the named clients attack: each trains honestly, then alters what it sends."
+    def train(client, cfg):
+        start = client.state_to_send()  # the global state it just received
+        update = local_train(client, cfg)
+        attack = attacks.get(client.name)
+        if attack is None: return update
+        if attack == 'claim': return replace(update, num_examples=10**9)
+        sent = update.state
+        alter = dict(add=lambda k: sent[k] + factor, scale=lambda k: start[k] + factor * (sent[k] - start[k]),
+                     sign_flip=lambda k: start[k] - (sent[k] - start[k]))[attack]
+        return replace(update, state={k: alter(k) if v.is_floating_point() else v for k, v in sent.items()})
+    return train
+
+# %% ../nbs/04c_fedavg.ipynb #57f58433
+DEFENCES = {  # the robustness table's defences, as FedConfig settings over the defaults
+            'plain FedAvg': dict(update_norm_bound=None, weight_cap=None),
+            'defaults: clip + cap': dict(),
+            'reject + cap': dict(update_norm_action='reject'),
+            'median': dict(aggregator='median', update_norm_bound=None, weight_cap=None),
+            'trimmed mean': dict(aggregator='trimmed_mean', update_norm_bound=None, weight_cap=None)}
+ATTACKS = ('add', 'scale', 'claim', 'sign_flip')  # what `attacking` does
 
 # %% ../nbs/04c_fedavg.ipynb #f0bc6386
 def summarize(history:dict) -> dict:
