@@ -54,6 +54,10 @@ def cases(tmp:Path):
         fl('--federation', toml('dtmf', dataset='dtmf', clients=dict(options='{ duration = -1.0 }')), *QUICK)
     deep = tmp / 'deep.toml'; deep.write_text('a = ' + '[' * 2000 + ']' * 2000)
     yield 'configs', 'TOML nested 2,000 levels deep', 'error', fl('--federation', str(deep), *QUICK)
+    yield 'configs', 'TOML update_norm_bound = "none" (a valid way to turn it off)', 'ok', \
+        fl('--federation', toml('none', federation=dict(update_norm_bound='"none"')), *QUICK)
+    yield 'configs', "TOML group_complement = true without 'stack_mlp'", 'error', \
+        fl('--federation', toml('complement', federation=dict(group_complement='true')), *QUICK)
     yield 'configs', 'linceiver_bench --batch_size 0', 'error', lambda: (*run(['linceiver_bench', '--batch_size', '0']), False)
     broken = tmp / 'broken.toml'; broken.write_text('[federation\nrounds = 1')
     yield 'configs', 'TOML syntax error', 'error', fl('--federation', str(broken), *QUICK)
