@@ -4,9 +4,9 @@
 
 # %% ../nbs/12b_exp_attacks.ipynb #f446b131
 from __future__ import annotations
-import json, statistics, time
+import statistics, time
 from matplotlib.figure import Figure
-from .experiments import Experiment, final_rows, converged_text, paired_diffs, paired_verdict, verdict_text, mean_pm, summary_rows
+from .experiments import Experiment, final_rows, paired_diffs, paired_verdict, verdict_text, mean_pm
 from .fedavg import attacking, ATTACKS, DEFENCES
 from .exp_fed import run_federation_cell, federation_scores, ten_client_config
 
@@ -54,8 +54,7 @@ def attacks(scale:str, # 'quick' | 'reduced'
     config = ten_client_config(s, 'iid')
     cell = lambda phase, defence, attack, attackers, seed, lr=None, **more: dict(
         phase=phase, method='linceiver', defence=defence, attack=attack, attackers=attackers, lr=lr, seed=seed,
-        factor=s['factor'],
-        config=config, overrides=dict(DEFENCES[defence], test_rounds='last' if phase == 'final' else 'never',
+        factor=s['factor'], config=config, overrides=dict(DEFENCES[defence], test_rounds='last' if phase == 'final' else 'never',
                                       **({} if lr is None else dict(lr=lr))), test_set=False, **more)
     choose = dict(choose=dict(where=dict(phase='tune'), fields=dict(lr='lr'), metric='val_mean_accuracy'))
     tune = [cell('tune', 'defaults: clip + cap', 'none', 0, seeds[0], lr) for lr in s['lrs']]
@@ -83,11 +82,13 @@ def attack_table(rows:list[dict], # rows of an attacks results.csv
     for defence in dict.fromkeys(r['defence'] for r in final):
         mine = [r for r in final if r['defence'] == defence]
         clean = [r['honest_accuracy'] for r in mine if r['attack'] == 'none']
-        row = {'defence': defence, 'no attack %': mean_pm(statistics.fmean(clean), statistics.stdev(clean) if len(clean) > 1 else None) if clean else '—'}
+        spread = statistics.stdev(clean) if len(clean) > 1 else None
+        row = {'defence': defence, 'no attack %': mean_pm(statistics.fmean(clean), spread) if clean else '—'}
         for attack, n in settings:
             runs = [r for r in mine if (r['attack'], r['attackers']) == (attack, n)]
             if not runs: continue
-            diff = paired_verdict(paired_diffs(mine, dict(attack=attack, attackers=n), dict(attack='none'), 'honest_accuracy'))
+            diff = paired_verdict(paired_diffs(mine, dict(attack=attack, attackers=n), dict(attack='none'),
+                                               'honest_accuracy'))
             stopped = sum(bool(r.get('stopped')) for r in runs)
             row[f"{attack} ({n})"] = verdict_text(diff) + (f"; stopped {stopped} of {len(runs)}" if stopped else '')
         out.append(row)
