@@ -9,17 +9,19 @@ from dataclasses import replace
 from typing import Callable
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
                                    converged_text, matches, mean_curve, tuning_rows,
-                                   choose_on_validation, settled)
+                                   choose_on_validation, settled, verdict_plot)
 from .federations import build_federation, load_federation_config
 from .client import majority_baseline, local_train
 from .fedavg import run_federation
 from .server import FedConfig, noise_for_epsilon
 
 # %% auto #0
-__all__ = ['ten_clients', 'choose_sharing', 'modalities', 'fed_table', 'ten_client_plots', 'modality_table', 'modality_goals']
+__all__ = ['ten_clients', 'choose_sharing', 'modalities', 'fed_table', 'ten_client_plots', 'ten_client_differences',
+           'modality_differences', 'modality_table', 'modality_goals']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig settings it adds)
@@ -506,10 +508,10 @@ def _plain_log_ticks(ax):
 
 # %% ../nbs/12_exp_federated.ipynb #cb99765e
 def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
-    "Per partition: each method's validation and training-loss curves (mean over seeds), and its test accuracy (dots)."
+    """Per partition: each method's validation and training-loss curves (mean over seeds), and its test accuracy (dots);
+    and `ten_client_differences`."""
     rows = [r for r in rows if r['method'] not in DP_METHODS]  # one curve per method: DP's, per ε, are `privacy_table`'s
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
     partitions = list(dict.fromkeys(r['partition'] for r in rows))
     methods = list(dict.fromkeys(r['method'] for r in rows))
     from matplotlib import colormaps
@@ -549,11 +551,52 @@ def ten_client_plots(rows:list[dict]) -> dict[str, Figure]:
         for ax in axes[:, j]: ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=colours[m], marker='o', label=m) for m in methods]
     fig.legend(handles=handles, loc='outside upper center', ncol=min(len(methods), 8), fontsize=8)
-    return {'accuracy': fig}
+    return {'accuracy': fig, 'differences': ten_client_differences(rows)}
+
+# %% ../nbs/12_exp_federated.ipynb #893cf0fc
+def _best_two_curves(ax, rows:list[dict], by:str, title:str):
+    "The validation curves (mean over seeds) of the two `by` values final validation ranks highest, local-only dashed."
+    val = {r[by]: r['val_mean_accuracy_mean'] for r in summary_rows(final_rows(rows), by=(by,))
+           if r.get('val_mean_accuracy_mean') is not None and r[by] != 'local'}
+    for name in sorted(val, key=lambda n: -val[n])[:2] + ['local']:  # the first on a tie
+        if curve := mean_curve(rows, {by: name}):
+            ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], ls='--' if name == 'local' else '-',
+                    color='gray' if name == 'local' else None, label=name if name == 'local' else
+                    f"{name} ({100 * val[name]:.2f} % final validation)")
+    ax.set(title=title, xlabel='round', ylabel='validation, mean of clients (%)')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if ax.lines: ax.legend(fontsize=8)
+    else: ax.text(0.5, 0.5, 'no final cells yet', transform=ax.transAxes, ha='center', color='gray')
+    ax.grid(alpha=0.3)
+
+# %% ../nbs/12_exp_federated.ipynb #b1001392
+def ten_client_differences(rows:list[dict], # rows of a ten_clients results.csv
+                          ) -> Figure: # per partition: two panels of paired differences, one of curves
+    """Issue 23's figure, per partition: every method's test accuracy as a paired difference to local-only and to the
+    best whole-model baseline on validation (the noise rule's picture), and the validation curves of the two methods
+    validation ranks highest, beside local-only's."""
+    final = [r for r in final_rows(rows) if r['method'] not in (*DP_METHODS, 'majority')]
+    partitions = list(dict.fromkeys(r['partition'] for r in final)) or ['(none)']
+    picks = _picks(rows)
+    fig = Figure(figsize=(max(5 * len(partitions), 6), 10), layout='constrained')
+    axes = fig.subplots(3, len(partitions), squeeze=False, height_ratios=(3, 3, 2.6))
+    for j, p in enumerate(partitions):
+        here = [r for r in final if r['partition'] == p]
+        methods = list(dict.fromkeys(r['method'] for r in here))
+        for ax, ref in zip(axes[:2, j], ('local', picks.get(p, (None, None))[1])):
+            if ref not in methods:
+                ax.text(0.5, 0.5, f"no {ref or 'baseline'} cells yet", transform=ax.transAxes, ha='center', color='gray')
+                continue
+            verdict_plot(ax, {m: paired_diffs(here, dict(method=m), dict(method=ref), 'mean_accuracy')
+                              for m in methods if m != ref})
+            ax.set_title(f"{p}: test accuracy against {ref}", fontsize=10)
+        _best_two_curves(axes[2, j], here, 'method', f"{p}: the best two on validation")
+    return fig
 
 # %% ../nbs/12_exp_federated.ipynb #7f9a9572
 def modality_plots(rows:list[dict]) -> dict[str, Figure]:
-    "Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run reads 'not run'."
+    """Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run reads 'not run';
+    and `modality_differences`."""
     summary = {r['setting']: r for r in summary_rows(final_rows(rows), by=('setting',))}
     groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
     settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS, 'all+chosen') if s == 'alone' or s in summary]
@@ -575,7 +618,29 @@ def modality_plots(rows:list[dict]) -> dict[str, Figure]:
     ax.set_xlim(-0.5 * width - 0.1, len(groups) - 1 + (len(settings) - 0.5) * width + 0.1)
     ax.set_ylabel('mean held-out accuracy (%)'); ax.grid(axis='y', alpha=0.3)
     fig.legend(loc='outside upper center', ncol=len(settings), fontsize=8)
-    return {'accuracy': fig}
+    return {'accuracy': fig, 'differences': modality_differences(rows)}
+
+# %% ../nbs/12_exp_federated.ipynb #5790e9a8
+def modality_differences(rows:list[dict], # rows of a modalities results.csv
+                        ) -> Figure: # per modality: two panels of paired differences; one panel of curves
+    """Issue 23's figure for experiment 4, per modality: each way of federating together (all, each lever, all+chosen)
+    as a paired difference to the modality federated alone and to local-only (the noise rule's picture); below, the
+    validation curves (mean of every client) of the two settings validation ranks highest, beside local-only's."""
+    final = final_rows(rows)
+    settings = list(dict.fromkeys(r['setting'] for r in final))
+    groups = [s.removeprefix('alone:') for s in settings if s.startswith('alone:')] or ['(none)']
+    together = [s for s in settings if s == 'all' or s.startswith('all+')]
+    fig = Figure(figsize=(max(4.6 * len(groups), 6), 9.5), layout='constrained')
+    axes = fig.subplot_mosaic([[f'alone{j}' for j in range(len(groups))], [f'local{j}' for j in range(len(groups))],
+                               ['curves'] * len(groups)], height_ratios=(3, 3, 2.6))
+    for j, g in enumerate(groups):
+        for name, ref in (('alone', f'alone:{g}'), ('local', 'local')):
+            verdict_plot(axes[f'{name}{j}'], {s: paired_diffs(final, dict(setting=s), dict(setting=ref), f'{g}_accuracy')
+                                             for s in together})
+            axes[f'{name}{j}'].set_title(f"{g}: test accuracy against {ref.replace(':', ' ')}", fontsize=10)
+    _best_two_curves(axes['curves'], [r for r in final if r['setting'] in (*together, 'local')], 'setting',
+                     'every client together: the best two settings on validation')
+    return fig
 
 # %% ../nbs/12_exp_federated.ipynb #c102fb72
 def modality_table(rows:list[dict], # rows of a modalities results.csv

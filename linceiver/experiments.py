@@ -26,10 +26,10 @@ from .runs import (explore, write_atomic, claim_results_folder, release_unstarte
                             read_json)
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'classifier_splits',
-           'train_classifier', 'load_results', 'run_experiment', 'summary_rows', 'choose_on_validation',
-           'paired_verdict', 'paired_diffs', 'verdict_text', 'mean_pm', 'final_rows', 'converged_text', 'settled',
-           'mean_curve', 'tuning_rows', 'demo_rows']
+__all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'VERDICT_COLOURS', 'Experiment', 'Recipe', 'plateau_gain', 'converged',
+           'classifier_splits', 'train_classifier', 'load_results', 'run_experiment', 'summary_rows',
+           'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text', 'verdict_plot', 'mean_pm',
+           'final_rows', 'converged_text', 'settled', 'mean_curve', 'tuning_rows', 'demo_rows']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -595,6 +595,32 @@ def verdict_text(result:dict, # `paired_verdict`'s result
     if result['mean'] is None: return '—'
     se = '' if result['se'] is None else f" ± {scale * result['se']:.2f}"
     return f"{scale * result['mean']:+.2f}{se} {result['verdict']}"
+
+# %% ../nbs/08_experiments.ipynb #a0db367e
+VERDICT_COLOURS = dict(better='tab:green', worse='tab:red', tie='tab:gray', undecided='tab:orange')
+
+def verdict_plot(ax, # matplotlib axes to draw on
+                 comparisons:dict[str, list[float]], # label -> per-seed paired differences (ours - theirs), top to bottom
+                 scale:float=100, # 100: differences in points
+                 tie_margin:float=TIE_MARGIN, # the rule's tie margin (drawn as the shaded band)
+                ) -> dict[str, dict]: # label -> `paired_verdict`'s result, as drawn
+    "The noise rule as a picture: each mean paired difference ± 2 standard errors, coloured and labelled by its verdict."
+    results = {label: paired_verdict(diffs, tie_margin) for label, diffs in comparisons.items()}
+    ax.axvspan(-scale * tie_margin, scale * tie_margin, color='0.92', zorder=0, label='tie band')
+    ax.axvline(0, color='0.5', lw=0.8, zorder=1)
+    for i, (label, r) in enumerate(results.items()):
+        if r['mean'] is None:  # no seed on both sides: said, not drawn
+            ax.text(0, i, 'not run', ha='center', va='center', color='gray', fontsize=8, style='italic'); continue
+        half = 2 * scale * (r['se'] or 0)
+        ax.errorbar(scale * r['mean'], i, xerr=half, fmt='o', capsize=3, color=VERDICT_COLOURS[r['verdict']])
+        ax.annotate(f" {r['verdict']}", (scale * r['mean'] + half, i), va='center', fontsize=8,
+                    color=VERDICT_COLOURS[r['verdict']])
+    ax.set_yticks(range(len(results)), list(results))
+    ax.set_ylim(len(results) - 0.5, -0.5)  # the first comparison on top
+    ax.margins(x=0.15)  # room for the verdicts' words
+    ax.set_xlabel('paired difference (points; ± 2 SE)' if scale == 100 else 'paired difference (± 2 SE)')
+    ax.grid(axis='x', alpha=0.3)
+    return results
 
 # %% ../nbs/08_experiments.ipynb #bff29a95
 def mean_pm(mean:float|None, # the mean over seeds; None: no value
