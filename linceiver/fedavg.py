@@ -128,7 +128,8 @@ def run_round(round_:int, # 1, 2, ...
                              "run_round a dict as `server` (run_federation keeps and checkpoints one)")
         global_state = global_state if new_state is None else server_step(global_state, new_state, server, cfg)
     require_enough(len(accepted), cfg, round_, skipped, rejected)
-    own = _own_parts(clients)  # before the global state lands on a `stack_mlp`
+    own = _own_parts(clients) if algorithm == 'linceiver' else {}  # before the global state lands on a `stack_mlp`;
+    # group averaging is Linceiver FL's: local-only and centralized share nothing, whole-model methods share it all
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
     if own: down, up = _average_groups(clients, own, [u.client for u in accepted]); sent += down; received += up
     finetuned = {}
