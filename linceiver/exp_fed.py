@@ -21,7 +21,7 @@ from .server import FedConfig, noise_for_epsilon
 
 # %% auto #0
 __all__ = ['ten_clients', 'choose_sharing', 'modalities', 'fed_table', 'ten_client_plots', 'ten_client_differences',
-           'modality_differences', 'modality_table', 'modality_goals']
+           'modality_differences', 'modality_table', 'modality_goals', 'federating_pays']
 
 # %% ../nbs/12_exp_federated.ipynb #9fe54200
 METHODS = dict(  # method -> (the algorithm `run_federation` runs, the FedConfig settings it adds)
@@ -688,3 +688,33 @@ def modality_goals(rows:list[dict], # rows of a modalities results.csv
                  measured=f"{count(('better',))} better" + ('' if flat in ('yes', '—') else f"; {flat} among the runs"),
                  verdict=settled('met' if count(('better',)) >= 2 else 'undecided'
                                  if count(('better', 'undecided')) >= 2 else 'not met', compared))]
+
+# %% ../nbs/12_exp_federated.ipynb #c1664c47
+def federating_pays(fed_rows:list[dict], # rows of a ten_clients results.csv ([]: not run)
+                    modal_rows:list[dict], # rows of a modalities results.csv ([]: not run)
+                   ) -> str: # markdown: one sentence per experiment that has the cells it needs
+    "Issue 23's answer, rendered from results: the picked scheme against local-only; each modality together against alone."
+    def said(rows, ours, theirs, metric):
+        difference, verdict = verdict_text(paired_verdict(paired_diffs(rows, ours, theirs, metric))).rsplit(' ', 1)
+        flat = converged_text([r for r in rows if matches(r, ours) or matches(r, theirs)], 'runs')
+        return f"{difference} points, {verdict}" + ('' if flat in ('yes', '—') else f" (provisional: {flat})")
+    sentences, final = [], final_rows(fed_rows)
+    picks = {p: pick for p, (pick, _) in _picks(fed_rows).items()
+             if any(matches(r, dict(partition=p, method='local')) for r in final)}
+    if picks:
+        sentences.append(
+            f"On {final[0]['clients']} Fashion-MNIST clients ({len({r['seed'] for r in final})} seeds, paired by seed), "
+            "Linceiver FL with the sharing scheme that validation picks scores, against local-only training: " +
+            '; '.join(f"{p}, *{SCHEME_NAMES[m]}*: "
+                      f"{said(final, dict(partition=p, method=m), dict(partition=p, method='local'), 'mean_accuracy')}"
+                      for p, m in picks.items()) + '.')
+    final = final_rows(modal_rows)
+    groups = [s.removeprefix('alone:') for s in dict.fromkeys(r['setting'] for r in final) if s.startswith('alone:')]
+    if groups and any(r['setting'] == 'all+chosen' for r in final):
+        sentences.append(
+            "Image, audio and text clients federated together, each modality sharing as its validation chose, against "
+            "each modality federated alone: " + '; '.join(
+                f"{g}: {said(final, dict(setting='all+chosen'), {'setting': f'alone:{g}'}, f'{g}_accuracy')}"
+                for g in groups) + '.')
+    return ' '.join(sentences) or 'Neither experiment has the cells this needs yet.'
+

@@ -261,11 +261,14 @@ def train_classifier(model:nn.Module, # a classifier returning (b, num_classes) 
 def preset_at_scale(preset:str, # a federation preset name
                     settings:dict, # the scale's rounds, local_epochs and train/test_per_client (None: the preset's)
                    ) -> dict: # a federation config dict, the caller's to edit further
-    "A federation preset at an experiment's scale: its rounds and local epochs, and every table's data sizes it sets."
+    """A federation preset at an experiment's scale: its rounds and local epochs, and every table's data sizes it sets.
+    A table's `group_average` (the sharing a preset ships, chosen by experiments 3 and 4) is left out: what a cell
+    averages is the experiment's setting, said in its plan."""
     config = copy.deepcopy(load_federation_config(preset))
     config['federation'].update(rounds=settings['rounds'], local_epochs=settings['local_epochs'])
     for table in config['clients']:
         table.update({k: settings[k] for k in ('train_per_client', 'test_per_client') if settings.get(k) is not None})
+        table.pop('group_average', None)
     return config
 
 # %% ../nbs/08_experiments.ipynb #39c31a10
