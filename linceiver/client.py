@@ -250,7 +250,8 @@ class Client:
             cfg.group_average if spec.group_average is None else spec.group_average, f"client {spec.name!r}: ", cfg.update_norm_bound)
         if self.group_parts and cfg.privacy.on:  # as FedConfig refuses the federation's own
             raise ValueError(f"client {spec.name!r}: group_average={list(self.group_parts)} would send group parts "
-                             "unclipped and unnoised: leave it empty under [privacy]")
+                             "unclipped and unnoised: set group_average = [] in its [[clients]] table under [privacy] (a "
+                             "preset's: copy its TOML from linceiver/presets/)")
         self.group_complement = cfg.group_complement if spec.group_complement is None else spec.group_complement
         if self.group_complement and 'stack_mlp' not in self.group_parts:
             raise ValueError(f"client {spec.name!r}: group_complement adds a share of the cross-group stack MLPs to its "

@@ -56,7 +56,8 @@ def legacy_train(run:FlowerRun, msg:Message, context:Context) -> Message:
                                 state or None, cfg)
     if client.group_parts:  # what `check_secure_aggregation` refuses of the federation, a table's own
         raise ValueError(f"client {client.name!r}: group_average={list(client.group_parts)} would send group parts "
-                         "outside the secure sum: leave its table's group_average out with secure aggregation")
+                         "outside the secure sum: set group_average = [] in its [[clients]] table with secure "
+                         "aggregation (a preset's: copy its TOML from linceiver/presets/)")
     sent = [t.numpy() for t in update.state.values()]
     if (largest := max(float(np.abs(a).max()) for a in sent)) > float(config['secagg-clip']):
         raise ValueError(f"client {client.name!r}: a shared parameter of magnitude {largest:.3g} is outside SecAgg+'s "
