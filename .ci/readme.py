@@ -8,9 +8,11 @@ def readme(nb_path='nbs/index.ipynb') -> str:
         src = ''.join(cell['source']).strip()
         if not src or src.startswith('#| hide'): continue
         if cell['cell_type'] == 'markdown': parts.append(src.replace('](images/', '](nbs/images/'))  # links from the root
-        elif src.startswith('#| echo: false'):  # what it renders, not its code: a sentence computed from results
-            parts += [''.join(o['data']['text/markdown']).strip() for o in cell.get('outputs', [])
-                      if 'text/markdown' in o.get('data', {})]
+        elif '#| echo: false' in src.splitlines():  # what it renders, not its code: a sentence computed from results
+            rendered = [''.join(o['data']['text/markdown']).strip() for o in cell.get('outputs', [])
+                        if 'text/markdown' in o.get('data', {})]
+            if not rendered: sys.exit(f"{nb_path}: an echo: false cell has no markdown output: execute the notebook")
+            parts += rendered
         else: parts.append('```python\n' + src + '\n```')
     return '\n\n'.join(parts) + '\n'
 

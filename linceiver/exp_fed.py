@@ -376,7 +376,7 @@ def _picks(rows:list[dict], # rows of a ten_clients results.csv
           ) -> dict[str, tuple[str, str|None]]: # partition -> (the scheme validation picks, the best baseline)
     "Per partition, the Linceiver FL scheme and the whole-model baseline with the highest mean final validation accuracy."
     summary = {(r['partition'], r['method']): r['val_mean_accuracy_mean']
-               for r in summary_rows(final_rows(rows), by=('partition', 'method'))}
+               for r in summary_rows(final_rows(rows), by=('partition', 'method')) if r['val_mean_accuracy_mean'] is not None}
     best = lambda p, methods: max((m for m in methods if (p, m) in summary), key=lambda m: summary[p, m], default=None)
     return {p: (best(p, SCHEME_NAMES), best(p, ('fedavg', 'fedper', 'fedrep'))) for p, _ in summary
             if best(p, SCHEME_NAMES)}
@@ -593,12 +593,17 @@ def ten_client_differences(rows:list[dict], # rows of a ten_clients results.csv
         _best_two_curves(axes[2, j], here, 'method', f"{p}: the best two on validation")
     return fig
 
+# %% ../nbs/12_exp_federated.ipynb #22a23aac
+def _alone_groups(rows:list[dict]) -> list[str]:
+    "The modalities of experiment 4's rows: those with an `alone:<group>` setting, in the order the rows give them."
+    return [s.removeprefix('alone:') for s in dict.fromkeys(r['setting'] for r in rows) if s.startswith('alone:')]
+
 # %% ../nbs/12_exp_federated.ipynb #7f9a9572
 def modality_plots(rows:list[dict]) -> dict[str, Figure]:
     """Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run reads 'not run';
     and `modality_differences`."""
     summary = {r['setting']: r for r in summary_rows(final_rows(rows), by=('setting',))}
-    groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
+    groups = _alone_groups(rows)
     settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS, 'all+chosen') if s == 'alone' or s in summary]
     fig = Figure(figsize=(max(1.6 + 1.4 * len(groups) * len(settings) / 3, 5), 3.8), layout='constrained')
     ax = fig.subplots()
@@ -628,7 +633,7 @@ def modality_differences(rows:list[dict], # rows of a modalities results.csv
     validation curves (mean of every client) of the two settings validation ranks highest, beside local-only's."""
     final = final_rows(rows)
     settings = list(dict.fromkeys(r['setting'] for r in final))
-    groups = [s.removeprefix('alone:') for s in settings if s.startswith('alone:')] or ['(none)']
+    groups = _alone_groups(final) or ['(none)']
     together = [s for s in settings if s == 'all' or s.startswith('all+')]
     fig = Figure(figsize=(max(4.6 * len(groups), 6), 9.5), layout='constrained')
     axes = fig.subplot_mosaic([[f'alone{j}' for j in range(len(groups))], [f'local{j}' for j in range(len(groups))],
@@ -648,7 +653,7 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
     "Per modality, held-out accuracy (%, mean ± std over seeds) in each setting; the noise rule on all against alone."
     rows = final_rows(rows)
     summary = {r['setting']: r for r in summary_rows(rows, by=('setting',))}
-    groups = [s.removeprefix('alone:') for s in summary if s.startswith('alone:')]
+    groups = _alone_groups(rows)
     out = []
     for g in groups:
         key = f'{g}_accuracy'
@@ -674,7 +679,7 @@ def modality_goals(rows:list[dict], # rows of a modalities results.csv
     compared had not converged (`settled`)."""
     rows = final_rows(rows)
     together = 'all+chosen' if any(r['setting'] == 'all+chosen' for r in rows) else 'all'
-    groups = sorted({r['setting'].removeprefix('alone:') for r in rows if r['setting'].startswith('alone:')})
+    groups = _alone_groups(rows)
     result = {g: paired_verdict(paired_diffs(rows, {'setting': together}, {'setting': f'alone:{g}'}, f'{g}_accuracy'))
               for g in groups}
     count = lambda verdicts: sum(r['verdict'] in verdicts for r in result.values())
@@ -694,22 +699,26 @@ def federating_pays(fed_rows:list[dict], # rows of a ten_clients results.csv ([]
                     modal_rows:list[dict], # rows of a modalities results.csv ([]: not run)
                    ) -> str: # markdown: one sentence per experiment that has the cells it needs
     "Issue 23's answer, rendered from results: the picked scheme against local-only; each modality together against alone."
-    def said(rows, ours, theirs, metric):
-        difference, verdict = verdict_text(paired_verdict(paired_diffs(rows, ours, theirs, metric))).rsplit(' ', 1)
-        flat = converged_text([r for r in rows if matches(r, ours) or matches(r, theirs)], 'runs')
-        return f"{difference} points, {verdict}" + ('' if flat in ('yes', '—') else f" (provisional: {flat})")
+    def said(rows, ours, theirs, metric):  # the mean paired difference ± its SE, and the rule's verdict, settled
+        result = paired_verdict(paired_diffs(rows, ours, theirs, metric))
+        if result['mean'] is None: return 'not run'
+        compared = [r for r in rows if matches(r, ours) or matches(r, theirs)]
+        flat, se = converged_text(compared, 'runs'), '' if result['se'] is None else f" ± {100 * result['se']:.2f}"
+        return (f"{100 * result['mean']:+.2f}{se} points over {result['seeds']} seed{'s' * (result['seeds'] != 1)}, "
+                f"{settled(result['verdict'], compared)}" + ('' if flat in ('yes', '—') else f" ({flat})"))
     sentences, final = [], final_rows(fed_rows)
     picks = {p: pick for p, (pick, _) in _picks(fed_rows).items()
              if any(matches(r, dict(partition=p, method='local')) for r in final)}
     if picks:
         sentences.append(
-            f"On {final[0]['clients']} Fashion-MNIST clients ({len({r['seed'] for r in final})} seeds, paired by seed), "
-            "Linceiver FL with the sharing scheme that validation picks scores, against local-only training: " +
+            f"On {final[0]['clients']} Fashion-MNIST clients, Linceiver FL with the sharing scheme that validation "
+            "picks scores, against local-only training (the mean paired difference ± its standard error; the noise "
+            "rule's verdict, undecided while a run compared was still climbing): " +
             '; '.join(f"{p}, *{SCHEME_NAMES[m]}*: "
                       f"{said(final, dict(partition=p, method=m), dict(partition=p, method='local'), 'mean_accuracy')}"
                       for p, m in picks.items()) + '.')
     final = final_rows(modal_rows)
-    groups = [s.removeprefix('alone:') for s in dict.fromkeys(r['setting'] for r in final) if s.startswith('alone:')]
+    groups = _alone_groups(final)
     if groups and any(r['setting'] == 'all+chosen' for r in final):
         sentences.append(
             "Image, audio and text clients federated together, each modality sharing as its validation chose, against "

@@ -263,8 +263,8 @@ def preset_at_scale(preset:str, # a federation preset name
                    ) -> dict: # a federation config dict, the caller's to edit further
     """A federation preset at an experiment's scale: its rounds and local epochs, and every table's data sizes it sets.
     What a preset ships for users — a table's `group_average` (the sharing experiments 3 and 4 chose) and the server's
-    defences (`update_norm_bound`, `weight_cap`) — is left out: what a cell shares and how it is defended are the
-    experiment's settings, said in its plan."""
+    defences (`update_norm_bound`, `weight_cap`) — is left out, so `FedConfig`'s defaults hold unless the plan's
+    overrides say otherwise: what a cell shares and how it is defended are the experiment's settings."""
     config = copy.deepcopy(load_federation_config(preset))
     config['federation'].update(rounds=settings['rounds'], local_epochs=settings['local_epochs'])
     for key in ('update_norm_bound', 'weight_cap'): config['federation'].pop(key, None)
@@ -618,7 +618,8 @@ def verdict_plot(ax, # matplotlib axes to draw on
             ax.text(0, i, 'not run', ha='center', va='center', color='gray', fontsize=8, style='italic'); continue
         half = 2 * scale * (r['se'] or 0)
         ax.errorbar(scale * r['mean'], i, xerr=half, fmt='o', capsize=3, color=VERDICT_COLOURS[r['verdict']])
-        ax.annotate(f" {r['verdict']}", (scale * r['mean'] + half, i), va='center', fontsize=8,
+        few = '' if r['seeds'] >= NOISE_SEEDS else f" (n={r['seeds']})"  # too few seeds to decide: said
+        ax.annotate(f" {r['verdict']}{few}", (scale * r['mean'] + half, i), va='center', fontsize=8,
                     color=VERDICT_COLOURS[r['verdict']])
     ax.set_yticks(range(len(results)), list(results))
     ax.set_ylim(len(results) - 0.5, -0.5)  # the first comparison on top

@@ -43,6 +43,9 @@ def applicable_algorithms(specs:list[ClientSpec]) -> tuple[str, ...]:
 # %% ../nbs/04c_fedavg.ipynb #165a5e09
 def _build_clients(specs:list[ClientSpec], cfg:FedConfig, algorithm:str) -> tuple[list[Client], dict[str, Client]]:
     "The training clients, and for each spec the client whose model evaluates it."
+    if algorithm != 'linceiver':  # group averaging is Linceiver FL's: local-only and centralized share nothing, and
+        specs = [replace(s, group_average=(), group_complement=False) for s in specs]  # the whole-model methods the
+                                                                                        # encoders already
     if algorithm != 'centralized':
         head_epochs = cfg.head_epochs if algorithm == 'fedrep' else 0
         clients = [Client(s, cfg, i, scope=_SCOPES.get(algorithm, 'shared'), head_epochs=head_epochs)
@@ -128,8 +131,7 @@ def run_round(round_:int, # 1, 2, ...
                              "run_round a dict as `server` (run_federation keeps and checkpoints one)")
         global_state = global_state if new_state is None else server_step(global_state, new_state, server, cfg)
     require_enough(len(accepted), cfg, round_, skipped, rejected)
-    own = _own_parts(clients) if algorithm == 'linceiver' else {}  # before the global state lands on a `stack_mlp`;
-    # group averaging is Linceiver FL's: local-only and centralized share nothing, whole-model methods share it all
+    own = _own_parts(clients)  # before the global state lands on a `stack_mlp`
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
     if own: down, up = _average_groups(clients, own, [u.client for u in accepted]); sent += down; received += up
     finetuned = {}

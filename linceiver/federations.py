@@ -501,6 +501,12 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
     if secure_aggregation:
         from .secagg import check_secure_aggregation  # Flower is imported only when asked for
         check_secure_aggregation(cfg)  # before a folder is claimed
+    grouped = sorted({s.group for s in specs if (cfg.group_average if s.group_average is None else s.group_average)})
+    if grouped and 'linceiver' in algorithms and (cfg.privacy.on or secure_aggregation):  # before a folder, too
+        raise ValueError(f"the clients of {', '.join(grouped)} average parts among themselves (group_average), which "
+                         f"{'differential privacy' if cfg.privacy.on else 'secure aggregation'} cannot protect: set "
+                         "group_average = [] in their [[clients]] tables (a preset's: copy its TOML from "
+                         "linceiver/presets/)")
     record = dict(federation=str(federation), algorithm=algorithm, engine=engine, config=config,
                   resolved=cfg.to_dict(), data_dir=str(data_dir) if data_dir else None, device=device,
                   precision=cfg.precision)
