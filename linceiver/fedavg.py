@@ -43,9 +43,9 @@ def applicable_algorithms(specs:list[ClientSpec]) -> tuple[str, ...]:
 # %% ../nbs/04c_fedavg.ipynb #165a5e09
 def _build_clients(specs:list[ClientSpec], cfg:FedConfig, algorithm:str) -> tuple[list[Client], dict[str, Client]]:
     "The training clients, and for each spec the client whose model evaluates it."
-    if algorithm != 'linceiver':  # group averaging is Linceiver FL's: local-only and centralized share nothing, and
-        specs = [replace(s, group_average=(), group_complement=False) for s in specs]  # the whole-model methods the
-                                                                                        # encoders already
+    # Group averaging is Linceiver FL's: local-only and centralized training share nothing, and FedAvg, FedPer and
+    # FedRep average the encoders anyway.
+    if algorithm != 'linceiver': specs = [replace(s, group_average=(), group_complement=False) for s in specs]
     if algorithm != 'centralized':
         head_epochs = cfg.head_epochs if algorithm == 'fedrep' else 0
         clients = [Client(s, cfg, i, scope=_SCOPES.get(algorithm, 'shared'), head_epochs=head_epochs)
