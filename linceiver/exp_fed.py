@@ -374,7 +374,7 @@ SCHEME_NAMES = dict(linceiver='replace', linceiver_alt='alternate', linceiver_al
 # %% ../nbs/12_exp_federated.ipynb #b78cab58
 def _picks(rows:list[dict], # rows of a ten_clients results.csv
           ) -> dict[str, tuple[str, str|None]]: # partition -> (the scheme validation picks, the best baseline)
-    "Per partition, the Linceiver FL scheme and the whole-model baseline with the highest mean final validation accuracy."
+    "Per partition, the Linceiver FL scheme and the classic baseline with the highest mean final validation accuracy."
     summary = {(r['partition'], r['method']): r['val_mean_accuracy_mean']
                for r in summary_rows(final_rows(rows), by=('partition', 'method')) if r['val_mean_accuracy_mean'] is not None}
     best = lambda p, methods: max((m for m in methods if (p, m) in summary), key=lambda m: summary[p, m], default=None)
@@ -573,7 +573,7 @@ def _best_two_curves(ax, rows:list[dict], by:str, title:str):
 def ten_client_differences(rows:list[dict], # rows of a ten_clients results.csv
                           ) -> Figure: # per partition: two panels of paired differences, one of curves
     """Issue 23's figure, per partition: every method's test accuracy as a paired difference to local-only and to the
-    best whole-model baseline on validation (the noise rule's picture), and the validation curves of the two methods
+    best classic baseline on validation (the noise rule's picture), and the validation curves of the two methods
     validation ranks highest, beside local-only's."""
     final = [r for r in final_rows(rows) if r['method'] not in (*DP_METHODS, 'majority')]
     partitions = list(dict.fromkeys(r['partition'] for r in final)) or ['(none)']
