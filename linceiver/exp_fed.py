@@ -258,6 +258,10 @@ def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rat
     chosen['chosen_sharing'] = ', '.join(f"{g}: {s}" for g, s in picks.items())
     return chosen
 
+def _sharing_of(row:dict) -> dict[str, str]:
+    "An `all+chosen` row's choice, modality -> `SHARING` setting, from the 'g: setting, …' `choose_sharing` records."
+    return dict(pair.split(': ') for pair in row['chosen_sharing'].split(', '))
+
 # %% ../nbs/12_exp_federated.ipynb #30d7a569
 MODALITY_SCALES = dict(  # per scale: rounds, data per client (None: the preset's), the learning-rate grid, the test draw
     quick=dict(rounds=1, local_epochs=1, train_per_client=32, test_per_client=32, max_local_batches=2, test_set=False,
@@ -664,9 +668,8 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
         for lever in (*MODALITY_LEVERS, 'all+chosen'):
             if lever in summary: row[f'{lever} %'] = mean_pm(*cell(lever))
         if 'all+chosen' in summary:
-            chosen = {x['chosen_sharing'] for x in rows if x['setting'] == 'all+chosen' and x.get('chosen_sharing')}
-            row['chosen sharing'] = ', '.join(sorted({dict(p.split(': ') for p in c.split(', ')).get(g, '—')
-                                                      for c in chosen})) or '—'
+            row['chosen sharing'] = ', '.join(sorted({_sharing_of(x).get(g, '—') for x in rows
+                                                      if x['setting'] == 'all+chosen' and x.get('chosen_sharing')})) or '—'
             row['all+chosen − alone (points)'] = verdict_text(paired_verdict(paired_diffs(
                 rows, {'setting': 'all+chosen'}, {'setting': f'alone:{g}'}, key)))
         out.append(row)
