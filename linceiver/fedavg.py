@@ -133,7 +133,8 @@ def run_round(round_:int, # 1, 2, ...
     require_enough(len(accepted), cfg, round_, skipped, rejected)
     own = _own_parts(clients)  # before the global state lands on a `stack_mlp`
     sent += sum(_send(c, global_state, round_, cfg) for c in clients)  # every client evaluates the new global model
-    if own: down, up = _average_groups(clients, own, [u.client for u in accepted]); sent += down; received += up
+    groups = None  # with group averaging, what the server did with the group parts
+    if own: down, up, groups = _average_groups(clients, own, [u.client for u in accepted], cfg); sent += down; received += up
     finetuned = {}
     if last and cfg.finetune_epochs and algorithm == 'centralized':  # each client tunes its own copy of the pool's
         evaluator = _personal_copies(specs, evaluator, cfg)
@@ -147,7 +148,7 @@ def run_round(round_:int, # 1, 2, ...
         trained = [name] if algorithm == 'centralized' else selected
         results[spec.name]['status'] = client_status(name, trained, skipped, rejected)
     check_held_out(round_, results, cfg)
-    record = round_record(round_, selected, accepted, skipped, rejected, results, finetuned, sent, received, start)
+    record = round_record(round_, selected, accepted, skipped, rejected, results, finetuned, sent, received, start, groups)
     if cfg.privacy.on: record['privacy'] = private
     return global_state, record
 
@@ -223,19 +224,20 @@ def _own_parts(clients:list[Client]) -> dict[str, dict]:
     "What each client averages in its group (`Client.group_parts`), taken before the global state is loaded over it."
     return {c.name: group_part(c.model.state_dict(), c.group_parts) for c in clients if c.group_parts}
 
-def _average_groups(clients:list[Client], own:dict[str, dict], accepted:list[str]) -> tuple[int, int]:
-    """Average within each group the parts its accepted clients hold (`own`); every member receives its group's. A
-    member of a group that no accepted client sent for keeps its own (a `stack_mlp` the global load overwrote is put
-    back); one that did takes its group's (`Client.take_group`). Bytes down and up."""
+def _average_groups(clients:list[Client], own:dict[str, dict], accepted:list[str], cfg:FedConfig) -> tuple[int, int, dict]:
+    """Combine within each group the parts its accepted clients hold (`own`), checked as `average_groups` does; every
+    member receives its group's. A member of a group left with no usable part keeps its own (a `stack_mlp` the global
+    load overwrote is put back); one that did takes its group's (`Client.take_group`). Bytes down and up, and the record
+    (None when no accepted client sent a part)."""
     by_name = {c.name: c for c in clients}
-    averaged, received = average_groups([(by_name[n].spec.group, part, len(by_name[n].spec.train))
-                                         for n, part in own.items() if n in accepted])
+    senders = [(n, by_name[n].spec.group, part, len(by_name[n].spec.train)) for n, part in own.items() if n in accepted]
+    averaged, received, record = average_groups(senders, cfg)
     sent = 0
     for name, part in own.items():
         if (average := averaged.get(by_name[name].spec.group)) is not None: sent += state_bytes(average)
         if average is None: by_name[name].model.load_state_dict(part, strict=False)
         else: by_name[name].take_group(average)
-    return sent, received
+    return sent, received, record if senders else None
 
 # %% ../nbs/04c_fedavg.ipynb #e8f79e35
 def _nonfinite(state:dict[str, Tensor], name:str) -> list[str]:

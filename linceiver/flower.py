@@ -424,11 +424,17 @@ def advance(self:LinceiverFedAvg, aggregate:dict[str, Tensor], # the round's agg
 # %% ../nbs/13_flower.ipynb #e377ff55
 @patch
 def _average_groups(self:LinceiverFedAvg, got:dict[str, RecordDict], accepted:list[str]) -> dict[str, dict]:
-    "Each group's parts (its clients' `group_average`) averaged over its accepted senders (`group_average`: the federation's or its table's)."
-    senders = [(self.roster[n]['group'], got[n]['group'].to_torch_state_dict(), int(got[n]['metrics']['train-examples']))
-               for n in self.names if n in accepted and 'group' in got[n]]
-    parts, received = average_groups(senders)
-    self.round['received'] += received
+    """Each group's parts (its clients' `group_average`: the federation's or its table's) combined over its accepted
+    senders as `average_groups` checks and combines them; a record that does not read as arrays is rejected too."""
+    senders, unreadable = [], {}
+    for n in [n for n in self.names if n in accepted and 'group' in got[n]]:
+        try: part = got[n]['group'].to_torch_state_dict()
+        except Exception as e: unreadable[n] = [f"its group record does not read as arrays ({type(e).__name__}: {e})"]; continue
+        senders.append((n, self.roster[n]['group'], part, got[n]['metrics'].get('train-examples')))
+    if not senders and not unreadable: return {}
+    parts, received, record = average_groups(senders, self.cfg)
+    record['rejected'] |= unreadable
+    self.round['received'] += received; self.round['groups'] = record
     return parts
 
 # %% ../nbs/13_flower.ipynb #f1d7a496
@@ -465,7 +471,7 @@ def record_round(self:LinceiverFedAvg,
     self.versions = {name: r['round'] for name in results}
     check_held_out(r['round'], results, self.cfg)
     record = round_record(r['round'], r['selected'], r['accepted'], r['skipped'], r['rejected'], results, finetuned,
-                          r['sent'], r['received'], r['start'])
+                          r['sent'], r['received'], r['start'], r.get('groups'))
     record.update(device=self.history['device'], engine='flower', wire_bytes_down=r['wire_down'],
                   wire_bytes_up=r['wire_up'])
     record.update({key: r[key] for key in ('privacy', 'secure_aggregation') if key in r})  # a private or secure round's

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_server.ipynb #ffec4466
 from __future__ import annotations
-import fnmatch, logging, math, numbers, random, re, statistics, time
+import collections, fnmatch, logging, math, numbers, random, re, statistics, time
 from dataclasses import dataclass, field, asdict, replace
 from typing import Callable
 import numpy as np
@@ -478,13 +478,42 @@ def group_part(state:dict[str, Tensor], # a client's model state
     return {k: v.detach().to('cpu', copy=True) for k, v in state.items() if keep(k)}
 
 # %% ../nbs/04a_server.ipynb #2b8de9da
-def average_groups(parts:list[tuple[str, dict, int]], # (group, part, examples) of every accepted sender
-                  ) -> tuple[dict[str, dict], int]: # each group's averaged part, and the bytes received
-    "Per group, the weighted average of the parts its accepted senders sent."
-    by_group = {}
-    for group, part, examples in parts: by_group.setdefault(group, []).append((part, examples))
-    averaged = {g: weighted_average([p for p, _ in sent], [n for _, n in sent]) for g, sent in by_group.items()}
-    return averaged, sum(state_bytes(p) for _, p, _ in parts)
+def _commonest(parts:list[dict]) -> dict:
+    "The part whose keys, shapes and dtypes most of `parts` share (the first such): what a group's parts are checked against."
+    shape = lambda p: tuple(sorted((k, tuple(v.shape), str(v.dtype)) if isinstance(v, Tensor) else (k, repr(type(v)))
+                                   for k, v in p.items()))
+    counts = collections.Counter(map(shape, parts))
+    return next(p for p in parts if counts[shape(p)] == max(counts.values()))
+
+def average_groups(parts:list[tuple[str, str, dict, int]], # (client, group, part, claimed examples) of every accepted sender
+                   cfg:FedConfig|None=None, # the robust-aggregation options, as for the shared state (None: FedConfig's)
+                  ) -> tuple[dict[str, dict], int, dict]: # each group's combined part, the bytes received, the record
+    """Per group, its accepted senders' parts combined as the shared state is (`aggregate`): a part that is not a state
+    dict of finite tensors shaped like most of its group's, or whose claim of examples is not a positive integer, is
+    rejected with its reasons; the rest are combined by `cfg.aggregator`, the mean weighted by claims capped at
+    `cfg.weight_cap`. The record says which parts were rejected and which weights capped. No update-norm bound: the
+    members of a group need not start a round from one part (`client_init='client'`, a `stack_mlp` group)."""
+    cfg = cfg or FedConfig()
+    by_group, rejected, adjusted, averaged = {}, {}, {}, {}
+    for client, group, part, examples in parts: by_group.setdefault(group, []).append((client, part, examples))
+    for group, sent in by_group.items():
+        reference = _commonest([p for _, p, _ in sent if isinstance(p, dict)] or [{}])
+        kept = []
+        for client, part, examples in sent:
+            if problems := update_problems(part, examples, reference):
+                rejected[client] = problems
+                _logger.warning("group part from %s rejected: %s", client, "; ".join(problems))
+            else: kept.append((client, part, int(examples)))
+        if not kept: continue  # its members keep their own parts
+        states = [p for _, p, _ in kept]
+        if cfg.aggregator == 'median': averaged[group] = coordinate_median(states)
+        elif cfg.aggregator == 'trimmed_mean': averaged[group] = trimmed_mean(states, cfg.trim_fraction)
+        else:
+            weights = cap_weights([n for *_, n in kept], cfg.weight_cap)
+            adjusted |= {c: [f"group weight capped from {n} to {w:g}"] for (c, _, n), w in zip(kept, weights) if w != n}
+            averaged[group] = weighted_average(states, weights)
+    tensors = lambda p: {k: v for k, v in p.items() if isinstance(v, Tensor)} if isinstance(p, dict) else {}
+    return averaged, sum(state_bytes(tensors(p)) for _, _, p, _ in parts), dict(rejected=rejected, adjusted=adjusted)
 
 # %% ../nbs/04a_server.ipynb #d561e690
 def round_summary(results:dict[str, dict], # `evaluate_clients`'s results of one round
@@ -514,9 +543,11 @@ def round_record(round_:int, selected:list[str], accepted:list[Update], skipped:
                  finetuned:dict, # per client, its fine-tuning metrics (last round)
                  sent:int, received:int, # bytes down and up
                  start:float, # `time.perf_counter()` when the round began
+                 groups:dict|None=None, # with group averaging: `average_groups`'s record
                 ) -> dict:
     "The round's history record: the same in every engine (an engine may add entries of its own)."
-    return dict(round=round_, selected=selected, accepted=[u.client for u in accepted], skipped=skipped,
-                rejected=rejected, adjusted={u.client: u.notes for u in accepted if u.notes},
-                train={u.client: u.metrics for u in accepted}, finetuned=finetuned, clients=results,
-                **round_summary(results), bytes_down=sent, bytes_up=received, seconds=time.perf_counter() - start)
+    record = dict(round=round_, selected=selected, accepted=[u.client for u in accepted], skipped=skipped,
+                  rejected=rejected, adjusted={u.client: u.notes for u in accepted if u.notes},
+                  train={u.client: u.metrics for u in accepted}, finetuned=finetuned, clients=results,
+                  **round_summary(results), bytes_down=sent, bytes_up=received, seconds=time.perf_counter() - start)
+    return record if groups is None else record | dict(groups=groups)
