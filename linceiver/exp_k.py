@@ -10,11 +10,12 @@ from pathlib import Path
 from matplotlib.figure import Figure
 import linceiver
 from .experiments import (Experiment, Recipe, load_results, summary_rows, explore_view, paired_diffs,
-                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text, mean_curve)
+                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text, mean_curve,
+                                   settled)
 from .runs import format_table
 
 # %% auto #0
-__all__ = ['k_sweep', 'k_table', 'options_table', 'k_sweep_plots']
+__all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals', 'favoured_projection', 'k_sweep_plots']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
@@ -139,6 +140,40 @@ def options_table(rows:list[dict], # rows of a k_sweep results.csv
                             dict(model='linceiver', k=k, projection='learned')),
                         'vs baseline (points)': verdict(dict(model='perceiver_io'))})
     return out
+
+# %% ../nbs/10_exp_k.ipynb #b2c0b302
+PARAMS_GOAL = 1.02  # issue 24: a Linceiver model at most this multiple of its Perceiver IO baseline's parameters
+
+def options_goals(rows:list[dict], # rows of a k_sweep results.csv
+                 ) -> list[dict]: # per kind of E besides the learned one: goal, measured, verdict
+    "Issue 24's goals per kind of E, over the ranks where it ran: parameters against the baseline, accuracy against learned E."
+    final, goals = final_rows(rows), []
+    base = [r['params'] for r in final if r['model'] == 'perceiver_io']
+    for kind in OPTIONS:
+        ours = [r for r in final if r['model'] == 'linceiver' and r.get('projection') == kind]
+        ks = sorted({r['k'] for r in ours})
+        if not ks or not base: continue
+        ratio = max(r['params'] for r in ours) / base[0]
+        goals.append(dict(goal=f"{kind} E: parameters <= {PARAMS_GOAL}x the baseline's (k = {', '.join(map(str, ks))})",
+                          measured=f"{ratio:.3f}x at most", verdict='met' if ratio <= PARAMS_GOAL else 'not met'))
+        results = {k: paired_verdict(paired_diffs(final, dict(model='linceiver', k=k, projection=kind),
+                                                  dict(model='linceiver', k=k, projection='learned'), 'accuracy'))
+                   for k in ks}
+        found = {result['verdict'] for result in results.values()}
+        verdict = 'not met' if 'worse' in found else 'met' if found <= {'better', 'tie'} else 'undecided'
+        compared = [r for r in final if r['model'] == 'linceiver' and r['k'] in ks and
+                    (r.get('projection') or 'learned') in (kind, 'learned')]
+        goals.append(dict(goal=f"{kind} E: accuracy better than or tied with learned E at each k",
+                          measured='; '.join(f"k={k} {verdict_text(result)}" for k, result in results.items()),
+                          verdict=settled(verdict, compared)))
+    return goals
+
+def favoured_projection(goals:list[dict], # `options_goals`' rows
+                       ) -> str: # the kind of E the presets should use
+    "The first kind of E whose every goal is met (OPTIONS' order: pooled first, the smallest), else 'learned'."
+    met = lambda kind: (mine := [g for g in goals if g['goal'].startswith(f"{kind} E:")]) and \
+                       all(g['verdict'] == 'met' for g in mine)
+    return next((kind for kind in OPTIONS if met(kind)), 'learned')
 
 # %% ../nbs/10_exp_k.ipynb #a7d36ea8
 _COSTS = dict(flops=('train_flops_per_example', 1e6, 'training MFLOP per example', 'log'),  # cost -> (column, unit,
