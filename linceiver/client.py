@@ -14,8 +14,8 @@ from torch.func import functional_call
 from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effective_k, prune
 from .perceiver import (PerceiverConfig, PerceiverIO, SharedLatentPerceiver, check_number, train_step,
                                  resolve_device, precision_context, adamw)
-from .split import shared_state, load_shared_state
-from .server import FedConfig, Update, check_group_average, GROUP_PARTS
+from .split import shared_state, load_shared_state, shared_state_problems
+from .server import FedConfig, Update, check_group_average, refuse_group_parts, GROUP_PARTS, group_part
 
 # %% auto #0
 __all__ = ['Examples', 'ClientSpec', 'Client', 'local_train', 'evaluate', 'finetune', 'ala_mix', 'evaluate_clients',
@@ -248,10 +248,7 @@ class Client:
         if shared is not None: self.model.shared = shared
         self.group_parts = check_group_average(  # what it averages in its group: its table's, else the federation's
             cfg.group_average if spec.group_average is None else spec.group_average, f"client {spec.name!r}: ", cfg.update_norm_bound)
-        if self.group_parts and cfg.privacy.on:  # as FedConfig refuses the federation's own
-            raise ValueError(f"client {spec.name!r}: group_average={list(self.group_parts)} would send group parts "
-                             "unclipped and unnoised: set group_average = [] in its [[clients]] table under [privacy] (a "
-                             "preset's: copy its TOML from linceiver/presets/)")
+        refuse_group_parts(self.group_parts, cfg.privacy.on, who=f"client {spec.name!r}: ")  # as FedConfig does
         self.group_complement = cfg.group_complement if spec.group_complement is None else spec.group_complement
         if self.group_complement and 'stack_mlp' not in self.group_parts:
             raise ValueError(f"client {spec.name!r}: group_complement adds a share of the cross-group stack MLPs to its "
@@ -312,8 +309,11 @@ class Client:
 
     def take_group(self, part:dict[str, Tensor], # its group's average of the parts it averages (`group_part`)
                   ):
-        """Load its group's averaged parts over the global state it holds. `group_complement`: its stack MLPs become its
+        """Load its group's averaged parts over the global state it holds (refused, naming the problems, unless they have
+        the keys, shapes and dtypes of its own). `group_complement`: its stack MLPs become its
         group's plus a learned share of the cross-group ones, group + w·(all − group) (`ala_mix` from w = 0)."""
+        if problems := shared_state_problems(part, group_part(self.model.state_dict(), self.group_parts)):
+            raise ValueError(f"client {self.name!r}: its group's part does not fit its model: " + "; ".join(problems))
         gated = ({k for k in part if fnmatch.fnmatchcase(k, GROUP_PARTS['stack_mlp'])} if self.group_complement
                  else set())
         self.model.load_state_dict({k: v for k, v in part.items() if k not in gated}, strict=False)

@@ -258,9 +258,15 @@ def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rat
     chosen['chosen_sharing'] = ', '.join(f"{g}: {s}" for g, s in picks.items())
     return chosen
 
-def _sharing_of(row:dict) -> dict[str, str]:
+def _sharing_of(recorded:str) -> dict[str, str]:
     "An `all+chosen` row's choice, modality -> `SHARING` setting, from the 'g: setting, …' `choose_sharing` records."
-    return dict(pair.split(': ') for pair in row['chosen_sharing'].split(', '))
+    return dict(pair.split(': ') for pair in recorded.split(', '))
+
+def _chosen_sharing(rows:list[dict]) -> dict[str, str]:
+    "The choice every final `all+chosen` row records: one for every seed (rows that disagree are an error)."
+    choices = {r['chosen_sharing'] for r in final_rows(rows) if r['setting'] == 'all+chosen'}
+    if len(choices) != 1: raise ValueError(f"the all+chosen rows should record one choice of sharing, not {sorted(choices)}")
+    return _sharing_of(choices.pop())
 
 # %% ../nbs/12_exp_federated.ipynb #30d7a569
 MODALITY_SCALES = dict(  # per scale: rounds, data per client (None: the preset's), the learning-rate grid, the test draw
@@ -376,14 +382,23 @@ def fed_goals(rows:list[dict]) -> list[dict]:
 SCHEME_NAMES = dict(linceiver='replace', linceiver_alt='alternate', linceiver_ala='ala', linceiver_enc='+encoders')
 
 # %% ../nbs/12_exp_federated.ipynb #b78cab58
-def _picks(rows:list[dict], # rows of a ten_clients results.csv
-          ) -> dict[str, tuple[str, str|None]]: # partition -> (the scheme validation picks, the best baseline)
-    "Per partition, the Linceiver FL scheme and the classic baseline with the highest mean final validation accuracy."
+BASELINES = ('fedavg', 'fedper', 'fedrep')  # the classic baselines a scheme is held against
+
+def _best_on_validation(rows:list[dict], # rows of a ten_clients results.csv
+                        methods, # the candidates
+                       ) -> dict[str, str]: # partition -> the candidate with the highest mean final validation accuracy
+    "Per partition where one of `methods` has final cells, the one validation ranks highest."
     summary = {(r['partition'], r['method']): r['val_mean_accuracy_mean']
                for r in summary_rows(final_rows(rows), by=('partition', 'method')) if r['val_mean_accuracy_mean'] is not None}
-    best = lambda p, methods: max((m for m in methods if (p, m) in summary), key=lambda m: summary[p, m], default=None)
-    return {p: (best(p, SCHEME_NAMES), best(p, ('fedavg', 'fedper', 'fedrep'))) for p, _ in summary
-            if best(p, SCHEME_NAMES)}
+    best = {p: max((m for m in methods if (p, m) in summary), key=lambda m: summary[p, m], default=None)
+            for p in dict.fromkeys(p for p, _ in summary)}
+    return {p: m for p, m in best.items() if m}
+
+def _picks(rows:list[dict], # rows of a ten_clients results.csv
+          ) -> dict[str, tuple[str, str|None]]: # partition -> (the scheme validation picks, the best baseline)
+    "Per partition with scheme cells, the Linceiver FL scheme and the classic baseline validation ranks highest."
+    baselines = _best_on_validation(rows, BASELINES)
+    return {p: (pick, baselines.get(p)) for p, pick in _best_on_validation(rows, SCHEME_NAMES).items()}
 
 # %% ../nbs/12_exp_federated.ipynb #6033eee7
 def scheme_table(rows:list[dict], # rows of a ten_clients results.csv
@@ -581,13 +596,13 @@ def ten_client_differences(rows:list[dict], # rows of a ten_clients results.csv
     validation ranks highest, beside local-only's."""
     final = [r for r in final_rows(rows) if r['method'] not in (*DP_METHODS, 'majority')]
     partitions = list(dict.fromkeys(r['partition'] for r in final)) or ['(none)']
-    picks = _picks(rows)
+    baselines = _best_on_validation(rows, BASELINES)  # also before any scheme has run
     fig = Figure(figsize=(max(5 * len(partitions), 6), 10), layout='constrained')
     axes = fig.subplots(3, len(partitions), squeeze=False, height_ratios=(3, 3, 2.6))
     for j, p in enumerate(partitions):
         here = [r for r in final if r['partition'] == p]
         methods = list(dict.fromkeys(r['method'] for r in here))
-        for ax, ref in zip(axes[:2, j], ('local', picks.get(p, (None, None))[1])):
+        for ax, ref in zip(axes[:2, j], ('local', baselines.get(p))):
             if ref not in methods:
                 ax.text(0.5, 0.5, f"no {ref or 'baseline'} cells yet", transform=ax.transAxes, ha='center', color='gray')
                 continue
@@ -607,7 +622,7 @@ def modality_plots(rows:list[dict]) -> dict[str, Figure]:
     """Per modality, mean held-out accuracy in each setting (dots, ± std over seeds); a setting not run reads 'not run';
     and `modality_differences`."""
     summary = {r['setting']: r for r in summary_rows(final_rows(rows), by=('setting',))}
-    groups = _alone_groups(rows)
+    groups = _alone_groups(final_rows(rows))
     settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS, 'all+chosen') if s == 'alone' or s in summary]
     fig = Figure(figsize=(max(1.6 + 1.4 * len(groups) * len(settings) / 3, 5), 3.8), layout='constrained')
     ax = fig.subplots()
@@ -668,7 +683,7 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
         for lever in (*MODALITY_LEVERS, 'all+chosen'):
             if lever in summary: row[f'{lever} %'] = mean_pm(*cell(lever))
         if 'all+chosen' in summary:
-            row['chosen sharing'] = ', '.join(sorted({_sharing_of(x).get(g, '—') for x in rows
+            row['chosen sharing'] = ', '.join(sorted({_sharing_of(x['chosen_sharing']).get(g, '—') for x in rows
                                                       if x['setting'] == 'all+chosen' and x.get('chosen_sharing')})) or '—'
             row['all+chosen − alone (points)'] = verdict_text(paired_verdict(paired_diffs(
                 rows, {'setting': 'all+chosen'}, {'setting': f'alone:{g}'}, key)))
@@ -702,13 +717,13 @@ def federating_pays(fed_rows:list[dict], # rows of a ten_clients results.csv ([]
                     modal_rows:list[dict], # rows of a modalities results.csv ([]: not run)
                    ) -> str: # markdown: one sentence per experiment that has the cells it needs
     "Issue 23's answer, rendered from results: the picked scheme against local-only; each modality together against alone."
-    def said(rows, ours, theirs, metric):  # the mean paired difference ± its SE, and the rule's verdict, settled
+    def said(rows, ours, theirs, metric):  # the mean paired difference ± its SE, the rule's verdict, provisional?
         result = paired_verdict(paired_diffs(rows, ours, theirs, metric))
         if result['mean'] is None: return 'not run'
         compared = [r for r in rows if matches(r, ours) or matches(r, theirs)]
         flat, se = converged_text(compared, 'runs'), '' if result['se'] is None else f" ± {100 * result['se']:.2f}"
         return (f"{100 * result['mean']:+.2f}{se} points over {result['seeds']} seed{'s' * (result['seeds'] != 1)}, "
-                f"{settled(result['verdict'], compared)}" + ('' if flat in ('yes', '—') else f" ({flat})"))
+                f"{result['verdict']}" + ('' if flat in ('yes', '—') else f", provisional ({flat})"))
     sentences, final = [], final_rows(fed_rows)
     picks = {p: pick for p, (pick, _) in _picks(fed_rows).items()
              if any(matches(r, dict(partition=p, method='local')) for r in final)}
@@ -716,7 +731,7 @@ def federating_pays(fed_rows:list[dict], # rows of a ten_clients results.csv ([]
         sentences.append(
             f"On {final[0]['clients']} Fashion-MNIST clients, Linceiver FL with the sharing scheme that validation "
             "picks scores, against local-only training (the mean paired difference ± its standard error; the noise "
-            "rule's verdict, undecided while a run compared was still climbing): " +
+            "rule's verdict, provisional where a run compared was still climbing): " +
             '; '.join(f"{p}, *{SCHEME_NAMES[m]}*: "
                       f"{said(final, dict(partition=p, method=m), dict(partition=p, method='local'), 'mean_accuracy')}"
                       for p, m in picks.items()) + '.')

@@ -141,7 +141,7 @@ def options_table(rows:list[dict], # rows of a k_sweep results.csv
                         'vs baseline (points)': verdict(dict(model='perceiver_io'))})
     return out
 
-# %% ../nbs/10_exp_k.ipynb #b2c0b302
+# %% ../nbs/10_exp_k.ipynb #a83b63f7
 PARAMS_GOAL = 1.02  # issue 24: a Linceiver model at most this multiple of its Perceiver IO baseline's parameters
 
 def options_goals(rows:list[dict], # rows of a k_sweep results.csv

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
-from .server import FedConfig, PrivacyConfig, GROUP_PARTS
+from .server import FedConfig, PrivacyConfig, GROUP_PARTS, refuse_group_parts
 from .client import ClientSpec, Examples, check_rank
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, config_key
 from .runs import format_table, write_csv, claim_results_folder, release_unstarted, read_json
@@ -26,7 +26,7 @@ from .datasets import DATASETS, load_dataset
 
 # %% auto #0
 __all__ = ['PRESETS', 'load_federation_config', 'partition', 'partition_summary', 'plot_partition', 'encoder_flops',
-           'build_federation', 'federation_summary', 'federate']
+           'build_federation', 'federation_summary', 'refuse_private_groups', 'federate']
 
 # %% ../nbs/05b_federations.ipynb #cebe27d7
 PRESETS = ('demo', 'fmnist', 'multimodal', 'digits', 'tiers')
@@ -466,6 +466,18 @@ def federation_summary(specs:list[ClientSpec]) -> list[dict]:
                  classes=s.num_classes, n=s.make_adapter().n,
                  **{name: '—' if getattr(s, name) is None else getattr(s, name) for name in ranks}) for s in specs]
 
+# %% ../nbs/05b_federations.ipynb #6d11f906
+def refuse_private_groups(config:dict, # a checked federation config (`load_federation_config`)
+                          cfg:FedConfig, # its resolved settings: the federation's group_average, privacy
+                          secure:bool=False, # secure aggregation is asked for
+                         ):
+    """Refuse DP or SecAgg+ up front where [[clients]] tables average group parts (a table's own `group_average`,
+    else the federation's): `federate` and the Flower ServerApp call it before a results folder is claimed."""
+    grouped = {t.get('name', t['dataset']): parts for t in config['clients']
+               if (parts := cfg.group_average if t.get('group_average') is None else t['group_average'])}
+    refuse_group_parts(sorted({p for parts in grouped.values() for p in parts}), cfg.privacy.on, secure,
+                       who=f"the clients of {', '.join(grouped)}: ", where='their [[clients]] tables')
+
 # %% ../nbs/05b_federations.ipynb #8226a306
 def federate(federation:str='demo', # a preset name or the path of a .toml federation config
              algorithm:str='linceiver', # one of ALGORITHMS, or 'compare' for all that apply
@@ -501,12 +513,7 @@ def federate(federation:str='demo', # a preset name or the path of a .toml feder
     if secure_aggregation:
         from .secagg import check_secure_aggregation  # Flower is imported only when asked for
         check_secure_aggregation(cfg)  # before a folder is claimed
-    grouped = sorted({s.group for s in specs if (cfg.group_average if s.group_average is None else s.group_average)})
-    if grouped and 'linceiver' in algorithms and (cfg.privacy.on or secure_aggregation):  # before a folder, too
-        raise ValueError(f"the clients of {', '.join(grouped)} average parts among themselves (group_average), which "
-                         f"{'differential privacy' if cfg.privacy.on else 'secure aggregation'} cannot protect: set "
-                         "group_average = [] in their [[clients]] tables (a preset's: copy its TOML from "
-                         "linceiver/presets/)")
+    if 'linceiver' in algorithms: refuse_private_groups(config, cfg, secure_aggregation)  # before a folder, too
     record = dict(federation=str(federation), algorithm=algorithm, engine=engine, config=config,
                   resolved=cfg.to_dict(), data_dir=str(data_dir) if data_dir else None, device=device,
                   precision=cfg.precision)

@@ -29,7 +29,7 @@ from .server import (FedConfig, Update, aggregate, server_step, select_clients, 
 from .client import ClientSpec, Client, check_rank, local_train, finetune, evaluate_clients
 from .fedavg import save_run, restore_run
 from .runs import lock_run_folder, write_atomic
-from .federations import load_federation_config, build_federation, fed_config_from_tables
+from .federations import load_federation_config, build_federation, fed_config_from_tables, refuse_private_groups
 
 _logger = logging.getLogger('linceiver.flower')
 
@@ -551,6 +551,7 @@ def server_session(run:FlowerRun, grid:Grid,
     "What both ServerApps open with: the folder locked, the nodes introduced, the strategy on a new or resumed history."
     if not run.out: raise ValueError("a Flower run needs its results folder: set the run config's 'out'")
     cfg, out_dir = run.fed_config(), Path(run.out)
+    refuse_private_groups(load_federation_config(run.federation), cfg, run.secure_aggregation)  # a `flwr run` too
     with lock_run_folder(out_dir, run.resume):
         roster, global_state = introduce_nodes(grid, run.num_clients(), run.timeout)
         history = dict(algorithm='linceiver', engine='flower', config=cfg.to_dict(), seed=cfg.seed,

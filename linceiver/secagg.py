@@ -18,7 +18,7 @@ from flwr.server.compat.legacy_context import LegacyContext
 from flwr.server.strategy import Strategy
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.serverapp import Grid
-from .server import FedConfig, Update, require_enough
+from .server import FedConfig, Update, require_enough, refuse_group_parts
 from .flower import (FlowerRun, LinceiverFedAvg, server_session, node_train, node_evaluate, node_partition,
                               wire_bytes)
 
@@ -31,9 +31,7 @@ def check_secure_aggregation(cfg:FedConfig):
     if cfg.aggregator != 'mean':
         raise ValueError(f"secure aggregation gives the server only the sum of the updates; aggregator={cfg.aggregator!r} "
                          "needs every update: use 'mean'")
-    if cfg.group_average:
-        raise ValueError(f"group_average={list(cfg.group_average)} would send group parts outside the secure sum: "
-                         "leave it empty with secure aggregation")
+    refuse_group_parts(cfg.group_average, False, secure=True, where='[federation]')
     if cfg.privacy.on:
         raise ValueError("differential privacy with secure aggregation needs the client's clip inside the masking, "
                          "which this engine does not build yet: run [privacy] without --secure_aggregation, or "
@@ -54,10 +52,7 @@ def legacy_train(run:FlowerRun, msg:Message, context:Context) -> Message:
     state = parameters_to_ndarrays(fitins.parameters)
     update, client = node_train(run, node_partition(context), int(config['server-round']), int(config['version']),
                                 state or None, cfg)
-    if client.group_parts:  # what `check_secure_aggregation` refuses of the federation, a table's own
-        raise ValueError(f"client {client.name!r}: group_average={list(client.group_parts)} would send group parts "
-                         "outside the secure sum: set group_average = [] in its [[clients]] table with secure "
-                         "aggregation (a preset's: copy its TOML from linceiver/presets/)")
+    refuse_group_parts(client.group_parts, False, secure=True, who=f"client {client.name!r}: ")  # a table's own
     sent = [t.numpy() for t in update.state.values()]
     if (largest := max(float(np.abs(a).max()) for a in sent)) > float(config['secagg-clip']):
         raise ValueError(f"client {client.name!r}: a shared parameter of magnitude {largest:.3g} is outside SecAgg+'s "

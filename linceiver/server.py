@@ -57,6 +57,19 @@ def check_group_average(parts, # a group_average setting: a list of GROUP_PARTS'
                          "for its group's offset: set update_norm_bound = \"none\" (None in Python)")
     return tuple(parts)
 
+def refuse_group_parts(parts, # the parts averaged within a group (a checked group_average setting)
+                       private:bool, # differential privacy is on
+                       secure:bool=False, # secure aggregation is on
+                       who:str='', # whose setting, for the message: '' (the federation's), "client 'x': ", ...
+                       where:str='its [[clients]] table', # where the user sets group_average = [] instead
+                      ):
+    "One clear error where a group would average parts under DP or SecAgg+, which protect the shared state alone."
+    if not parts or not (private or secure): return
+    how = 'unclipped and unnoised, outside differential privacy' if private else 'outside the secure sum'
+    preset = '' if where == '[federation]' else " (a preset's: copy its TOML from linceiver/presets/)"
+    raise ValueError(f"{who}group_average={list(parts)} would send group parts {how}: set group_average = [] in "
+                     f"{where}{preset}")
+
 # %% ../nbs/04a_server.ipynb #53f19588
 @dataclass(kw_only=True)
 class FedConfig:
@@ -170,9 +183,7 @@ class FedConfig:
         if self.privacy.on and self.aggregator != 'mean':
             raise ValueError(f"differential privacy adds its noise to the mean of the clipped updates; aggregator="
                              f"{self.aggregator!r} has no such bound on one client's influence: use 'mean'")
-        if self.privacy.on and self.group_average:
-            raise ValueError(f"group_average={list(self.group_average)} would send group parts unclipped and "
-                             "without noise, outside differential privacy: leave it empty with [privacy]")
+        refuse_group_parts(self.group_average, self.privacy.on, where='[federation]')
         if self.rank_budget and self.model.rank_gate is None:
             raise ValueError(f"rank_budget={self.rank_budget} needs gated projections: set model.rank_gate='budget' "
                              "(or rank_budget=0)")
@@ -317,6 +328,18 @@ def select_clients(names:list[str], cfg:FedConfig, round_:int) -> list[str]:
     return sorted(random.Random(f"{cfg.seed}-{round_}").sample(names, count), key=names.index)
 
 # %% ../nbs/04a_server.ipynb #ccfb06c5
+def combine(states:list[dict[str, Tensor]], # checked states (keys, shapes, dtypes, finite values)
+            claims:list[int], # each state's claimed number of examples
+            cfg:FedConfig, # aggregator, trim_fraction, weight_cap
+           ) -> tuple[dict[str, Tensor], list[float]]: # the combination, and each state's weight in it (its claim
+                                                       # under a median or trimmed mean, which do not weigh)
+    "Combine checked states by `cfg.aggregator`: the weighted mean's weights are the claims capped at `cfg.weight_cap`."
+    if cfg.aggregator == 'median': return coordinate_median(states), list(claims)
+    if cfg.aggregator == 'trimmed_mean': return trimmed_mean(states, cfg.trim_fraction), list(claims)
+    weights = cap_weights(claims, cfg.weight_cap)
+    return weighted_average(states, weights), weights
+
+# %% ../nbs/04a_server.ipynb #75ee38da
 def aggregate(updates:list[Update], # what the clients sent
               global_state:dict, # the current global state: every update is checked against it
               cfg:FedConfig|None=None, # the robust-aggregation options; None: FedConfig's defaults
@@ -338,13 +361,10 @@ def aggregate(updates:list[Update], # what the clients sent
     accepted, too_long = bound_updates(checked, global_state, cfg.update_norm_bound, cfg.update_norm_action)
     rejected.update(too_long)
     if not accepted: return None, accepted, rejected
-    states = [u.state for u in accepted]
-    if cfg.aggregator == 'median': return coordinate_median(states), accepted, rejected
-    if cfg.aggregator == 'trimmed_mean': return trimmed_mean(states, cfg.trim_fraction), accepted, rejected
-    weights = cap_weights([u.num_examples for u in accepted], cfg.weight_cap)
+    combined, weights = combine([u.state for u in accepted], [u.num_examples for u in accepted], cfg)
     capped = lambda u, w: replace(u, notes=u.notes + [f"weight capped from {u.num_examples} to {w:g}"])
     accepted = [u if w == u.num_examples else capped(u, w) for u, w in zip(accepted, weights)]
-    return weighted_average(states, weights), accepted, rejected
+    return combined, accepted, rejected
 
 # %% ../nbs/04a_server.ipynb #f663051c
 _ADAM_BETA2, _ADAM_TAU = 0.99, 1e-3  # FedAdam's second-moment decay and adaptivity (Reddi et al. 2021)
@@ -478,40 +498,38 @@ def group_part(state:dict[str, Tensor], # a client's model state
     return {k: v.detach().to('cpu', copy=True) for k, v in state.items() if keep(k)}
 
 # %% ../nbs/04a_server.ipynb #2b8de9da
-def _commonest(parts:list[dict]) -> dict:
-    "The part whose keys, shapes and dtypes most of `parts` share (the first such): what a group's parts are checked against."
-    shape = lambda p: tuple(sorted((k, tuple(v.shape), str(v.dtype)) if isinstance(v, Tensor) else (k, repr(type(v)))
-                                   for k, v in p.items()))
-    counts = collections.Counter(map(shape, parts))
-    return next(p for p in parts if counts[shape(p)] == max(counts.values()))
+def _majority(parts:list) -> dict|None:
+    """The part whose keys, shapes and dtypes more than half of the dicts of tensors among `parts` share, or None: what
+    a group's parts are checked against. Without a majority no part can be told right, so none is."""
+    shape = lambda p: tuple(sorted((k, tuple(v.shape), str(v.dtype)) for k, v in p.items()))
+    fit = [p for p in parts if isinstance(p, dict) and all(isinstance(v, Tensor) for v in p.values())]
+    counts = collections.Counter(map(shape, fit))
+    return next((p for p in fit if 2 * counts[shape(p)] > len(fit)), None)
 
 def average_groups(parts:list[tuple[str, str, dict, int]], # (client, group, part, claimed examples) of every accepted sender
                    cfg:FedConfig|None=None, # the robust-aggregation options, as for the shared state (None: FedConfig's)
                   ) -> tuple[dict[str, dict], int, dict]: # each group's combined part, the bytes received, the record
-    """Per group, its accepted senders' parts combined as the shared state is (`aggregate`): a part that is not a state
-    dict of finite tensors shaped like most of its group's, or whose claim of examples is not a positive integer, is
-    rejected with its reasons; the rest are combined by `cfg.aggregator`, the mean weighted by claims capped at
-    `cfg.weight_cap`. The record says which parts were rejected and which weights capped. No update-norm bound: the
-    members of a group need not start a round from one part (`client_init='client'`, a `stack_mlp` group)."""
+    """Per group, its accepted senders' parts checked and combined as the shared state is (`aggregate`): a part that is
+    not a state dict of finite tensors with the keys, shapes and dtypes of most of its group's parts, or whose claim of
+    examples is not a positive integer, is rejected with its reasons (where no shape has a majority, every part is);
+    the rest are combined by `combine`. The record says which parts were rejected and which weights capped. No
+    update-norm bound: a group's members need not start a round from one part (`client_init='client'`, `stack_mlp`)."""
     cfg = cfg or FedConfig()
     by_group, rejected, adjusted, averaged = {}, {}, {}, {}
     for client, group, part, examples in parts: by_group.setdefault(group, []).append((client, part, examples))
     for group, sent in by_group.items():
-        reference = _commonest([p for _, p, _ in sent if isinstance(p, dict)] or [{}])
+        reference = _majority([p for _, p, _ in sent])
         kept = []
         for client, part, examples in sent:
-            if problems := update_problems(part, examples, reference):
+            problems = (update_problems(part, examples, reference) if reference is not None else
+                        [f"no keys, shapes and dtypes are shared by most of group {group!r}'s {len(sent)} parts"])
+            if problems:
                 rejected[client] = problems
                 _logger.warning("group part from %s rejected: %s", client, "; ".join(problems))
             else: kept.append((client, part, int(examples)))
         if not kept: continue  # its members keep their own parts
-        states = [p for _, p, _ in kept]
-        if cfg.aggregator == 'median': averaged[group] = coordinate_median(states)
-        elif cfg.aggregator == 'trimmed_mean': averaged[group] = trimmed_mean(states, cfg.trim_fraction)
-        else:
-            weights = cap_weights([n for *_, n in kept], cfg.weight_cap)
-            adjusted |= {c: [f"group weight capped from {n} to {w:g}"] for (c, _, n), w in zip(kept, weights) if w != n}
-            averaged[group] = weighted_average(states, weights)
+        averaged[group], weights = combine([p for _, p, _ in kept], [n for *_, n in kept], cfg)
+        adjusted |= {c: [f"group weight capped from {n} to {w:g}"] for (c, _, n), w in zip(kept, weights) if w != n}
     tensors = lambda p: {k: v for k, v in p.items() if isinstance(v, Tensor)} if isinstance(p, dict) else {}
     return averaged, sum(state_bytes(tensors(p)) for _, _, p, _ in parts), dict(rejected=rejected, adjusted=adjusted)
 
