@@ -621,8 +621,9 @@ def verdict_plot(ax, # matplotlib axes to draw on
         few = '' if r['seeds'] >= NOISE_SEEDS else f" (n={r['seeds']})"  # too few seeds to decide: said
         ax.annotate(f" {r['verdict']}{few}", (scale * r['mean'] + half, i), va='center', fontsize=8,
                     color=VERDICT_COLOURS[r['verdict']])
+    if not results: ax.text(0, 0, 'nothing to compare yet', ha='center', va='center', color='gray', fontsize=8)
     ax.set_yticks(range(len(results)), list(results))
-    ax.set_ylim(len(results) - 0.5, -0.5)  # the first comparison on top
+    ax.set_ylim(max(len(results), 1) - 0.5, -0.5)  # the first comparison on top
     ax.margins(x=0.15)  # room for the verdicts' words
     ax.set_xlabel('paired difference (points; ± 2 SE)' if scale == 100 else 'paired difference (± 2 SE)')
     ax.grid(axis='x', alpha=0.3)
