@@ -63,7 +63,8 @@ def k_sweep(scale:str, # 'quick' | 'reduced' | 'full'
     cell = lambda phase, name, k, kind, seed, lr=None, **more: dict(
         phase=phase, model=name, k=k, projection=kind, lr=lr, seed=seed, dataset='fashion_mnist', adapter=adapter,
         recipe=recipe, overrides={} if lr is None else dict(lr=lr),
-        model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer',
+        model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer',  # the baseline's
+                                                                    # full attention has no rank: its k is unused
                           projection=kind or 'learned'), **more)
     tune = [cell('tune', *m, seeds[0], lr) for m in models for lr in settings['lrs']]
     final = [cell('final', name, k, kind, seed, choose=dict(where=dict(phase='tune', model=name, k=k, projection=kind),
