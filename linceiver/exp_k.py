@@ -19,7 +19,14 @@ __all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals'
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
-OPTIONS = ('pooled', 'positional')  # the kinds of E besides the learned one (00), trained at a scale's `option_ks`
+OPTIONS = ('pooled', 'positional', 'pooled-grid', 'positional-grid')  # the kinds of E besides the learned one (00),
+                                                                       # trained at a scale's `option_ks`; '-grid':
+                                                                       # over the image's 2-D grid (projection_grid)
+
+def projection_config(kind:str|None) -> dict:
+    "The `PerceiverConfig` fields of a kind of E as the sweep names it ('pooled-grid': pooled, over the image's grid)."
+    if kind is None or not kind.endswith('-grid'): return dict(projection=kind or 'learned')
+    return dict(projection=kind.removesuffix('-grid'), projection_grid=True)  # only then: the earlier cells' configs stand
 
 # %% ../nbs/10_exp_k.ipynb #baa614af
 def read_preset(name:str) -> dict:
@@ -65,7 +72,7 @@ def k_sweep(scale:str, # 'quick' | 'reduced' | 'full'
         recipe=recipe, overrides={} if lr is None else dict(lr=lr),
         model_config=dict(model, k=k or 64, encoder_attention='full' if k is None else 'linformer',  # the baseline's
                                                                     # full attention has no rank: its k is unused
-                          projection=kind or 'learned'), **more)
+                          **projection_config(kind)), **more)
     tune = [cell('tune', *m, seeds[0], lr) for m in models for lr in settings['lrs']]
     final = [cell('final', name, k, kind, seed, choose=dict(where=dict(phase='tune', model=name, k=k, projection=kind),
                                                            fields=dict(lr='lr'), metric='val_accuracy'))
@@ -188,7 +195,8 @@ def plot_accuracy_vs_cost(rows:list[dict], # rows of a k_sweep results.csv
     column, unit, label, scale = _COSTS[cost]
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    colour = dict(learned='tab:blue', pooled='tab:green', positional='tab:purple')
+    colour = {'learned': 'tab:blue', 'pooled': 'tab:green', 'positional': 'tab:purple', 'pooled-grid': 'tab:olive',
+              'positional-grid': 'tab:pink'}
     for r in summary_rows(final_rows(rows), by=MODEL):
         base, x = r['model'] == 'perceiver_io', r[f'{column}_mean'] / unit
         ax.errorbar(x, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'], fmt='s' if base else 'o',

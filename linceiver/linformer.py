@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['LowRankProjection', 'FullAttention', 'LinformerAttention', 'forward_flops']
+__all__ = ['LowRankProjection', 'grid_cells', 'FullAttention', 'LinformerAttention', 'forward_flops']
 
 # %% ../nbs/00_linformer.ipynb #fe1ea485
 class LowRankProjection(nn.Module):
@@ -24,7 +24,9 @@ class LowRankProjection(nn.Module):
                  n:int, # longest input length accepted by a learned E (pooled and positional accept any length)
                  k:int, # rank: number of compressed tokens
                  kind:str='learned', # 'learned' E (n × k) | 'pooled' segment means | 'positional' pooling + phi(t) A
-                 num_bands:int=8, # positional: frequencies B of the position features (2B+1 rows of A)
+                 num_bands:int=8, # positional: frequencies B of the position features (2B+1 rows of A; 4B+2 on a grid)
+                 grid:tuple|None=None, # pooled, positional: an image's token grid (h, w), n = h·w tokens row-major,
+                                       # pooled over rectangles of it; None: runs of the sequence
                 ):
         super().__init__()
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -34,15 +36,20 @@ class LowRankProjection(nn.Module):
         if kind == 'learned':
             if k > n:
                 raise ValueError(f"k must be at most n: k={k} > n={n}; a rank above the input length compresses nothing")
+            if grid is not None: raise ValueError("grid pools a pooled or positional E over an image's token grid; a "
+                                                  "learned E has a row per token already: leave grid unset")
             self.E = nn.Parameter(torch.randn(n, k) / math.sqrt(n))
             return
         self.segments = k  # the pooling segments; pruning keeps some of them (`columns`)
         self.register_buffer('columns', torch.arange(k))
+        self.grid, self.cells = None, None
+        if grid is not None: self.grid, self.cells = tuple(grid), grid_cells(grid, k, n)
         if kind == 'positional':
             if not isinstance(num_bands, int) or num_bands < 1:
                 raise ValueError(f"num_bands must be a positive integer, got {num_bands!r}")
             self.register_buffer('freqs', torch.arange(1., num_bands + 1), persistent=False)
-            self.A = nn.Parameter(torch.zeros(2 * num_bands + 1, k))  # zero: starts as pooling
+            features = (2 * num_bands + 1) * (1 if grid is None else 2)  # per axis: t, and sin, cos of each band
+            self.A = nn.Parameter(torch.zeros(features, k))  # zero: starts as pooling
 
     @property
     def k(self) -> int: return self.E.shape[1] if self.kind == 'learned' else len(self.columns)
@@ -73,6 +80,38 @@ def _pooling_matrix(n:int, columns:Tensor, segments:int, mask:Tensor|None):
     t = (2 * rank / (length - 1).clamp_min(1) - 1).masked_fill(~real, 0.)  # (..., n) in [-1, 1]
     return P, t, real / length.clamp_min(1)  # the last: 1/L on real tokens, 0 on padding
 
+# %% ../nbs/00_linformer.ipynb #23810444
+def grid_cells(grid:tuple, # (h, w): the token grid of an image, row-major
+               k:int, # the compressed tokens: one per rectangle
+               n:int|None=None, # the tokens the projection accepts (must be h·w)
+              ) -> tuple[int, int]: # (gh, gw): rows and columns of rectangles, gh·gw = k
+    "The gh × gw tiling of an h × w grid into k rectangles whose shape is closest to the grid's own."
+    if not (isinstance(grid, (tuple, list)) and len(grid) == 2 and all(isinstance(s, int) and s >= 1 for s in grid)):
+        raise ValueError(f"grid must be (h, w), two positive integers, got {grid!r}")
+    h, w = grid
+    if n is not None and n != h * w: raise ValueError(f"grid {h}x{w} holds {h * w} tokens, but n={n}")
+    tilings = [(gh, k // gh) for gh in range(1, k + 1) if k % gh == 0 and gh <= h and k // gh <= w]
+    if not tilings: raise ValueError(f"k={k} rectangles cannot tile a {h}x{w} grid (k must factor as gh·gw with "
+                                     f"gh <= {h}, gw <= {w})")
+    return min(tilings, key=lambda t: (abs(math.log(t[0] / t[1]) - math.log(h / w)), t[0]))
+
+def _grid_pooling(n:int, grid:tuple, cells:tuple, columns:Tensor, mask:Tensor|None):
+    """P's `columns` for an h × w grid cut into gh × gw rectangles (adaptive average pooling in 2-D): (n, k); each
+    token's position per axis, in [-1, 1]: (n, 2); and 1/n per token. An image has no padding: a mask is refused."""
+    (h, w), (gh, gw) = grid, cells
+    if n != h * w: raise ValueError(f"this projection pools a {h}x{w} grid: inputs of {h * w} tokens, got {n}")
+    if mask is not None: raise ValueError("a projection over an image's grid takes no padding mask")
+    def axis(size, parts, index):  # per axis: is each position inside each column's range? (size, k)
+        start, end = index * size // parts, ((index + 1) * size + parts - 1) // parts
+        r = torch.arange(size, device=columns.device)[:, None]
+        return (r >= start) & (r < end), (end - start)
+    rows, height = axis(h, gh, columns // gw)  # (h, k), (k,)
+    cols, width = axis(w, gw, columns % gw)  # (w, k), (k,)
+    P = (rows[:, None, :] & cols[None, :, :]).reshape(n, -1) / (height * width)  # (n, k)
+    line = lambda size: 2 * torch.arange(size, device=columns.device) / max(size - 1, 1) - 1  # (size,) in [-1, 1]
+    t = torch.stack(torch.meshgrid(line(h), line(w), indexing='ij'), dim=-1).reshape(n, 2)  # (n, 2)
+    return P, t, torch.full((n,), 1 / n, device=columns.device)
+
 # %% ../nbs/00_linformer.ipynb #3a93f24e
 @patch
 def weights(self:LowRankProjection,
@@ -86,10 +125,12 @@ def weights(self:LowRankProjection,
         if n > self.n: raise ValueError(f"input length {n} is longer than this projection's n={self.n}")
         E = self.E[:n]  # (n, k)
         return E if mask is None else E * mask.to(E.dtype)[..., None]  # (b, n, k)
-    P, t, inv_length = _pooling_matrix(n, self.columns, self.segments, mask)
+    if self.grid is None: P, t, inv_length = _pooling_matrix(n, self.columns, self.segments, mask)  # t: (..., n)
+    else: P, t, inv_length = _grid_pooling(n, self.grid, self.cells, self.columns, mask)  # t: (n, 2), per axis
     if self.kind == 'pooled': return P
-    angles = math.pi * t[..., None] * self.freqs  # (..., n, B)
-    phi = torch.cat([t[..., None], angles.sin(), angles.cos()], dim=-1)  # (..., n, 2B+1)
+    t = t if self.grid is not None else t[..., None]  # (..., n, axes)
+    angles = math.pi * t[..., None] * self.freqs  # (..., n, axes, B)
+    phi = torch.cat([t, angles.sin().flatten(-2), angles.cos().flatten(-2)], dim=-1)  # (..., n, axes·(2B+1))
     return P + (phi @ self.A) * inv_length[..., None]  # (..., n, k)
 
 # %% ../nbs/00_linformer.ipynb #e3691185
@@ -160,10 +201,11 @@ class LinformerAttention(FullAttention):
                  head_dim:int|None=None, # width per head; defaults to q_dim // heads
                  share_kv:bool=True, # one projection for keys and values (Linformer key-value sharing)
                  projection:str='learned', # the kind of E: 'learned' | 'pooled' | 'positional' (`LowRankProjection`)
+                 grid:tuple|None=None, # pooled/positional: the context's (h, w) token grid, pooled in 2-D
                 ):
         super().__init__(q_dim=q_dim, kv_dim=kv_dim, heads=heads, head_dim=head_dim)
-        self.proj_k = LowRankProjection(n, k, kind=projection)
-        self.proj_v = None if share_kv else LowRankProjection(n, k, kind=projection)
+        self.proj_k = LowRankProjection(n, k, kind=projection, grid=grid)
+        self.proj_v = None if share_kv else LowRankProjection(n, k, kind=projection, grid=grid)
         self.gate = None  # optional module returning k weights in [0, 1] (see `RankGate`)
 
     @property

@@ -71,6 +71,8 @@ class PerceiverConfig:
     share_kv: bool = True        # one projection for keys and values
     projection: str = 'learned'  # the kind of E in every Linformer attention: 'learned' (n × k, needs k <= n)
                                  # | 'pooled' (segment means, no parameters) | 'positional' (pooling + phi(t) A); see 00
+    projection_grid: bool = False # pooled/positional E of an image encoder: rectangles of its token grid (2-D), not
+                                  # runs of its row-major sequence; sequences (audio, text) pool in 1-D either way
     rank_gate: str|None = None   # None | 'budget' (ours, prunable) | 'published': gates on every Linformer projection
     shared_mode: str = 'data'    # 'data' (ours): the shared latent stack runs on the encoded latents
                                  # | 'published': on the latent array alone, before the encoder (the prototype's split)
@@ -85,7 +87,7 @@ class PerceiverConfig:
         if 'linformer' in (self.latent_attention, self.decoder_attention) and self.latent_k > self.m:
             raise ValueError(f"latent_k must be at most m={self.m} for Linformer latent or decoder attention, "
                              f"got {self.latent_k}")
-        for field in ('share_kv', 'compress_first'):
+        for field in ('share_kv', 'compress_first', 'projection_grid'):
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(f"{field} must be true or false, got {getattr(self, field)!r}")
         for field in ('encoder_attention', 'latent_attention', 'decoder_attention'):
@@ -93,6 +95,9 @@ class PerceiverConfig:
         check_choice('rank_gate', self.rank_gate, (None, 'budget', 'published'))
         check_choice('shared_mode', self.shared_mode, ('data', 'published'))
         check_choice('projection', self.projection, LowRankProjection.kinds)
+        if self.projection_grid and self.projection == 'learned':
+            raise ValueError("projection_grid pools a pooled or positional E over an image's grid; a learned E has a row "
+                             "per token already: set projection = 'pooled' or 'positional', or projection_grid = false")
         if self.d % self.heads: raise ValueError(f"d={self.d} must be divisible by heads={self.heads}")
 
     @property
@@ -104,10 +109,12 @@ class PerceiverConfig:
 # %% ../nbs/02_perceiver_io.ipynb #2b41602f
 def attention(kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, share_kv:bool=True,
               projection:str='learned', # the kind of E of a Linformer attention (`LowRankProjection`)
+              grid:tuple|None=None, # pooled/positional E over an image's (h, w) token grid (`LowRankProjection`)
              ) -> FullAttention:
     "A `FullAttention` (kind 'full') or a `LinformerAttention` compressing up to `n` tokens to `k` (kind 'linformer')."
     if kind == 'full': return FullAttention(q_dim=q_dim, kv_dim=kv_dim, heads=heads)
-    return LinformerAttention(q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv, projection=projection)
+    return LinformerAttention(q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv, projection=projection,
+                              grid=grid)
 
 # %% ../nbs/02_perceiver_io.ipynb #de8a817f
 class MLP(nn.Sequential):
@@ -119,11 +126,11 @@ class MLP(nn.Sequential):
 class CrossAttentionBlock(nn.Module):
     "Queries (b, m, d) read a context (b, n, c): pre-norm attention and MLP, each with a residual."
     def __init__(self, kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, mlp_ratio:int=2,
-                 share_kv:bool=True, projection:str='learned'):
+                 share_kv:bool=True, projection:str='learned', grid:tuple|None=None):
         super().__init__()
         self.norm_q, self.norm_kv = nn.LayerNorm(q_dim), nn.LayerNorm(kv_dim)
         self.attn = attention(kind, q_dim=q_dim, kv_dim=kv_dim, n=n, k=k, heads=heads, share_kv=share_kv,
-                              projection=projection)
+                              projection=projection, grid=grid)
         self.mlp = MLP(q_dim, mlp_ratio)
 
     def forward(self, x:Tensor, context:Tensor, mask:Tensor|None=None) -> Tensor:
@@ -205,9 +212,9 @@ class ImageAdapter(nn.Module):
         if h % patch_size or w % patch_size:
             raise ValueError(f"image size {(h, w)} is not divisible by patch_size={patch_size}")
         self.image_shape, self.patch_size = (channels, h, w), patch_size
-        grid = (h // patch_size, w // patch_size)
-        self.n, self.c = grid[0] * grid[1], c
-        self.register_buffer('pos', fourier_features(grid, num_bands), persistent=False)  # (n, f)
+        self.grid = (h // patch_size, w // patch_size)  # the tokens, row-major: (h, w)
+        self.n, self.c = self.grid[0] * self.grid[1], c
+        self.register_buffer('pos', fourier_features(self.grid, num_bands), persistent=False)  # (n, f)
         self.stem = nn.Sequential(nn.Conv2d(channels, stem_channels, 3, stride=patch_size, padding=1),
                                   nn.GELU()) if stem_channels else None
         self.proj = nn.Linear((stem_channels or channels * patch_size**2) + self.pos.shape[1], c)
@@ -333,9 +340,10 @@ class PerceiverIO(nn.Module):
     def __init__(self, cfg:PerceiverConfig, adapter:nn.Module):
         super().__init__()
         self.cfg, self.adapter = cfg, adapter
+        grid = getattr(adapter, 'grid', None) if cfg.projection_grid else None  # an image's token grid, if asked
         self.encoder = CrossAttentionBlock(cfg.encoder_attention, q_dim=cfg.d, kv_dim=adapter.c, n=adapter.n, k=cfg.k,
                                            heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv,
-                                           projection=cfg.projection)
+                                           projection=cfg.projection, grid=grid)
         self.shared = SharedLatentPerceiver(cfg)
         self.head = PerceiverHead(cfg)
         if cfg.rank_gate: add_rank_gates(self, mode=cfg.rank_gate)
