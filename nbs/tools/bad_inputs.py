@@ -58,6 +58,9 @@ def cases(tmp:Path):
         fl('--federation', toml('none', federation=dict(update_norm_bound='"none"')), *QUICK)
     yield 'configs', "TOML group_complement = true without 'stack_mlp'", 'error', \
         fl('--federation', toml('complement', federation=dict(group_complement='true')), *QUICK)
+    for flags in (['--dp_clip', '1.0'], ['--engine', 'flower', '--secure_aggregation']):  # group parts travel outside both
+        yield 'configs', f"TOML a table's group_average = [\"encoder\"] with {' '.join(flags)}", 'error', \
+            fl('--federation', toml('grouped', clients=dict(group_average='["encoder"]')), *flags, *QUICK)
     yield 'configs', 'linceiver_bench --batch_size 0', 'error', lambda: (*run(['linceiver_bench', '--batch_size', '0']), False)
     broken = tmp / 'broken.toml'; broken.write_text('[federation\nrounds = 1')
     yield 'configs', 'TOML syntax error', 'error', fl('--federation', str(broken), *QUICK)
