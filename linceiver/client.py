@@ -491,12 +491,16 @@ def joint_train(clients:list[Client], cfg:FedConfig) -> list[Update]:
 
 # %% ../nbs/04b_client.ipynb #eafc6a16
 def finetune(client:Client, cfg:FedConfig) -> dict:
-    "`cfg.finetune_epochs` passes over the client's data training what it keeps, the received parts frozen; metrics."
+    """`cfg.finetune_epochs` passes over the client's data training what it keeps, the received parts frozen; metrics,
+    with its validation accuracy before fine-tuning (`val_accuracy_before`: where the federation's training left it)."""
     if not client.kept_parameters(): return {}  # it keeps nothing (classic FedAvg)
+    before = {} if client.spec.val is None else dict(
+        val_accuracy_before=evaluate(client.model, client.spec.val, precision=cfg.precision)['accuracy'])
     head_epochs, client.head_epochs = client.head_epochs, 0  # no FedRep alternation: everything received is frozen
     try:
         with frozen(client.sent_parameters()):
-            return local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0., lr_schedule='constant')).metrics
+            tuned = local_train(client, replace(cfg, local_epochs=cfg.finetune_epochs, prox_mu=0., lr_schedule='constant'))
+            return before | tuned.metrics
     finally: client.head_epochs = head_epochs
 
 # %% ../nbs/04b_client.ipynb #b2cae8b3

@@ -51,6 +51,10 @@ def federation_scores(specs:list, # the federation's clients
         for key, into in (('val_accuracy', val_by_group), ('complement_weight', gated)):
             if last.get(spec.name, {}).get(key) is not None: into.setdefault(spec.group, []).append(last[spec.name][key])
     curve = [r['mean_val_accuracy'] for r in rounds if r.get('mean_val_accuracy') is not None]
+    before = [t['val_accuracy_before'] for t in (rounds[-1].get('finetuned') or {}).values()
+              if t.get('val_accuracy_before') is not None] if rounds else []
+    if curve and before: curve[-1] = statistics.fmean(before)  # the plateau is training's: the last point before the
+                                                                # last round's fine-tuning, which the scores include
     losses = [mean([t['train_loss'] for t in r['train'].values() if 'train_loss' in t]) for r in rounds]
     return {'val_mean_accuracy': mean(pick('val_accuracy')), 'mean_accuracy': mean(list(test.values())),
             'median_accuracy': statistics.median(test.values()) if test else None,

@@ -504,9 +504,18 @@ def _run_cells(experiment:Experiment, todo:list[dict], device:torch.device, prec
                              mp_context=multiprocessing.get_context('spawn')) as pool:
         worker = load_entry('linceiver.experiments:_run_cell')  # by name: what a fresh process can import
         futures = [pool.submit(worker, experiment.run_cell, c, str(device), precision, threads) for c in todo]
+        finished = set()
         try:
-            for future in bar(as_completed(futures)): yield future.result()
-        except BaseException:
+            for future in bar(as_completed(futures)): finished.add(future); yield future.result()
+        except Exception:  # a cell failed: those already running finish and their rows are kept, then the error goes on
+            for f in futures: f.cancel()
+            for f in futures:
+                if f in finished or f.cancelled(): continue
+                try: row = f.result()
+                except Exception: continue  # its own error: the first one is the one raised
+                yield row
+            raise
+        except BaseException:  # Ctrl-C: nothing waits
             for f in futures: f.cancel()
             raise
 
@@ -551,6 +560,9 @@ def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: wher
     scores = {}
     for r in tried:
         if r.get(metric) is not None: scores.setdefault(tuple(r.get(f) for f in fields), []).append(r[metric])
+    if not scores and tried:  # the tuning cells ran, but scored nothing to choose by
+        raise ValueError(f"the tuning rows where {where} hold no {metric}: they scored no validation split (is the "
+                         "validation fraction 0?), so nothing can be chosen on validation")
     if not scores:
         raise ValueError(f"no tuning rows with {metric} where {where}: run the tuning cells first (they come first "
                          "in the plan; rerun the same command)")

@@ -76,7 +76,7 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'shards_per_client': (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     'train_per_client': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (leave it out for no cap)"),
     'test_per_client': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (leave it out for the default)"),
-    'seed': (lambda v: _is_int(v) and 0 <= v < 2**63, "an integer in [0, 2**63)"),
+    'seed': (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),  # as [federation] seed
     'options': (lambda v: isinstance(v, dict), "a table of the dataset loader's options"),
     'adapter': (lambda v: isinstance(v, dict), "a table of adapter options (c, num_bands; patch_size, stem_channels for images)"),
     'k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (its encoder rank; leave it out for [model] k)"),
@@ -311,6 +311,8 @@ def client_indices(data:DatasetSplits, # the dataset to cut
     if test_per_client and test_per_client > len(data.test):
         raise ValueError(f"test_per_client={test_per_client} exceeds the {len(data.test)} test samples of {data.name}")
     size = test_per_client or len(data.test) // clients
+    if size < 1: raise ValueError(f"{data.name} has {len(data.test)} test samples, fewer than its {clients} clients: each "
+                                  "client's test draw would be empty; use fewer clients")
     pairs = []
     for part in partition(data.train.y[pool], clients, partition_scheme, seed=seed, **partition_options):
         part = cap(pool[part], train_per_client)
@@ -330,7 +332,8 @@ def pooled_indices(labels:Tensor, # (N,) labels of the pooled training and test 
     pairs = []
     for part in partition(labels, clients, partition_scheme, seed=seed, **partition_options):
         part = part[torch.randperm(len(part), generator=g)]
-        train = int((1 - test_share) * len(part))  # sklearn's train_test_split(train_size=0.75) rounds the train down
+        train = math.floor(round((1 - test_share) * len(part), 9))  # rounded down, as sklearn's train_test_split
+                                                                     # does (once float error is rounded off: 1 - 0.9)
         pairs.append((part[:train].sort().values, part[train:].sort().values))
     return pairs
 
