@@ -104,6 +104,7 @@ class BenchConfig:
                                  # side sqrt(n) through ImageAdapter) | 'audio' (n log-mel frames through AudioAdapter)
                                  # | 'text' (n random bytes through TextAdapter)
     projection: str = 'learned'  # the kind of E of every Linceiver model: 'learned' | 'pooled' | 'positional' (00)
+    projection_grid: bool = False  # a pooled or positional E over rectangles of the image (02); workload 'image' only
     n_mels: int = 40             # mel bands per frame (workload 'audio')
     device: str = 'auto'         # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
     precision: str = 'fp32'      # 'fp32' | 'bf16' (autocast of the forward pass and the loss)
@@ -123,6 +124,9 @@ class BenchConfig:
             raise ValueError(f"repeats must be at least 3 for a median and an interquartile range, got {self.repeats}")
         check_choice('workload', self.workload, WORKLOADS)
         check_choice('projection', self.projection, LowRankProjection.kinds)
+        if self.projection_grid and (self.workload != 'image' or self.projection == 'learned'):
+            raise ValueError(f"projection_grid pools a pooled or positional E over an image's grid: it needs workload "
+                             f"'image' and projection 'pooled' or 'positional', got {self.workload!r} and {self.projection!r}")
         if self.workload == 'image' and (odd := [n for n in self.ns if math.isqrt(n) ** 2 != n]):
             raise ValueError(f"workload 'image' reads square images of n = side² pixels (784 = 28², 4096 = 64², ...); "
                              f"{odd} are not squares")
@@ -139,7 +143,7 @@ class BenchConfig:
     def perceiver_config(self, **kwargs) -> PerceiverConfig:
         "The `PerceiverConfig` of this benchmark's models; `kwargs` set the rest (k, rank_gate, ...)."
         return PerceiverConfig(m=self.m, d=self.d, depth=self.depth, heads=self.heads, num_classes=self.num_classes,
-                               projection=self.projection, **kwargs)
+                               projection=self.projection, projection_grid=self.projection_grid, **kwargs)
 
 # %% ../nbs/07_bench.ipynb #5ff3ab78
 def synthetic_batch(batch_size:int, n:int, c:int, num_classes:int=10, seed:int=0) -> tuple[Tensor, Tensor]:
@@ -534,7 +538,7 @@ def slope_rows(slopes:dict, # the results' slopes: model -> metric -> {'all', 'l
     return [{'model': model, **{_METRICS[m]: cell(s.get(m)) for m in metrics}} for model, s in slopes.items()]
 
 # %% ../nbs/07_bench.ipynb #961b12ee
-_CSV_CONFIG = ('m', 'd', 'depth', 'heads', 'c', 'batch_size', 'repeats', 'warmup', 'workload', 'projection', 'precision')
+_CSV_CONFIG = ('m', 'd', 'depth', 'heads', 'c', 'batch_size', 'repeats', 'warmup', 'workload', 'projection', 'projection_grid', 'precision')
 
 def write_results(results:dict, # what `run_benchmark` returned
                   out:str|Path, # the folder to write into (created)

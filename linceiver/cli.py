@@ -99,6 +99,7 @@ def linceiver_bench(quick:store_true=False, # small models and inputs, about a m
                     no_peer:store_true=False, # leave out perceiver-pytorch
                     workload:str=None, # tokens (default: synthetic tokens), image, audio or text (the real adapters)
                     projection:str=None, # the kind of E of the Linceiver models: learned (default), pooled or positional
+                    projection_grid:store_true=False, # pool E over rectangles of the image (workload image; pooled, positional)
                     m:int=None, # latents (default 128; quick 32)
                     d:int=None, # latent width (default 128; quick 64)
                     depth:int=None, # latent self-attention blocks (default 4; quick 1)
@@ -110,13 +111,13 @@ def linceiver_bench(quick:store_true=False, # small models and inputs, about a m
                    ):
     "Measure the cost of Perceiver IO, Linceiver IO and perceiver-pytorch against n; write JSON, CSV and plots."
     args = dict(quick=quick, out=out, ns=ns, ks=ks, batch_size=batch_size, repeats=repeats, threads=threads,
-                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, projection=projection, m=m, d=d, depth=depth,
+                pruned_k=pruned_k, no_memory=no_memory, no_peer=no_peer, workload=workload, projection=projection, projection_grid=projection_grid, m=m, d=d, depth=depth,
                 heads=heads, c=c, device=device, precision=precision)
     command = ' '.join(['linceiver_bench'] + [f"--{k}" if v is True else f"--{k} {v}" for k, v in args.items()
                                               if v is not None and v is not False])
     with command_errors('linceiver_bench', debug):
         given = dict(ns=_parse_ints(ns, None), ks=_parse_ints(ks, None), batch_size=batch_size, repeats=repeats,
-                     threads=threads, workload=workload, projection=projection, m=m, d=d, depth=depth, heads=heads, c=c, device=device,
+                     threads=threads, workload=workload, projection=projection, projection_grid=projection_grid or None, m=m, d=d, depth=depth, heads=heads, c=c, device=device,
                      precision=precision)
         given = {k: v for k, v in given.items() if v is not None}
         given.update(memory=not no_memory, peer=not no_peer)
@@ -133,7 +134,7 @@ def linceiver_bench(quick:store_true=False, # small models and inputs, about a m
 @call_parse
 def linceiver_experiment(name:str, # the experiment: a key of EXPERIMENTS (k_sweep, adaptive_rank, ten_clients, …)
                          seeds:str='0,1,2', # comma-separated seeds; every model and setting runs each
-                         scale:str='quick', # quick (seconds), reduced (<= 90 min on 2 CPU cores) or full (a GPU)
+                         scale:str='quick', # quick (seconds), reduced (the protocol on 2 CPU cores: hours, resumable) or full (a GPU)
                          device:str='auto', # auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps
                          precision:str='fp32', # fp32 or bf16 (autocast)
                          out:str=None, # results folder (default: runs/<name>-<scale>-<time>); rerun to resume

@@ -40,7 +40,7 @@ EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function
                'tiers': 'linceiver.exp_tiers:tiers'}
 
 # %% ../nbs/08_experiments.ipynb #9ce96410
-SCALES = ('quick', 'reduced', 'full')  # seconds for tests; <= 90 minutes on 2 CPU cores; the published protocol
+SCALES = ('quick', 'reduced', 'full')  # seconds, for tests; hours on 2 CPU cores (the protocol, resumable); the published sizes (a GPU)
 
 # %% ../nbs/08_experiments.ipynb #0d74f1bf
 @dataclass(kw_only=True)
