@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_cli.ipynb #cc02854c
 from __future__ import annotations
-import json, os, signal, sys, threading, time
+import os, signal, sys, threading, time
 from pathlib import Path
 _stops = []  # Ctrl-C while the libraries load (seconds: torch, Flower, matplotlib) is noted and acted on once they
 _before = (signal.signal(signal.SIGINT, lambda *_: _stops.append(1))  # have: a KeyboardInterrupt raised inside

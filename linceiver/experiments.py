@@ -36,7 +36,7 @@ EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function
                'lengths': 'linceiver.exp_lengths:lengths',
                'adaptive_rank': 'linceiver.exp_adaptive:adaptive_rank',
                'ten_clients': 'linceiver.exp_fed:ten_clients', 'twenty_clients': 'linceiver.exp_fed:twenty_clients',
-               'modalities': 'linceiver.exp_fed:modalities', 'attacks': 'linceiver.exp_attacks:attacks',
+               'modalities': 'linceiver.exp_modal:modalities', 'attacks': 'linceiver.exp_attacks:attacks',
                'tiers': 'linceiver.exp_tiers:tiers'}
 
 # %% ../nbs/08_experiments.ipynb #9ce96410
