@@ -16,7 +16,7 @@ from .runs import format_table
 from .data import dataset_available
 from .experiments import (Experiment, Recipe, summary_rows, train_classifier, model_costs,
                                    classifier_splits, cell_model, explore_view, mean_pm, final_rows, paired_diffs,
-                                   paired_verdict, verdict_text, converged_text, mean_curve,
+                                   paired_verdict, verdict_text, converged_text, plot_val_curves,
                                    choose_on_validation)
 from .exp_k import preset_settings, scale_recipe
 
@@ -368,20 +368,8 @@ def plot_hard_k(rows:list[dict]) -> Figure:
 # %% ../nbs/11_exp_adaptive.ipynb #b6afdabd
 def plot_curves(rows:list[dict]) -> Figure:
     "Per dataset: each model's validation accuracy per epoch (mean over the seeds of its final cells)."
-    final = final_rows(rows)
-    datasets = list(dict.fromkeys(r['dataset'] for r in final))
-    fig = Figure(figsize=(5 * max(1, len(datasets)), 3.5))
-    for ax, dataset in zip(fig.subplots(1, max(1, len(datasets)), squeeze=False)[0], datasets):
-        for model in dict.fromkeys(r['model'] for r in final if r['dataset'] == dataset):
-            if curve := mean_curve(final, dict(model=model)):
-                ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], 'o-', ms=3,
-                        label=model.removeprefix(dataset + ' '))
-        ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title=_DATASET_TITLES.get(dataset, dataset))
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8)
-        else: ax.text(0.5, 0.5, 'no validation curves in these results', transform=ax.transAxes, ha='center', color='gray')
-    fig.tight_layout()
-    return fig
+    return plot_val_curves(rows, 'dataset', ('dataset', 'model'), title=lambda d: _DATASET_TITLES.get(d, d),
+                           label=lambda where: where['model'].removeprefix(where['dataset'] + ' '))
 
 # %% ../nbs/11_exp_adaptive.ipynb #91c0b0e3
 def adaptive_plots(rows:list[dict]) -> dict[str, Figure]:

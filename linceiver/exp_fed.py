@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
                                    converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
                                    converged_text, matches, mean_curve, tuning_rows,
-                                   settled, verdict_plot)
+                                   settled, verdict_plot, margin_verdict)
 from .federations import build_federation
 from .client import majority_baseline, local_train
 from .fedavg import run_federation
@@ -280,8 +280,7 @@ def fed_goals(rows:list[dict]) -> list[dict]:
     def shifted(goal, ours, theirs, shift):  # met: ours - theirs + shift is better than 0 by the noise rule
         diffs = paired_diffs(final, ours, theirs, 'mean_accuracy')
         if not diffs: return
-        result = paired_verdict([d + shift for d in diffs], tie_margin=0)
-        verdict = dict(better='met', worse='not met').get(result['verdict'], 'undecided')
+        verdict = margin_verdict(diffs, shift)
         compared = [r for r in final if matches(r, ours) or matches(r, theirs)]
         flat = converged_text(compared, 'runs')
         goals.append(dict(goal=goal, measured=verdict_text(paired_verdict(diffs)).rsplit(' ', 1)[0] + ' points' +

@@ -10,11 +10,11 @@ from matplotlib.figure import Figure
 from .data import DatasetSplits
 from .datasets import load_dataset
 from .experiments import (Experiment, classifier_cell, final_rows, summary_rows, paired_diffs, paired_verdict,
-                                   verdict_text, mean_pm, converged_text)
+                                   verdict_text, mean_pm, converged_text, margin_verdict, settled, plot_val_curves)
 from .exp_k import preset_settings, read_preset
 
 # %% auto #0
-__all__ = ['by_length', 'lengths', 'length_table', 'length_plots']
+__all__ = ['MARGIN', 'by_length', 'lengths', 'length_table', 'length_plots']
 
 # %% ../nbs/10b_exp_lengths.ipynb #b567a35b
 def by_length(data:DatasetSplits, # a dataset of variable-length inputs (audio or text)
@@ -37,7 +37,7 @@ def length_scales() -> dict[str, dict]:
     return dict(
         quick=dict(datasets=('fsdd',), encoders=ENCODERS[:3], epochs=1, train_subset=256, test_subset=64, lrs=(1e-3,)),
         reduced=dict(datasets=('fsdd', 'sms_spam'), encoders=ENCODERS, epochs=20, train_subset=None, test_subset=None,
-                     lrs=(1e-3, 3e-3)),  # 2 CPU cores
+                     lrs=(3e-4, 1e-3, 3e-3)),  # 2 CPU cores; the other experiments' grid
         full=dict(datasets=('fsdd', 'sms_spam'), encoders=ENCODERS, epochs=40, train_subset=None, test_subset=None,
                   lrs=(3e-4, 1e-3, 3e-3)))
 
@@ -90,6 +90,7 @@ def length_cell(cell:dict, # a cell of `lengths`
 
 # %% ../nbs/10b_exp_lengths.ipynb #183c47fc
 _ENCODER = ('dataset', 'model', 'projection')
+MARGIN = 0.03  # the goal: trained on short inputs, at most 3 points below trained on all lengths (issue 24)
 
 def _encoder_label(row:dict) -> str:
     return 'Perceiver IO (full)' if row['model'] == 'perceiver_io' else f"Linceiver, {row['projection']} E"
@@ -103,22 +104,20 @@ def length_table(rows:list[dict], # rows of a lengths results.csv
     for (*names, regime), r in summary.items():
         if regime != 'short': continue
         encoder, everything = dict(zip(_ENCODER, names)), summary.get((*names, 'all'))
-        diff = paired_verdict(paired_diffs(final, {**encoder, 'train_lengths': 'short'},
-                                           {**encoder, 'train_lengths': 'all'}, 'accuracy'))
-        met = None if diff['se'] is None else 100 * (diff['mean'] - 2 * diff['se']) >= -3
+        diffs = paired_diffs(final, {**encoder, 'train_lengths': 'short'}, {**encoder, 'train_lengths': 'all'}, 'accuracy')
         group = [x for x in final if all(x[key] == encoder[key] for key in _ENCODER)]
         out.append({'dataset': r['dataset'], 'encoder': _encoder_label(r), 'seeds': r['n_seeds'],
                     'long inputs, trained short %': mean_pm(r['accuracy_mean'], r['accuracy_std']),
                     'trained on all %': '—' if everything is None else
                                         mean_pm(everything['accuracy_mean'], everything['accuracy_std']),
-                    'short − all (points)': verdict_text(diff),
-                    'within 3 points': {True: 'met', False: 'NOT met', None: 'undecided'}[met],
+                    'short − all (points)': verdict_text(paired_verdict(diffs)),
+                    f'within {100 * MARGIN:g} points': settled(margin_verdict(diffs, MARGIN), group),
                     'params': f"{r['params_mean']:,.0f}", 'converged': converged_text(group)})
     return out
 
 # %% ../nbs/10b_exp_lengths.ipynb #e13acbef
 def length_plots(rows:list[dict]) -> dict[str, Figure]:
-    "Long-input accuracy per encoder, trained short and trained on all, one panel per dataset."
+    "Long-input accuracy per encoder, trained short and trained on all, one panel per dataset; the validation curves."
     final = final_rows(rows)
     datasets = list(dict.fromkeys(r['dataset'] for r in final))
     fig = Figure(figsize=(5 * max(len(datasets), 1), 3.6))
@@ -135,4 +134,6 @@ def length_plots(rows:list[dict]) -> dict[str, Figure]:
         ax.set(ylabel='accuracy on inputs longer than the median (%)', title=dataset, ylim=(0, 100))
         ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
-    return {'long_inputs': fig}
+    curves = plot_val_curves(rows, 'dataset', _ENCODER + ('train_lengths',),
+                             label=lambda where: f"{_encoder_label(where)}, trained {where['train_lengths']}")
+    return {'long_inputs': fig, 'curves': curves}

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
+from matplotlib.figure import Figure
 import linceiver
 from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, check_number, check_choice, train_step, resolve_device,
                                  device_name, check_precision, adamw, num_parameters)
@@ -28,8 +29,9 @@ from .runs import (explore, write_atomic, claim_results_folder, release_unstarte
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'VERDICT_COLOURS', 'Experiment', 'Recipe', 'plateau_gain', 'converged',
            'classifier_splits', 'train_classifier', 'load_results', 'run_experiment', 'summary_rows',
-           'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text', 'verdict_plot', 'mean_pm',
-           'final_rows', 'converged_text', 'settled', 'mean_curve', 'tuning_rows', 'demo_rows']
+           'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text', 'margin_verdict', 'verdict_plot',
+           'mean_pm', 'final_rows', 'converged_text', 'settled', 'mean_curve', 'plot_val_curves', 'tuning_rows',
+           'demo_rows']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -613,6 +615,14 @@ def verdict_text(result:dict, # `paired_verdict`'s result
     se = '' if result['se'] is None else f" ± {scale * result['se']:.2f}"
     return f"{scale * result['mean']:+.2f}{se} {result['verdict']}"
 
+# %% ../nbs/08_experiments.ipynb #0030d3f8
+def margin_verdict(diffs:list[float], # per seed: ours - theirs, paired by seed
+                   margin:float, # how far below theirs ours may fall (accuracy: 0.03 = 3 points); 0: ours above theirs
+                  ) -> str: # 'met' | 'not met' | 'undecided'
+    "The noise rule on a goal with a margin: met when ours − theirs + margin is better than zero, not met when worse."
+    verdict = paired_verdict([d + margin for d in diffs], tie_margin=0)['verdict']
+    return dict(better='met', worse='not met').get(verdict, 'undecided')
+
 # %% ../nbs/08_experiments.ipynb #a0db367e
 VERDICT_COLOURS = dict(better='tab:green', worse='tab:red', tie='tab:gray', undecided='tab:orange')
 
@@ -679,6 +689,29 @@ def mean_curve(rows:list[dict], # rows of a results.csv
     curves = [json.loads(r[column]) for r in final_rows(rows) if matches(r, where) and r.get(column)]
     curves = [c for c in curves if c and None not in c]
     return [statistics.fmean(points) for points in zip(*curves)] if curves else []
+
+# %% ../nbs/08_experiments.ipynb #29215240
+def plot_val_curves(rows:list[dict], # rows of a results.csv
+                    panel:str, # the column whose values get a panel each, e.g. 'dataset'
+                    lines:tuple, # the columns naming one line (a model) within a panel
+                    label:Callable[[dict], str]=lambda where: ', '.join(map(str, where.values())), # a line's legend
+                    title:Callable[[str], str]=str, # a panel's value -> its title
+                   ) -> Figure:
+    "Per value of `panel`, each line's validation accuracy per epoch (`mean_curve`: the mean over its final cells' seeds)."
+    final = final_rows(rows)
+    panels = list(dict.fromkeys(r.get(panel) for r in final)) or [None]
+    fig = Figure(figsize=(5 * len(panels), 3.5), layout='constrained')
+    for ax, value in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        here = [r for r in final if r.get(panel) == value]
+        for key in dict.fromkeys(tuple(r.get(c) for c in lines) for r in here):
+            where = dict(zip(lines, key))
+            if curve := mean_curve(here, where):
+                ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], 'o-', ms=3, label=label(where))
+        ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title='' if value is None else title(value))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
+        else: ax.text(0.5, 0.5, 'no validation curves in these results', transform=ax.transAxes, ha='center', color='gray')
+    return fig
 
 # %% ../nbs/08_experiments.ipynb #20705d58
 def tuning_rows(rows:list[dict], # rows of a results.csv
