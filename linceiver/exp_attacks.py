@@ -4,14 +4,14 @@
 
 # %% ../nbs/12b_exp_attacks.ipynb #f446b131
 from __future__ import annotations
-import statistics, time
+import json, statistics, time
 from matplotlib.figure import Figure
-from .experiments import Experiment, final_rows, paired_diffs, paired_verdict, verdict_text, mean_pm
+from .experiments import Experiment, final_rows, paired_verdict, verdict_text, mean_pm, converged_text
 from .fedavg import attacking, ATTACKS, DEFENCES
 from .exp_fed import run_federation_cell, federation_scores, ten_client_config
 
 # %% auto #0
-__all__ = ['attack_cell', 'attacks', 'attack_table', 'attack_plots']
+__all__ = ['attack_cell', 'attacks', 'clean_baseline', 'attack_table', 'attack_plots']
 
 # %% ../nbs/12b_exp_attacks.ipynb #6d019569
 ATTACK_SCALES = dict(  # per scale, in TEN_CLIENT_SCALES' terms (12): the federation, the grid, what runs
@@ -31,6 +31,7 @@ def attack_cell(cell:dict, # config, overrides (a defence), seed, attack, attack
     names = [f"{t['name']}-{i}" for t in cell['config']['clients'] for i in range(t['clients'])]
     hostile = {name: cell['attack'] for name in names[:cell['attackers']]}
     labels = {k: v for k, v in cell.items() if not isinstance(v, (dict, list))}
+    labels['hostile_clients'] = json.dumps(sorted(hostile))  # whom the no-attack run's scores leave out, to pair
     start = time.perf_counter()
     try: specs, _, rounds, last, seconds = run_federation_cell(cell, device, precision,
                                                               local_train_fn=attacking(hostile, cell['factor']))
@@ -73,9 +74,19 @@ def _honest(row:dict) -> float|None:
     "A row's honest test accuracy; a stopped run lost everything: 0."
     return 0. if row.get('stopped') else row.get('mean_accuracy')
 
+def clean_baseline(clean:dict, # the no-attack row of a seed and defence
+                   attacked:dict, # an attacked row of the same seed and defence
+                  ) -> float|None:
+    "The no-attack run's mean test accuracy over the clients honest in `attacked` (every client where not recorded)."
+    hostile = set(json.loads(attacked.get('hostile_clients') or '[]'))
+    honest = [v for name, v in json.loads(clean.get('client_accuracies') or '{}').items() if name not in hostile]
+    return statistics.fmean(honest) if honest else clean.get('mean_accuracy')
+
 def attack_table(rows:list[dict], # rows of an attacks results.csv
                 ) -> list[dict]: # one row per defence: no attack, then each attack and number of attackers
-    "Per defence: the honest clients' accuracy with no attack, and under each attack its damage by the noise rule."
+    """Per defence: the honest clients' accuracy with no attack, and under each attack its damage by the noise rule,
+    paired by seed over the same clients (the no-attack run scored on the attacked run's honest clients); provisional
+    while a run compared was still climbing."""
     final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
     settings = list(dict.fromkeys((r['attack'], r['attackers']) for r in final if r['attack'] != 'none'))
     out = []
@@ -84,13 +95,16 @@ def attack_table(rows:list[dict], # rows of an attacks results.csv
         clean = [r['honest_accuracy'] for r in mine if r['attack'] == 'none']
         spread = statistics.stdev(clean) if len(clean) > 1 else None
         row = {'defence': defence, 'no attack %': mean_pm(statistics.fmean(clean), spread) if clean else '—'}
+        by_seed = {r['seed']: r for r in mine if r['attack'] == 'none'}
         for attack, n in settings:
             runs = [r for r in mine if (r['attack'], r['attackers']) == (attack, n)]
             if not runs: continue
-            diff = paired_verdict(paired_diffs(mine, dict(attack=attack, attackers=n), dict(attack='none'),
-                                               'honest_accuracy'))
+            diff = paired_verdict([r['honest_accuracy'] - clean_baseline(by_seed[r['seed']], r) for r in runs
+                                   if r['seed'] in by_seed and r['honest_accuracy'] is not None])
             stopped = sum(bool(r.get('stopped')) for r in runs)
-            row[f"{attack} ({n})"] = verdict_text(diff) + (f"; stopped {stopped} of {len(runs)}" if stopped else '')
+            flat = converged_text([r for r in runs if not r.get('stopped')] + list(by_seed.values()), 'runs')
+            row[f"{attack} ({n})"] = (verdict_text(diff) + (f"; stopped {stopped} of {len(runs)}" if stopped else '')
+                                      + ('' if flat in ('yes', '—') else f"; provisional ({flat})"))
         out.append(row)
     return out
 
