@@ -291,7 +291,8 @@ def goal_check(rows:list[dict], # rows of an adaptive_rank results.csv
     large = [within[s['model']] for s in budgets if s['share_removed'] >= share]  # the budgets that would meet it
     verdict = ('not met' if not reference_met or all(v == 'not met' for v in large) else
                'met' if 'met' in large else 'undecided')
-    compared = [r for r in final if r['dataset'] == dataset and r['gates'] in ('none', 'budget')]
+    deciding = {fixed['model']} | {s['model'] for s in budgets if s['share_removed'] >= share}
+    compared = [r for r in final if r['model'] in deciding]  # the runs the verdict rests on
     return dict(verdict=settled(verdict, compared), chosen=chosen, fixed=fixed, reference_met=reference_met,
                 within=within)
 

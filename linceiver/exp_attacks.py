@@ -77,10 +77,10 @@ def _honest(row:dict) -> float|None:
 def clean_baseline(clean:dict, # the no-attack row of a seed and defence
                    attacked:dict, # an attacked row of the same seed and defence
                   ) -> float|None:
-    "The no-attack run's mean test accuracy over the clients honest in `attacked` (every client where not recorded)."
+    "The no-attack run's mean test accuracy over the clients honest in `attacked` (every client where not recorded; 0 if it stopped)."
     hostile = set(json.loads(attacked.get('hostile_clients') or '[]'))
     honest = [v for name, v in json.loads(clean.get('client_accuracies') or '{}').items() if name not in hostile]
-    return statistics.fmean(honest) if honest else clean.get('mean_accuracy')
+    return statistics.fmean(honest) if honest else _honest(clean)
 
 def attack_table(rows:list[dict], # rows of an attacks results.csv
                 ) -> list[dict]: # one row per defence: no attack, then each attack and number of attackers

@@ -343,19 +343,19 @@ def scheme_goals(rows:list[dict]) -> list[dict]:
     final, goals = final_rows(rows), []
     for p, (pick, baseline) in picked_schemes(rows).items():
         ours = dict(partition=p, method=pick)
-        diff = lambda other, shift=0.: paired_verdict([d + shift for d in paired_diffs(
-            final, ours, dict(partition=p, method=other), 'mean_accuracy')], tie_margin=0 if shift else 0.01)
-        def goal(text, result, ok, *others):  # the noise rule's verdict, settled once every run compared converged
-            runs = [r for r in final if r['partition'] == p and r['method'] in (pick, *others)]
-            verdict = 'met' if result['verdict'] in ok else 'undecided' if result['verdict'] == 'undecided' else 'not met'
+        diffs = lambda other: paired_diffs(final, ours, dict(partition=p, method=other), 'mean_accuracy')
+        def rule(other, ok):  # the noise rule's verdict against `other`: met when it is one of `ok`
+            verdict = paired_verdict(diffs(other))['verdict']
+            return 'met' if verdict in ok else 'undecided' if verdict == 'undecided' else 'not met'
+        def goal(text, other, verdict):  # the paired difference as measured, the verdict settled once the runs converged
+            runs = [r for r in final if r['partition'] == p and r['method'] in (pick, other)]
             flat = converged_text(runs, 'runs')
-            goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}",
-                              measured=verdict_text(result) + ('' if flat in ('yes', '—') else f"; {flat} among them"),
-                              verdict=settled(verdict, runs)))
-        goal('better than local-only', diff('local'), ('better',), 'local')
-        if baseline: goal(f'better than or tied with {baseline}', diff(baseline), ('better', 'tie'), baseline)
+            goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}", measured=verdict_text(paired_verdict(diffs(other)))
+                              + ('' if flat in ('yes', '—') else f"; {flat} among them"), verdict=settled(verdict, runs)))
+        goal('better than local-only', 'local', rule('local', ('better',)))
+        if baseline: goal(f'better than or tied with {baseline}', baseline, rule(baseline, ('better', 'tie')))
         if p == 'iid' and any(matches(r, dict(partition=p, method='fedavg')) for r in final):
-            goal('at most 1 point below FedAvg', diff('fedavg', 0.01), ('better',), 'fedavg')
+            goal('at most 1 point below FedAvg', 'fedavg', margin_verdict(diffs('fedavg'), 0.01))
         if p == 'dir0.1':
             mean = statistics.fmean(r['mean_accuracy'] for r in final if matches(r, ours))
             goals.append(dict(goal=f"dir0.1: {SCHEME_NAMES[pick]} >= 95 % mean per-client accuracy",

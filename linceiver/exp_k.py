@@ -10,7 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 import linceiver
 from .experiments import (Experiment, Recipe, load_results, summary_rows, explore_view, paired_diffs,
-                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text, mean_curve,
+                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text, plot_val_curves,
                                    settled)
 from .runs import format_table
 
@@ -213,21 +213,9 @@ def plot_accuracy_vs_cost(rows:list[dict], # rows of a k_sweep results.csv
 
 # %% ../nbs/10_exp_k.ipynb #78c7a8dc
 def plot_curves(rows:list[dict]) -> Figure:
-    "Each model's validation accuracy per epoch (mean over the seeds of its final cells)."
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    final = final_rows(rows)
-    for key in dict.fromkeys(tuple(r.get(c) for c in MODEL) for r in final):
-        name = dict(zip(MODEL, key))
-        if curve := mean_curve(final, name):
-            mean = [100 * v for v in curve]
-            ax.plot(range(1, len(mean) + 1), mean, 's--' if name['model'] == 'perceiver_io' else 'o-', ms=3,
-                    label=_label(name))
-    ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title='Fashion-MNIST: validation curves')
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    "Each model's validation accuracy per epoch (mean over the seeds of its final cells); the baseline dashed."
+    return plot_val_curves(rows, None, MODEL, label=_label, title=lambda _: 'Fashion-MNIST: validation curves',
+                           style=lambda model: 's--' if model['model'] == 'perceiver_io' else 'o-')
 
 # %% ../nbs/10_exp_k.ipynb #a4787ed2
 def k_sweep_plots(rows:list[dict]) -> dict[str, Figure]:

@@ -692,22 +692,24 @@ def mean_curve(rows:list[dict], # rows of a results.csv
 
 # %% ../nbs/08_experiments.ipynb #29215240
 def plot_val_curves(rows:list[dict], # rows of a results.csv
-                    panel:str, # the column whose values get a panel each, e.g. 'dataset'
+                    panel:str|None, # the column whose values get a panel each, e.g. 'dataset'; None: one panel
                     lines:tuple, # the columns naming one line (a model) within a panel
                     label:Callable[[dict], str]=lambda where: ', '.join(map(str, where.values())), # a line's legend
-                    title:Callable[[str], str]=str, # a panel's value -> its title
+                    title:Callable[[str|None], str]=lambda value: '' if value is None else str(value), # a panel's
+                    style:Callable[[dict], str]=lambda where: 'o-', # a line's matplotlib format         # title
                    ) -> Figure:
     "Per value of `panel`, each line's validation accuracy per epoch (`mean_curve`: the mean over its final cells' seeds)."
     final = final_rows(rows)
-    panels = list(dict.fromkeys(r.get(panel) for r in final)) or [None]
+    panels = list(dict.fromkeys(r.get(panel) for r in final)) if panel else []
+    panels = panels or [None]
     fig = Figure(figsize=(5 * len(panels), 3.5), layout='constrained')
     for ax, value in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         here = [r for r in final if r.get(panel) == value]
         for key in dict.fromkeys(tuple(r.get(c) for c in lines) for r in here):
             where = dict(zip(lines, key))
             if curve := mean_curve(here, where):
-                ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], 'o-', ms=3, label=label(where))
-        ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title='' if value is None else title(value))
+                ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], style(where), ms=3, label=label(where))
+        ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title=title(value) or '')
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
         else: ax.text(0.5, 0.5, 'no validation curves in these results', transform=ax.transAxes, ha='center', color='gray')
