@@ -695,8 +695,8 @@ def plot_val_curves(rows:list[dict], # rows of a results.csv
                     panel:str|None, # the column whose values get a panel each, e.g. 'dataset'; None: one panel
                     lines:tuple, # the columns naming one line (a model) within a panel
                     label:Callable[[dict], str]=lambda where: ', '.join(map(str, where.values())), # a line's legend
-                    title:Callable[[str|None], str]=lambda value: '' if value is None else str(value), # a panel's
-                    style:Callable[[dict], str]=lambda where: 'o-', # a line's matplotlib format         # title
+                    title:Callable=lambda value: '' if value is None else str(value), # a panel's value -> its title
+                    style:Callable[[dict], str]=lambda where: 'o-', # a line's matplotlib format, e.g. 's--'
                    ) -> Figure:
     "Per value of `panel`, each line's validation accuracy per epoch (`mean_curve`: the mean over its final cells' seeds)."
     final = final_rows(rows)
