@@ -4,6 +4,7 @@
 
 # %% ../nbs/10b_exp_lengths.ipynb #fdd69311
 from __future__ import annotations
+import json
 from dataclasses import replace
 import torch
 from matplotlib.figure import Figure
@@ -14,20 +15,30 @@ from .experiments import (Experiment, classifier_cell, final_rows, summary_rows,
 from .exp_k import preset_settings, read_preset
 
 # %% auto #0
-__all__ = ['MARGIN', 'by_length', 'lengths', 'length_table', 'length_plots']
+__all__ = ['MARGIN', 'by_length', 'label_mix', 'lengths', 'length_table', 'length_plots']
 
 # %% ../nbs/10b_exp_lengths.ipynb #b567a35b
 def by_length(data:DatasetSplits, # a dataset of variable-length inputs (audio or text)
-              train_lengths:str, # 'short': train on the inputs up to the median length | 'all': on every input
-             ) -> tuple[DatasetSplits, int]: # the view, and the median training length it cuts at
-    "The dataset with its training inputs cut to `train_lengths` and its test inputs to those longer than the median."
+              train_lengths:str, # 'short': train on the inputs up to their label's median length | 'all': on every input
+              per_label:bool=True, # cut at each label's median training length (False: one median for every input)
+             ) -> tuple[DatasetSplits, dict[int, int]]: # the view, and the median training length per label it cuts at
+    "The dataset with its training inputs cut to `train_lengths` and its test inputs to those longer than their label's median."
     if data.train.lengths is None:
         raise ValueError(f"dataset {data.name!r} has inputs of one length ({data.modality}); "
                          "a split by length needs audio or text")
     if train_lengths not in ('short', 'all'): raise ValueError(f"train_lengths must be 'short' or 'all', got {train_lengths!r}")
-    median = int(data.train.lengths.median())
-    train = data.train if train_lengths == 'all' else data.train.subset(data.train.lengths <= median)
-    return replace(data, train=train, test=data.test.subset(data.test.lengths > median), groups=None), median
+    labels = sorted(set(data.train.y.tolist()))
+    medians = {c: int(data.train.lengths[data.train.y == c].median()) if per_label else int(data.train.lengths.median())
+               for c in labels}
+    cut = lambda split: torch.tensor([medians.get(c, torch.iinfo(torch.long).max) for c in split.y.tolist()])
+    train = data.train if train_lengths == 'all' else data.train.subset(data.train.lengths <= cut(data.train))
+    test = data.test.subset(data.test.lengths > cut(data.test))  # a label absent from training: no test input
+    return replace(data, train=train, test=test, groups=None), medians
+
+def label_mix(data:DatasetSplits) -> dict:
+    "Examples per label, as JSON lists, of the training inputs and of the test inputs: what a cut by length leaves."
+    count = lambda split: json.dumps(torch.bincount(split.y, minlength=data.num_classes).tolist())
+    return dict(train_labels=count(data.train), test_labels=count(data.test))
 
 # %% ../nbs/10b_exp_lengths.ipynb #aff2a0d3
 ENCODERS = (('perceiver_io', None), ('linceiver', 'learned'), ('linceiver', 'pooled'), ('linceiver', 'positional'))
@@ -74,8 +85,8 @@ def lengths(scale:str, # 'quick' | 'reduced' | 'full'
     cells = sorted(cells, key=lambda c: c['phase'] == 'final')  # every tuning cell first
     about = dict(datasets=list(s['datasets']), encoders=[kind or name for name, kind in s['encoders']],
                  epochs=s['epochs'], lrs=list(s['lrs']),
-                 split="training inputs cut at the median training length ('short': up to it; 'all': every one); "
-                       "test: the inputs longer than the median", preset='multimodal')
+                 split="training inputs cut at their label's median training length ('short': up to it; 'all': "
+                       "every one); test: the inputs longer than their label's median", preset='multimodal')
     return Experiment(name='lengths', cells=cells, key=('phase', 'dataset', 'model', 'projection', 'train_lengths', 'lr', 'seed'),
                       run_cell='linceiver.exp_lengths:length_cell', about=about, plots='linceiver.exp_lengths:length_plots')
 
@@ -85,8 +96,9 @@ def length_cell(cell:dict, # a cell of `lengths`
                 precision:str='fp32', # 'fp32' | 'bf16' (autocast)
                ) -> dict: # one row of results.csv
     "Train a cell's classifier on its regime's inputs and score it on the long test inputs."
-    data, median = by_length(load_dataset(cell['dataset']), cell['train_lengths'])
-    return {**classifier_cell(cell, device, precision, data=data), 'median_length': median}
+    data, medians = by_length(load_dataset(cell['dataset']), cell['train_lengths'])
+    return {**classifier_cell(cell, device, precision, data=data), 'median_lengths': json.dumps(medians),
+            **label_mix(data)}  # a cut by length can change the label mix: recorded beside the scores
 
 # %% ../nbs/10b_exp_lengths.ipynb #183c47fc
 _ENCODER = ('dataset', 'model', 'projection')
@@ -129,9 +141,9 @@ def length_plots(rows:list[dict]) -> dict[str, Figure]:
             xs = [i + offset for i, e in enumerate(encoders) if e in at]
             ax.bar(xs, [100 * at[e]['accuracy_mean'] for e in encoders if e in at], width=0.4, color=colour,
                    yerr=[100 * at[e]['accuracy_std'] for e in encoders if e in at], capsize=3,
-                   label=f"trained on {'inputs up to the median' if regime == 'short' else 'all lengths'}")
+                   label=f"trained on {'inputs up to their label median' if regime == 'short' else 'all lengths'}")
         ax.set_xticks(range(len(encoders)), [e.replace('Linceiver, ', '') for e in encoders], fontsize=8)
-        ax.set(ylabel='accuracy on inputs longer than the median (%)', title=dataset, ylim=(0, 100))
+        ax.set(ylabel='accuracy on the long test inputs (%)', title=dataset, ylim=(0, 100))
         ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
     curves = plot_val_curves(rows, 'dataset', _ENCODER + ('train_lengths',),
