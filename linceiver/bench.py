@@ -103,7 +103,7 @@ class BenchConfig:
     workload: str = 'tokens'     # what the models read: 'tokens' (synthetic (b, n, c)) | 'image' (grayscale images of
                                  # side sqrt(n) through ImageAdapter) | 'audio' (n log-mel frames through AudioAdapter)
                                  # | 'text' (n random bytes through TextAdapter)
-    projection: str = 'learned'  # the kind of E of every Linceiver model: 'learned' | 'pooled' | 'positional' (00)
+    projection: str = 'learned'  # the kind of E of every Linceiver model: 'learned' | 'random' | 'pooled' | 'positional' (00)
     projection_grid: bool = False  # a pooled or positional E over rectangles of the image (02); workload 'image' only
     n_mels: int = 40             # mel bands per frame (workload 'audio')
     device: str = 'auto'         # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
@@ -124,7 +124,7 @@ class BenchConfig:
             raise ValueError(f"repeats must be at least 3 for a median and an interquartile range, got {self.repeats}")
         check_choice('workload', self.workload, WORKLOADS)
         check_choice('projection', self.projection, LowRankProjection.kinds)
-        if self.projection_grid and (self.workload != 'image' or self.projection == 'learned'):
+        if self.projection_grid and (self.workload != 'image' or self.projection not in ('pooled', 'positional')):
             raise ValueError(f"projection_grid pools a pooled or positional E over an image's grid: it needs workload "
                              f"'image' and projection 'pooled' or 'positional', got {self.workload!r} and {self.projection!r}")
         if self.workload == 'image' and (odd := [n for n in self.ns if math.isqrt(n) ** 2 != n]):

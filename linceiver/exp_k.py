@@ -19,7 +19,7 @@ __all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals'
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
-OPTIONS = ('pooled', 'positional', 'pooled-grid', 'positional-grid')  # the kinds of E besides the learned one (00),
+OPTIONS = ('pooled', 'positional', 'pooled-grid', 'positional-grid', 'random')  # the kinds of E besides the learned one (00),
                                                                        # trained at a scale's `option_ks`; '-grid':
                                                                        # over the image's 2-D grid (projection_grid)
 
@@ -178,7 +178,7 @@ def options_goals(rows:list[dict], # rows of a k_sweep results.csv
 
 def favoured_projection(goals:list[dict], # `options_goals`' rows
                        ) -> str: # the kind of E the presets should use
-    "The first kind of E whose every goal is met (OPTIONS' order: pooled first, the smallest), else 'learned'."
+    "The first kind of E whose every goal is met (in OPTIONS' order, the order they were built in), else 'learned'."
     met = lambda kind: (mine := [g for g in goals if g['goal'].startswith(f"{kind} E:")]) and \
                        all(g['verdict'] == 'met' for g in mine)
     return next((kind for kind in OPTIONS if met(kind)), 'learned')
@@ -196,7 +196,7 @@ def plot_accuracy_vs_cost(rows:list[dict], # rows of a k_sweep results.csv
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     colour = {'learned': 'tab:blue', 'pooled': 'tab:green', 'positional': 'tab:purple', 'pooled-grid': 'tab:olive',
-              'positional-grid': 'tab:pink'}
+              'positional-grid': 'tab:pink', 'random': 'tab:brown'}
     for r in summary_rows(final_rows(rows), by=MODEL):
         base, x = r['model'] == 'perceiver_io', r[f'{column}_mean'] / unit
         ax.errorbar(x, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'], fmt='s' if base else 'o',

@@ -41,7 +41,8 @@ def label_mix(data:DatasetSplits) -> dict:
     return dict(train_labels=count(data.train), test_labels=count(data.test))
 
 # %% ../nbs/10b_exp_lengths.ipynb #aff2a0d3
-ENCODERS = (('perceiver_io', None), ('linceiver', 'learned'), ('linceiver', 'pooled'), ('linceiver', 'positional'))
+ENCODERS = (('perceiver_io', None), ('linceiver', 'learned'), ('linceiver', 'pooled'), ('linceiver', 'positional'),
+            ('linceiver', 'random'))
 
 def length_scales() -> dict[str, dict]:
     "Per scale: datasets, encoders, epochs, subsets and the learning-rate grid."

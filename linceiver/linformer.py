@@ -18,30 +18,39 @@ __all__ = ['LowRankProjection', 'grid_cells', 'FullAttention', 'LinformerAttenti
 
 # %% ../nbs/00_linformer.ipynb #fe1ea485
 class LowRankProjection(nn.Module):
-    "$E$ compressing a sequence (b, n, c) to (b, k, c): learned (n × k), pooled (no parameters) or positional."
-    kinds = ('learned', 'pooled', 'positional')
+    "$E$ compressing a sequence (b, n, c) to (b, k, c): learned (n × k), random (fixed), pooled or positional."
+    kinds = ('learned', 'random', 'pooled', 'positional')
     def __init__(self,
-                 n:int, # longest input length accepted by a learned E (pooled and positional accept any length)
+                 n:int, # longest input length accepted by a learned E (the other kinds accept any length)
                  k:int, # rank: number of compressed tokens
-                 kind:str='learned', # 'learned' E (n × k) | 'pooled' segment means | 'positional' pooling + phi(t) A
+                 kind:str='learned', # 'learned' E (n × k) | 'random' fixed Gaussian | 'pooled' segment means
+                                     # | 'positional' pooling + phi(t) A
                  num_bands:int=8, # positional: frequencies B of the position features (2B+1 rows of A; 4B+2 on a grid)
                  grid:tuple|None=None, # pooled, positional: an image's token grid (h, w), n = h·w tokens row-major,
                                        # pooled over rectangles of it; None: runs of the sequence
+                 seed:int=0, # random: the seed of E's entries (its own generator: the global one is not touched)
                 ):
         super().__init__()
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         if kind not in self.kinds: raise ValueError(f"kind must be one of {self.kinds}, got {kind!r}")
         self.kind, self.n = kind, n
+        if kind in ('learned', 'random') and grid is not None:
+            raise ValueError(f"grid pools a pooled or positional E over an image's token grid; a {kind} E has a row per "
+                             "token already: leave grid unset")
         if kind == 'learned':
             if k > n:
                 raise ValueError(f"k must be at most n: k={k} > n={n}; a rank above the input length compresses nothing")
-            if grid is not None: raise ValueError("grid pools a pooled or positional E over an image's token grid; a "
-                                                  "learned E has a row per token already: leave grid unset")
             self.E = nn.Parameter(torch.randn(n, k) / math.sqrt(n))
             return
         self.segments = k  # the pooling segments; pruning keeps some of them (`columns`)
         self.register_buffer('columns', torch.arange(k))
+        if kind == 'random':
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+                raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            self.seed = seed
+            self.register_buffer('R', _random_rows(seed, 0, n, k), persistent=False)  # not a parameter, not saved
+            return
         self.grid, self.cells = None, None
         if grid is not None: self.grid, self.cells = tuple(grid), grid_cells(grid, k, n)
         if kind == 'positional':
@@ -64,6 +73,13 @@ class LowRankProjection(nn.Module):
         return torch.einsum('bnc,nk->bkc' if E.ndim == 2 else 'bnc,bnk->bkc', x, E)
 
 # %% ../nbs/00_linformer.ipynb #e0b5ee76
+def _random_rows(seed:int, start:int, stop:int, k:int, block:int=256) -> Tensor:
+    """Rows `start` … `stop`−1 of a random E's N(0, 1) entries, (stop − start, k). Rows come in blocks of 256, each
+    drawn by its own generator seeded from (seed, block), so a row is the same however many rows are drawn."""
+    first, last = start // block, (stop - 1) // block + 1 if stop > start else start // block
+    draws = [torch.randn(block, k, generator=torch.Generator().manual_seed((seed << 24) + b)) for b in range(first, last)]
+    return torch.cat(draws)[start - first * block : stop - first * block] if draws else torch.zeros(0, k)
+
 def _pooling_matrix(n:int, columns:Tensor, segments:int, mask:Tensor|None):
     "P_L's `columns` for inputs of length n: (n, k) or (b, n, k); also each token's relative position t and 1/L."
     if mask is None:
@@ -125,6 +141,12 @@ def weights(self:LowRankProjection,
         if n > self.n: raise ValueError(f"input length {n} is longer than this projection's n={self.n}")
         E = self.E[:n]  # (n, k)
         return E if mask is None else E * mask.to(E.dtype)[..., None]  # (b, n, k)
+    if self.kind == 'random':
+        if n > len(self.R): self.R = torch.cat([self.R, _random_rows(self.seed, len(self.R), n, self.segments).to(self.R)])
+        R = self.R[:n, self.columns]  # (n, k)
+        if mask is None: return R / math.sqrt(n)
+        real = mask.to(R.dtype)  # (b, n)
+        return R * (real / real.sum(1, keepdim=True).clamp_min(1).sqrt())[..., None]  # (b, n, k): 1/sqrt(L) on real tokens
     if self.grid is None: P, t, inv_length = _pooling_matrix(n, self.columns, self.segments, mask)  # t: (..., n)
     else: P, t, inv_length = _grid_pooling(n, self.grid, self.cells, self.columns, mask)  # t: (n, 2), per axis
     if self.kind == 'pooled': return P
@@ -140,7 +162,7 @@ def keep_columns(self:LowRankProjection,
                 ):
     "Keep only the columns `keep` of E (what pruning a rank gate's closed columns does)."
     if self.kind == 'learned': self.E = nn.Parameter(self.E.detach()[:, keep].clone())
-    else: self.columns = self.columns[keep]
+    else: self.columns = self.columns[keep]  # random: its rows R stay whole, the columns pick from them
     if self.kind == 'positional': self.A = nn.Parameter(self.A.detach()[:, keep].clone())
 
 # %% ../nbs/00_linformer.ipynb #7ffcf9f7
@@ -200,12 +222,12 @@ class LinformerAttention(FullAttention):
                  heads:int=4, # attention heads
                  head_dim:int|None=None, # width per head; defaults to q_dim // heads
                  share_kv:bool=True, # one projection for keys and values (Linformer key-value sharing)
-                 projection:str='learned', # the kind of E: 'learned' | 'pooled' | 'positional' (`LowRankProjection`)
+                 projection:str='learned', # the kind of E: 'learned' | 'random' | 'pooled' | 'positional' (`LowRankProjection`)
                  grid:tuple|None=None, # pooled/positional: the context's (h, w) token grid, pooled in 2-D
                 ):
         super().__init__(q_dim=q_dim, kv_dim=kv_dim, heads=heads, head_dim=head_dim)
         self.proj_k = LowRankProjection(n, k, kind=projection, grid=grid)
-        self.proj_v = None if share_kv else LowRankProjection(n, k, kind=projection, grid=grid)
+        self.proj_v = None if share_kv else LowRankProjection(n, k, kind=projection, grid=grid, seed=1)  # random: its own
         self.gate = None  # optional module returning k weights in [0, 1] (see `RankGate`)
 
     @property

@@ -70,7 +70,8 @@ class PerceiverConfig:
     latent_k: int = 32           # projection rank of Linformer latent/decoder attention (needs latent_k <= m)
     share_kv: bool = True        # one projection for keys and values
     projection: str = 'learned'  # the kind of E in every Linformer attention: 'learned' (n × k, needs k <= n)
-                                 # | 'pooled' (segment means, no parameters) | 'positional' (pooling + phi(t) A); see 00
+                                 # | 'random' (fixed Gaussian, no parameters) | 'pooled' (segment means, none)
+                                 # | 'positional' (pooling + phi(t) A); see 00
     projection_grid: bool = False # pooled/positional E of an image encoder: rectangles of its token grid (2-D), not
                                   # runs of its row-major sequence; sequences (audio, text) pool in 1-D either way
     rank_gate: str|None = None   # None | 'budget' (ours, prunable) | 'published': gates on every Linformer projection
@@ -95,9 +96,9 @@ class PerceiverConfig:
         check_choice('rank_gate', self.rank_gate, (None, 'budget', 'published'))
         check_choice('shared_mode', self.shared_mode, ('data', 'published'))
         check_choice('projection', self.projection, LowRankProjection.kinds)
-        if self.projection_grid and self.projection == 'learned':
-            raise ValueError("projection_grid pools a pooled or positional E over an image's grid; a learned E has a row "
-                             "per token already: set projection = 'pooled' or 'positional', or projection_grid = false")
+        if self.projection_grid and self.projection in ('learned', 'random'):
+            raise ValueError(f"projection_grid pools a pooled or positional E over an image's grid; a {self.projection} E "
+                             "has a row per token already: set projection = 'pooled' or 'positional', or projection_grid = false")
         if self.d % self.heads: raise ValueError(f"d={self.d} must be divisible by heads={self.heads}")
 
     @property
