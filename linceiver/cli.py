@@ -15,7 +15,8 @@ try:
     from linceiver.federations import federate
     from linceiver.perceiver import resolve_device
     from linceiver.bench import BenchConfig, bench_to_folder, ratio_rows
-    from linceiver.experiments import demo_rows, run_experiment, summary_rows
+    from linceiver.experiments import demo_rows, run_experiment
+    from linceiver.verdicts import summary_rows
 finally:
     if _before is not False: signal.signal(signal.SIGINT, signal.SIG_DFL if _before is None else _before)
 if _stops:

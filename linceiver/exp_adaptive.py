@@ -14,10 +14,10 @@ from .linformer import forward_flops
 from .client import evaluate
 from .runs import format_table
 from .data import dataset_available
-from .experiments import (Experiment, Recipe, summary_rows, train_classifier, model_costs,
-                                   classifier_splits, cell_model, explore_view, mean_pm, final_rows, paired_diffs,
-                                   paired_verdict, verdict_text, converged_text, plot_val_curves,
-                                   choose_on_validation, margin_verdict, settled)
+from .experiments import (Experiment, Recipe, train_classifier, model_costs, classifier_splits, cell_model,
+                                   choose_on_validation)
+from .verdicts import (summary_rows, explore_view, mean_pm, final_rows, paired_diffs, paired_verdict,
+                                verdict_text, converged_text, plot_val_curves, margin_verdict, settled)
 from .exp_k import preset_settings, scale_recipe
 
 # %% auto #0

@@ -6,7 +6,8 @@
 from __future__ import annotations
 import json, statistics, time
 from matplotlib.figure import Figure
-from .experiments import Experiment, final_rows, paired_verdict, verdict_text, mean_pm, converged_text
+from .experiments import Experiment
+from .verdicts import final_rows, paired_verdict, verdict_text, mean_pm, converged_text
 from .fedavg import attacking, ATTACKS, DEFENCES
 from .exp_fed import run_federation_cell, federation_scores, ten_client_config
 

@@ -10,10 +10,10 @@ from typing import Callable
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from .experiments import (Experiment, summary_rows, preset_at_scale, official_test_draw, plateau_gain,
-                                   converged, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
-                                   converged_text, matches, mean_curve, tuning_rows,
-                                   settled, verdict_plot, margin_verdict)
+from .experiments import Experiment, preset_at_scale, official_test_draw, plateau_gain, converged
+from .verdicts import (summary_rows, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
+                                converged_text, matches, mean_curve, tuning_rows, settled, verdict_plot,
+                                margin_verdict)
 from .federations import build_federation
 from .client import majority_baseline, local_train
 from .fedavg import run_federation

@@ -9,9 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 from matplotlib.figure import Figure
 import linceiver
-from .experiments import (Experiment, Recipe, load_results, summary_rows, explore_view, paired_diffs,
-                                   paired_verdict, verdict_text, mean_pm, final_rows, converged_text, plot_val_curves,
-                                   settled)
+from .experiments import Experiment, Recipe, load_results
+from .verdicts import (summary_rows, explore_view, paired_diffs, paired_verdict, verdict_text, mean_pm,
+                                final_rows, converged_text, plot_val_curves, settled)
 from .runs import format_table
 
 # %% auto #0

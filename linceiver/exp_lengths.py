@@ -10,8 +10,9 @@ import torch
 from matplotlib.figure import Figure
 from .data import DatasetSplits
 from .datasets import load_dataset
-from .experiments import (Experiment, classifier_cell, final_rows, summary_rows, paired_diffs, paired_verdict,
-                                   verdict_text, mean_pm, converged_text, margin_verdict, settled, plot_val_curves)
+from .experiments import Experiment, classifier_cell
+from .verdicts import (final_rows, summary_rows, paired_diffs, paired_verdict, verdict_text, mean_pm,
+                                converged_text, margin_verdict, settled, plot_val_curves)
 from .exp_k import preset_settings, read_preset
 
 # %% auto #0

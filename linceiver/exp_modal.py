@@ -6,9 +6,9 @@
 from __future__ import annotations
 import statistics
 from matplotlib.figure import Figure
-from .experiments import (Experiment, summary_rows, preset_at_scale, paired_diffs, paired_verdict,
-                                   verdict_text, mean_pm, final_rows, converged_text, matches, choose_on_validation,
-                                   settled, verdict_plot)
+from .experiments import Experiment, preset_at_scale, choose_on_validation
+from .verdicts import (summary_rows, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
+                                converged_text, matches, settled, verdict_plot)
 from .federations import load_federation_config
 from .exp_fed import NO_DEFENCES, SCHEME_NAMES, best_two_curves, picked_schemes
 

@@ -8,8 +8,9 @@ import json, statistics
 from dataclasses import replace
 import torch
 from matplotlib.figure import Figure
-from .experiments import (Experiment, preset_at_scale, final_rows, converged_text, mean_curve, paired_diffs,
-                                   paired_verdict, verdict_text, mean_pm)
+from .experiments import Experiment, preset_at_scale
+from .verdicts import (final_rows, converged_text, mean_curve, paired_diffs, paired_verdict, verdict_text,
+                                mean_pm)
 from .federations import encoder_flops
 from .server import FedConfig
 from .exp_fed import run_federation_cell, federation_scores, NO_DEFENCES

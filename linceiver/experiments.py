@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from fastprogress.fastprogress import progress_bar
-from matplotlib.figure import Figure
 import linceiver
 from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, check_number, check_choice, train_step, resolve_device,
                                  device_name, check_precision, adamw, num_parameters)
@@ -23,15 +22,12 @@ from .federations import load_federation_config
 from .data import DatasetSplits, stratified_split
 from .datasets import load_dataset
 from .bench import train_step_flops
-from .runs import (explore, write_atomic, claim_results_folder, release_unstarted, machine_info, lock_folder,
-                            read_json)
+from .runs import write_atomic, claim_results_folder, release_unstarted, machine_info, lock_folder, read_json
+from .verdicts import matches
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'NOISE_SEEDS', 'TIE_MARGIN', 'VERDICT_COLOURS', 'Experiment', 'Recipe', 'plateau_gain', 'converged',
-           'classifier_splits', 'train_classifier', 'load_results', 'run_experiment', 'summary_rows',
-           'choose_on_validation', 'paired_verdict', 'paired_diffs', 'verdict_text', 'margin_verdict', 'verdict_plot',
-           'mean_pm', 'final_rows', 'converged_text', 'settled', 'mean_curve', 'plot_val_curves', 'tuning_rows',
-           'demo_rows']
+__all__ = ['EXPERIMENTS', 'Experiment', 'Recipe', 'plateau_gain', 'converged', 'classifier_splits', 'train_classifier',
+           'load_results', 'run_experiment', 'choose_on_validation', 'demo_rows']
 
 # %% ../nbs/08_experiments.ipynb #e93a0f38
 EXPERIMENTS = {'k_sweep': 'linceiver.exp_k:k_sweep',  # name -> 'module:function(scale, seeds) -> Experiment'
@@ -521,35 +517,6 @@ def _run_cells(experiment:Experiment, todo:list[dict], device:torch.device, prec
             for f in futures: f.cancel()
             raise
 
-# %% ../nbs/08_experiments.ipynb #175c462b
-def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
-                 by:tuple=('model', 'k'), # the columns a group shares
-                 metrics:tuple|None=None, # the columns to summarise; default: every numeric column but `by` and seed
-                ) -> list[dict]: # per group, in order of appearance: `by`, n_seeds, <metric>_mean, <metric>_std
-    "Mean and sample standard deviation over seeds of each metric, per group."
-    numeric = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-    if metrics is None:
-        metrics = tuple(k for k in dict.fromkeys(k for r in rows for k in r)
-                        if k not in (*by, 'seed') and any(numeric(r.get(k)) for r in rows))
-    groups = {}
-    for r in rows: groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
-    out = []
-    for values, group in groups.items():
-        summary = dict(zip(by, values), n_seeds=len(group))
-        for m in metrics:
-            xs = [r[m] for r in group if numeric(r.get(m))]
-            summary[f"{m}_mean"] = statistics.fmean(xs) if xs else None
-            summary[f"{m}_std"] = statistics.stdev(xs) if len(xs) > 1 else 0. if xs else None
-        out.append(summary)
-    return out
-
-# %% ../nbs/08_experiments.ipynb #f8f8ff8b
-def matches(row:dict, # a cell or a row of results.csv
-            where:dict, # column -> value, or a list (tuple, set) of values any of which will do
-           ) -> bool:
-    "Whether `row` holds every value of `where` (one of them, where a value is a list)."
-    return all(row.get(k) in v if isinstance(v, (list, tuple, set)) else row.get(k) == v for k, v in where.items())
-
 # %% ../nbs/08_experiments.ipynb #c21cdf5e
 def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: where, fields, metric
                          rows:list[dict], # the rows already done (the tuning rows among them)
@@ -575,174 +542,6 @@ def choose_on_validation(cell:dict, # a planned cell with a 'choose' entry: wher
         chosen[f"chosen_{column.removeprefix('chosen_')}"] = value  # a value its tuning rows chose in turn keeps its name
     chosen[f'chosen_on_{metric}'] = statistics.fmean(scores[best])
     return chosen
-
-# %% ../nbs/08_experiments.ipynb #568bf0bc
-NOISE_SEEDS, TIE_MARGIN = 3, 0.01  # the fewest seeds a verdict needs; differences within ±1 point count as a tie
-
-# %% ../nbs/08_experiments.ipynb #298402da
-def paired_verdict(diffs:list[float], # per seed: (ours - theirs), paired by seed
-                   tie_margin:float=TIE_MARGIN, # |difference| small enough not to matter (accuracy: 0.01 = 1 point)
-                   min_seeds:int=NOISE_SEEDS, # fewer seeds: undecided
-                  ) -> dict: # verdict, mean, se (standard error), seeds
-    "The one noise rule: better / worse beyond two standard errors, tie within the margin, else undecided."
-    n = len(diffs)
-    mean = statistics.fmean(diffs) if n else None
-    se = statistics.stdev(diffs) / math.sqrt(n) if n > 1 else None
-    if n < min_seeds: verdict = 'undecided'
-    elif mean - 2 * se > 0: verdict = 'better'
-    elif mean + 2 * se < 0: verdict = 'worse'
-    elif -tie_margin <= mean - 2 * se and mean + 2 * se <= tie_margin: verdict = 'tie'
-    else: verdict = 'undecided'
-    return dict(verdict=verdict, mean=mean, se=se, seeds=n)
-
-# %% ../nbs/08_experiments.ipynb #51e64cfc
-def paired_diffs(rows:list[dict], # rows of a results.csv
-                 ours:dict, # the columns naming one side, e.g. {'partition': 'iid', 'method': 'linceiver'}
-                 theirs:dict, # the other side
-                 metric:str, # the column compared
-                ) -> list[float]: # ours - theirs, per seed both sides hold
-    "Per-seed differences of `metric` between two groups of rows, paired by seed."
-    side = lambda where: {r['seed']: r[metric] for r in rows if matches(r, where) and r.get(metric) is not None}
-    a, b = side(ours), side(theirs)
-    return [a[s] - b[s] for s in sorted(a) if s in b]
-
-# %% ../nbs/08_experiments.ipynb #7f4c3347
-def verdict_text(result:dict, # `paired_verdict`'s result
-                 scale:float=100, # 100: differences in points
-                ) -> str:
-    "'+1.23 ± 0.45 better' (mean paired difference ± its standard error, and the verdict)."
-    if result['mean'] is None: return '—'
-    se = '' if result['se'] is None else f" ± {scale * result['se']:.2f}"
-    return f"{scale * result['mean']:+.2f}{se} {result['verdict']}"
-
-# %% ../nbs/08_experiments.ipynb #0030d3f8
-def margin_verdict(diffs:list[float], # per seed: ours - theirs, paired by seed
-                   margin:float, # how far below theirs ours may fall (accuracy: 0.03 = 3 points); 0: ours above theirs
-                  ) -> str: # 'met' | 'not met' | 'undecided'
-    "The noise rule on a goal with a margin: met when ours − theirs + margin is better than zero, not met when worse."
-    verdict = paired_verdict([d + margin for d in diffs], tie_margin=0)['verdict']
-    return dict(better='met', worse='not met').get(verdict, 'undecided')
-
-# %% ../nbs/08_experiments.ipynb #a0db367e
-VERDICT_COLOURS = dict(better='tab:green', worse='tab:red', tie='tab:gray', undecided='tab:orange')
-
-def verdict_plot(ax, # matplotlib axes to draw on
-                 comparisons:dict[str, list[float]], # label -> per-seed paired differences (ours - theirs), top to bottom
-                 scale:float=100, # 100: differences in points
-                 tie_margin:float=TIE_MARGIN, # the rule's tie margin (drawn as the shaded band)
-                ) -> dict[str, dict]: # label -> `paired_verdict`'s result, as drawn
-    "The noise rule as a picture: each mean paired difference ± 2 standard errors, coloured and labelled by its verdict."
-    results = {label: paired_verdict(diffs, tie_margin) for label, diffs in comparisons.items()}
-    ax.axvspan(-scale * tie_margin, scale * tie_margin, color='0.92', zorder=0, label='tie band')
-    ax.axvline(0, color='0.5', lw=0.8, zorder=1)
-    for i, (label, r) in enumerate(results.items()):
-        if r['mean'] is None:  # no seed on both sides: said, not drawn
-            ax.text(0, i, 'not run', ha='center', va='center', color='gray', fontsize=8, style='italic'); continue
-        half = 2 * scale * (r['se'] or 0)
-        ax.errorbar(scale * r['mean'], i, xerr=half, fmt='o', capsize=3, color=VERDICT_COLOURS[r['verdict']])
-        few = '' if r['seeds'] >= NOISE_SEEDS else f" (n={r['seeds']})"  # too few seeds to decide: said
-        ax.annotate(f" {r['verdict']}{few}", (scale * r['mean'] + half, i), va='center', fontsize=8,
-                    color=VERDICT_COLOURS[r['verdict']])
-    if not results: ax.text(0, 0, 'nothing to compare yet', ha='center', va='center', color='gray', fontsize=8)
-    ax.set_yticks(range(len(results)), list(results))
-    ax.set_ylim(max(len(results), 1) - 0.5, -0.5)  # the first comparison on top
-    ax.margins(x=0.15)  # room for the verdicts' words
-    ax.set_xlabel('paired difference (points; ± 2 SE)' if scale == 100 else 'paired difference (± 2 SE)')
-    ax.grid(axis='x', alpha=0.3)
-    return results
-
-# %% ../nbs/08_experiments.ipynb #bff29a95
-def mean_pm(mean:float|None, # the mean over seeds; None: no value
-            std:float|None, # their standard deviation; None: one seed
-            scale:float=100., # 100: fractions shown as percent
-            fmt:str='.2f', # the mean's format ('+.2f' for a signed difference); the std drops the sign
-           ) -> str:
-    "'82.54 ± 0.84', or '—' for a missing value."
-    return '—' if mean is None else f"{scale * mean:{fmt}} ± {scale * (std or 0):{fmt.lstrip('+')}}"
-
-# %% ../nbs/08_experiments.ipynb #1f2544e2
-def final_rows(rows:list[dict]) -> list[dict]:
-    "The final cells of a results.csv (an earlier run, planned before tuning existed, holds only final cells)."
-    return [r for r in rows if r.get('phase', 'final') == 'final']
-
-# %% ../nbs/08_experiments.ipynb #8b705e02
-def converged_text(group:list[dict], # one method's rows, one per seed, with a `converged` column
-                   unit:str='seeds', # what a row is: 'runs' where several methods' rows are pooled
-                  ) -> str:
-    "'yes', or 'not converged (n of m seeds)', or '—' where no run has a curve (an untrained baseline)."
-    flags = [r.get('converged') for r in group if r.get('converged') is not None]
-    if not flags: return '—'
-    return 'yes' if all(flags) else f"not converged ({flags.count(False)} of {len(flags)} {unit})"
-
-def settled(verdict:str, # a goal's verdict: 'met', 'not met', 'undecided'
-            rows:list[dict], # every run the goal compares (each with a `converged` column)
-           ) -> str: # the verdict, or 'undecided' while any of those runs was still climbing
-    "Plateau before verdict: a goal is met or not only once every run it compares has converged."
-    return verdict if converged_text(rows) in ('yes', '—') else 'undecided'
-
-# %% ../nbs/08_experiments.ipynb #eb7be93e
-def mean_curve(rows:list[dict], # rows of a results.csv
-               where:dict, # the columns naming one model or method, e.g. {'partition': 'iid', 'method': 'local'}
-               column:str='val_curve', # a JSON curve column: 'val_curve' | 'train_loss_curve'
-              ) -> list[float]: # the mean curve, point by point; [] where no final row has one
-    "The mean over the seeds of the final rows matching `where` of a curve column (a curve with a gap is left out)."
-    curves = [json.loads(r[column]) for r in final_rows(rows) if matches(r, where) and r.get(column)]
-    curves = [c for c in curves if c and None not in c]
-    return [statistics.fmean(points) for points in zip(*curves)] if curves else []
-
-# %% ../nbs/08_experiments.ipynb #29215240
-def plot_val_curves(rows:list[dict], # rows of a results.csv
-                    panel:str|None, # the column whose values get a panel each, e.g. 'dataset'; None: one panel
-                    lines:tuple, # the columns naming one line (a model) within a panel
-                    label:Callable[[dict], str]=lambda where: ', '.join(map(str, where.values())), # a line's legend
-                    title:Callable=lambda value: '' if value is None else str(value), # a panel's value -> its title
-                    style:Callable[[dict], str]=lambda where: 'o-', # a line's matplotlib format, e.g. 's--'
-                   ) -> Figure:
-    "Per value of `panel`, each line's validation accuracy per epoch (`mean_curve`: the mean over its final cells' seeds)."
-    final = final_rows(rows)
-    panels = list(dict.fromkeys(r.get(panel) for r in final)) if panel else []
-    panels = panels or [None]
-    fig = Figure(figsize=(5 * len(panels), 3.5), layout='constrained')
-    for ax, value in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
-        here = [r for r in final if r.get(panel) == value]
-        for key in dict.fromkeys(tuple(r.get(c) for c in lines) for r in here):
-            where = dict(zip(lines, key))
-            if curve := mean_curve(here, where):
-                ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], style(where), ms=3, label=label(where))
-        ax.set(xlabel='epoch', ylabel='validation accuracy (%)', title=title(value) or '')
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
-        else: ax.text(0.5, 0.5, 'no validation curves in these results', transform=ax.transAxes, ha='center', color='gray')
-    return fig
-
-# %% ../nbs/08_experiments.ipynb #20705d58
-def tuning_rows(rows:list[dict], # rows of a results.csv
-                by:tuple, # the columns naming what was tuned, e.g. ('model', 'k', 'projection')
-                metric:str='val_accuracy', # the validation score the final cells chose by
-                candidate:Callable[[dict], str]=lambda r: f"lr {r['lr']:g}", # a tuning row -> its candidate's name
-               ) -> list[dict]: # one row per group: the score of every candidate, the best marked *, (nc) if not converged
-    "The tuning cells as a table: every candidate's validation score, in percent, the one the final cells took marked *."
-    tune, out = [r for r in rows if r.get('phase') == 'tune' and r.get(metric) is not None], []
-    for key in dict.fromkeys(tuple(r.get(c) for c in by) for r in tune):
-        tried = [r for r in tune if tuple(r.get(c) for c in by) == key]
-        best = max(r[metric] for r in tried)
-        row = dict(zip(by, key))
-        for r in tried:
-            row[candidate(r)] = f"{100 * r[metric]:.2f}" + ('*' if r[metric] == best else '') + (
-                '' if r.get('converged') in (True, None) else ' (nc)')
-        out.append(row)
-    columns = list(dict.fromkeys(k for r in out for k in r))
-    return [{k: r.get(k, '—') for k in columns} for r in out]
-
-# %% ../nbs/08_experiments.ipynb #f0917a67
-def explore_view(options:list, # the values a reader can choose from
-                 value, # the value shown first
-                 view:Callable, # value -> what IPython displays for it (e.g. a Markdown table)
-                 description:str, # the dropdown's label, and the name in the error
-                ):
-    "`explore` with one dropdown: `view(value)`, redrawn in a live notebook; returns the dropdown (None without ipywidgets)."
-    controls = explore({description: options}, {description: value}, lambda **chosen: view(chosen[description]))
-    return controls and controls[description]
 
 # %% ../nbs/08_experiments.ipynb #0f1fbe31
 def demo_rows(epochs:int=30, # training epochs
