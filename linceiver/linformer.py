@@ -76,9 +76,9 @@ class LowRankProjection(nn.Module):
 def _random_rows(seed:int, start:int, stop:int, k:int, block:int=256) -> Tensor:
     """Rows `start` … `stop`−1 of a random E's N(0, 1) entries, (stop − start, k). Rows come in blocks of 256, each
     drawn by its own generator seeded from (seed, block), so a row is the same however many rows are drawn."""
-    first, last = start // block, (stop - 1) // block + 1 if stop > start else start // block
+    first, last = start // block, -(-stop // block)  # the blocks holding rows start … stop−1
     draws = [torch.randn(block, k, generator=torch.Generator().manual_seed((seed << 24) + b)) for b in range(first, last)]
-    return torch.cat(draws)[start - first * block : stop - first * block] if draws else torch.zeros(0, k)
+    return torch.cat([torch.zeros(0, k), *draws])[start - first * block : stop - first * block]
 
 def _pooling_matrix(n:int, columns:Tensor, segments:int, mask:Tensor|None):
     "P_L's `columns` for inputs of length n: (n, k) or (b, n, k); also each token's relative position t and 1/L."
