@@ -15,7 +15,8 @@ from .verdicts import (summary_rows, explore_view, paired_diffs, paired_verdict,
 from .runs import format_table
 
 # %% auto #0
-__all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals', 'favoured_projection', 'k_sweep_plots']
+__all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals', 'favoured_projection', 'random_control',
+           'k_sweep_plots']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
@@ -182,6 +183,26 @@ def favoured_projection(goals:list[dict], # `options_goals`' rows
     met = lambda kind: (mine := [g for g in goals if g['goal'].startswith(f"{kind} E:")]) and \
                        all(g['verdict'] == 'met' for g in mine)
     return next((kind for kind in OPTIONS if met(kind)), 'learned')
+
+# %% ../nbs/10_exp_k.ipynb #d6ae1c02
+def random_control(rows:list[dict], # rows of a k_sweep results.csv
+                  ) -> str|None: # one sentence, or None where the random E has not run
+    "What the random E says of the learned E's gain: learned (random worse than learned, and not better than pooling) or not."
+    final = final_rows(rows)
+    ks = sorted({r['k'] for r in final if r.get('projection') == 'random'})
+    if not ks: return None
+    def against(k, other):  # the paired verdict of random against another E at rank k, settled on the runs it compares
+        ours, theirs = dict(model='linceiver', k=k, projection='random'), dict(model='linceiver', k=k, projection=other)
+        result = paired_verdict(paired_diffs(final, ours, theirs, 'accuracy'))
+        compared = [r for r in final if _model(r) in (ours, theirs)]
+        return {**result, 'verdict': settled(result['verdict'], compared)}
+    found = {(k, other): against(k, other) for k in ks for other in ('learned', 'pooled')}
+    reads = '; '.join(f"k={k} vs {other} E {verdict_text(result)}" for (k, other), result in found.items())
+    learned = all(r['verdict'] == 'worse' for (_, other), r in found.items() if other == 'learned')
+    no_mixing = all(r['verdict'] in ('worse', 'tie') for (_, other), r in found.items() if other == 'pooled')
+    return (f"The random E, paired by seed (points; undecided while a run compared still climbs): {reads}. " +
+            ("So what the learned E gains over pooling is learned, not the mixing." if learned and no_mixing else
+             "So these results do not yet say whether the learned E's gain is learning or mixing."))
 
 # %% ../nbs/10_exp_k.ipynb #a7d36ea8
 _COSTS = dict(flops=('train_flops_per_example', 1e6, 'training MFLOP per example', 'log'),  # cost -> (column, unit,
