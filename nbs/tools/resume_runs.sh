@@ -4,6 +4,7 @@
 # experiment.json records (its last run's), so that the code under a run never changes mid-way. Run from the repository root, in the
 # background (the runs take hours):
 #   nohup setsid bash nbs/tools/resume_runs.sh > resume_runs.log 2>&1 &
+# A run is started the same way, into such a folder, by nbs/tools/start_run.sh.
 # Folders run in the order given (default: every *-new folder, sorted); JOBS workers each (default 2, one torch
 # thread each on this 2-core machine). A finished run is moved into place by hand: its folder replaces
 # nbs/results/<exp>/<scale>/ and the notebook that renders it is re-executed.
