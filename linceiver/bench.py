@@ -103,7 +103,8 @@ class BenchConfig:
     workload: str = 'tokens'     # what the models read: 'tokens' (synthetic (b, n, c)) | 'image' (grayscale images of
                                  # side sqrt(n) through ImageAdapter) | 'audio' (n log-mel frames through AudioAdapter)
                                  # | 'text' (n random bytes through TextAdapter)
-    projection: str = 'learned'  # the kind of E of every Linceiver model: 'learned' | 'random' | 'pooled' | 'positional' (00)
+    projection: str = 'learned'  # the kind of E of every Linceiver model: 'learned' | 'random' | 'pooled' | 'positional'
+                                 # | 'separable' (workload 'image' only) (00)
     projection_grid: bool = False  # a pooled or positional E over rectangles of the image (02); workload 'image' only
     n_mels: int = 40             # mel bands per frame (workload 'audio')
     device: str = 'auto'         # 'auto' (cuda, else mps, else cpu) | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
@@ -127,6 +128,9 @@ class BenchConfig:
         if self.projection_grid and (self.workload != 'image' or self.projection not in ('pooled', 'positional')):
             raise ValueError(f"projection_grid pools a pooled or positional E over an image's grid: it needs workload "
                              f"'image' and projection 'pooled' or 'positional', got {self.workload!r} and {self.projection!r}")
+        if self.projection == 'separable' and self.workload != 'image':
+            raise ValueError(f"projection 'separable' factors an image's token grid: it needs workload 'image', got "
+                             f"{self.workload!r}")
         if self.workload == 'image' and (odd := [n for n in self.ns if math.isqrt(n) ** 2 != n]):
             raise ValueError(f"workload 'image' reads square images of n = side² pixels (784 = 28², 4096 = 64², ...); "
                              f"{odd} are not squares")

@@ -20,9 +20,9 @@ __all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals'
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
-OPTIONS = ('pooled', 'positional', 'pooled-grid', 'positional-grid', 'random')  # the kinds of E besides the learned one (00),
-                                                                       # trained at a scale's `option_ks`; '-grid':
-                                                                       # over the image's 2-D grid (projection_grid)
+OPTIONS = ('pooled', 'positional', 'pooled-grid', 'positional-grid', 'random', 'separable')  # the kinds of E besides
+               # the learned one (00), trained at a scale's `option_ks`; '-grid': over the image's 2-D grid
+               # (projection_grid); separable reads the grid always
 
 def projection_config(kind:str|None) -> dict:
     "The `PerceiverConfig` fields of a kind of E as the sweep names it ('pooled-grid': pooled, over the image's grid)."
@@ -217,7 +217,7 @@ def plot_accuracy_vs_cost(rows:list[dict], # rows of a k_sweep results.csv
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     colour = {'learned': 'tab:blue', 'pooled': 'tab:green', 'positional': 'tab:purple', 'pooled-grid': 'tab:olive',
-              'positional-grid': 'tab:pink', 'random': 'tab:brown'}
+              'positional-grid': 'tab:pink', 'random': 'tab:brown', 'separable': 'tab:cyan'}
     for r in summary_rows(final_rows(rows), by=MODEL):
         base, x = r['model'] == 'perceiver_io', r[f'{column}_mean'] / unit
         ax.errorbar(x, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'], fmt='s' if base else 'o',

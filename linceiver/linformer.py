@@ -18,16 +18,16 @@ __all__ = ['LowRankProjection', 'grid_cells', 'FullAttention', 'LinformerAttenti
 
 # %% ../nbs/00_linformer.ipynb #fe1ea485
 class LowRankProjection(nn.Module):
-    "$E$ compressing a sequence (b, n, c) to (b, k, c): learned (n × k), random (fixed), pooled or positional."
-    kinds = ('learned', 'random', 'pooled', 'positional')
+    "$E$ compressing a sequence (b, n, c) to (b, k, c): learned (n × k), random (fixed), pooled, positional or separable."
+    kinds = ('learned', 'random', 'pooled', 'positional', 'separable')
     def __init__(self,
                  n:int, # longest input length accepted by a learned E (the other kinds accept any length)
                  k:int, # rank: number of compressed tokens
                  kind:str='learned', # 'learned' E (n × k) | 'random' fixed Gaussian | 'pooled' segment means
-                                     # | 'positional' pooling + phi(t) A
+                                     # | 'positional' pooling + phi(t) A | 'separable' learned R ⊗ C over a grid
                  num_bands:int=8, # positional: frequencies B of the position features (2B+1 rows of A; 4B+2 on a grid)
                  grid:tuple|None=None, # pooled, positional: an image's token grid (h, w), n = h·w tokens row-major,
-                                       # pooled over rectangles of it; None: runs of the sequence
+                                       # pooled over rectangles of it; None: runs of the sequence. separable: needed
                  seed:int=0, # random: the seed of E's entries (its own generator: the global one is not touched)
                 ):
         super().__init__()
@@ -36,8 +36,8 @@ class LowRankProjection(nn.Module):
         if kind not in self.kinds: raise ValueError(f"kind must be one of {self.kinds}, got {kind!r}")
         self.kind, self.n = kind, n
         if kind in ('learned', 'random') and grid is not None:
-            raise ValueError(f"grid pools a pooled or positional E over an image's token grid; a {kind} E has a row per "
-                             "token already: leave grid unset")
+            raise ValueError(f"grid is for a pooled, positional or separable E over an image's token grid; a {kind} E has "
+                             "a row per token already: leave grid unset")
         if kind == 'learned':
             if k > n:
                 raise ValueError(f"k must be at most n: k={k} > n={n}; a rank above the input length compresses nothing")
@@ -53,6 +53,13 @@ class LowRankProjection(nn.Module):
             return
         self.grid, self.cells = None, None
         if grid is not None: self.grid, self.cells = tuple(grid), grid_cells(grid, k, n)
+        if kind == 'separable':
+            if grid is None:
+                raise ValueError("a separable E factors an image's token grid: give grid=(h, w) (a sequence has none: "
+                                 "use another kind)")
+            (h, w), (gh, gw) = self.grid, self.cells
+            (rows, height), (cols, width) = _segments(h, gh), _segments(w, gw)
+            self.R, self.C = nn.Parameter(rows / height), nn.Parameter(cols / width)  # (h, gh), (w, gw): pooling at first
         if kind == 'positional':
             if not isinstance(num_bands, int) or num_bands < 1:
                 raise ValueError(f"num_bands must be a positive integer, got {num_bands!r}")
@@ -111,19 +118,27 @@ def grid_cells(grid:tuple, # (h, w): the token grid of an image, row-major
                                      f"gh <= {h}, gw <= {w})")
     return min(tilings, key=lambda t: (abs(math.log(t[0] / t[1]) - math.log(h / w)), t[0]))
 
+def _segments(size:int, parts:int, device=None) -> tuple[Tensor, Tensor]:
+    "One axis cut into `parts` segments as adaptive pooling cuts it: which positions each holds (size, parts), and its length."
+    index = torch.arange(parts, device=device)
+    start, end = index * size // parts, ((index + 1) * size + parts - 1) // parts
+    r = torch.arange(size, device=device)[:, None]
+    return (r >= start) & (r < end), end - start
+
+def _check_grid(n:int, grid:tuple, mask:Tensor|None):
+    "A projection over an h × w grid reads inputs of exactly h·w tokens, and no padding (an image has none)."
+    h, w = grid
+    if n != h * w: raise ValueError(f"this projection reads a {h}x{w} grid: inputs of {h * w} tokens, got {n}")
+    if mask is not None: raise ValueError("a projection over an image's grid takes no padding mask")
+
 def _grid_pooling(n:int, grid:tuple, cells:tuple, columns:Tensor, mask:Tensor|None):
     """P's `columns` for an h × w grid cut into gh × gw rectangles (adaptive average pooling in 2-D): (n, k); each
     token's position per axis, in [-1, 1]: (n, 2); and 1/n per token. An image has no padding: a mask is refused."""
     (h, w), (gh, gw) = grid, cells
-    if n != h * w: raise ValueError(f"this projection pools a {h}x{w} grid: inputs of {h * w} tokens, got {n}")
-    if mask is not None: raise ValueError("a projection over an image's grid takes no padding mask")
-    def axis(size, parts, index):  # per axis: is each position inside each column's range? (size, k)
-        start, end = index * size // parts, ((index + 1) * size + parts - 1) // parts
-        r = torch.arange(size, device=columns.device)[:, None]
-        return (r >= start) & (r < end), (end - start)
-    rows, height = axis(h, gh, columns // gw)  # (h, k), (k,)
-    cols, width = axis(w, gw, columns % gw)  # (w, k), (k,)
-    P = (rows[:, None, :] & cols[None, :, :]).reshape(n, -1) / (height * width)  # (n, k)
+    _check_grid(n, grid, mask)
+    (rows, height), (cols, width) = _segments(h, gh, columns.device), _segments(w, gw, columns.device)
+    a, b = columns // gw, columns % gw  # each column's row and column of rectangles
+    P = (rows[:, None, a] & cols[None, :, b]).reshape(n, -1) / (height[a] * width[b])  # (n, k)
     line = lambda size: 2 * torch.arange(size, device=columns.device) / max(size - 1, 1) - 1  # (size,) in [-1, 1]
     t = torch.stack(torch.meshgrid(line(h), line(w), indexing='ij'), dim=-1).reshape(n, 2)  # (n, 2)
     return P, t, torch.full((n,), 1 / n, device=columns.device)
@@ -147,6 +162,10 @@ def weights(self:LowRankProjection,
         if mask is None: return R / math.sqrt(n)
         real = mask.to(R.dtype)  # (b, n)
         return R * (real / real.sum(1, keepdim=True).clamp_min(1).sqrt())[..., None]  # (b, n, k): 1/sqrt(L) on real tokens
+    if self.kind == 'separable':  # E[(i, j), (a, b)] = R[i, a] C[j, b]
+        _check_grid(n, self.grid, mask)
+        gw = self.cells[1]
+        return (self.R[:, None, self.columns // gw] * self.C[None, :, self.columns % gw]).reshape(n, -1)  # (n, k)
     if self.grid is None: P, t, inv_length = _pooling_matrix(n, self.columns, self.segments, mask)  # t: (..., n)
     else: P, t, inv_length = _grid_pooling(n, self.grid, self.cells, self.columns, mask)  # t: (n, 2), per axis
     if self.kind == 'pooled': return P
@@ -162,7 +181,7 @@ def keep_columns(self:LowRankProjection,
                 ):
     "Keep only the columns `keep` of E (what pruning a rank gate's closed columns does)."
     if self.kind == 'learned': self.E = nn.Parameter(self.E.detach()[:, keep].clone())
-    else: self.columns = self.columns[keep]  # random: its rows R stay whole, the columns pick from them
+    else: self.columns = self.columns[keep]  # random, separable: R (and C) stay whole, the columns pick from them
     if self.kind == 'positional': self.A = nn.Parameter(self.A.detach()[:, keep].clone())
 
 # %% ../nbs/00_linformer.ipynb #7ffcf9f7
@@ -222,8 +241,8 @@ class LinformerAttention(FullAttention):
                  heads:int=4, # attention heads
                  head_dim:int|None=None, # width per head; defaults to q_dim // heads
                  share_kv:bool=True, # one projection for keys and values (Linformer key-value sharing)
-                 projection:str='learned', # the kind of E: 'learned' | 'random' | 'pooled' | 'positional' (`LowRankProjection`)
-                 grid:tuple|None=None, # pooled/positional: the context's (h, w) token grid, pooled in 2-D
+                 projection:str='learned', # the kind of E (`LowRankProjection.kinds`): 'learned' | 'random' | 'pooled' | …
+                 grid:tuple|None=None, # pooled/positional/separable: the context's (h, w) token grid
                 ):
         super().__init__(q_dim=q_dim, kv_dim=kv_dim, heads=heads, head_dim=head_dim)
         self.proj_k = LowRankProjection(n, k, kind=projection, grid=grid)

@@ -71,7 +71,8 @@ class PerceiverConfig:
     share_kv: bool = True        # one projection for keys and values
     projection: str = 'learned'  # the kind of E in every Linformer attention: 'learned' (n × k, needs k <= n)
                                  # | 'random' (fixed Gaussian, no parameters) | 'pooled' (segment means, none)
-                                 # | 'positional' (pooling + phi(t) A); see 00
+                                 # | 'positional' (pooling + phi(t) A) | 'separable' (R ⊗ C over an image's grid:
+                                 # image encoders only, so latent/decoder attention must be full); see 00
     projection_grid: bool = False # pooled/positional E of an image encoder: rectangles of its token grid (2-D), not
                                   # runs of its row-major sequence; sequences (audio, text) pool in 1-D either way
     rank_gate: str|None = None   # None | 'budget' (ours, prunable) | 'published': gates on every Linformer projection
@@ -99,6 +100,9 @@ class PerceiverConfig:
         if self.projection_grid and self.projection in ('learned', 'random'):
             raise ValueError(f"projection_grid pools a pooled or positional E over an image's grid; a {self.projection} E "
                              "has a row per token already: set projection = 'pooled' or 'positional', or projection_grid = false")
+        if self.projection == 'separable' and 'linformer' in (self.latent_attention, self.decoder_attention):
+            raise ValueError("a separable E factors an image's token grid, and the latent array has none: with "
+                             "projection = 'separable', latent_attention and decoder_attention must be 'full'")
         if self.d % self.heads: raise ValueError(f"d={self.d} must be divisible by heads={self.heads}")
 
     @property
@@ -341,7 +345,11 @@ class PerceiverIO(nn.Module):
     def __init__(self, cfg:PerceiverConfig, adapter:nn.Module):
         super().__init__()
         self.cfg, self.adapter = cfg, adapter
-        grid = getattr(adapter, 'grid', None) if cfg.projection_grid else None  # an image's token grid, if asked
+        separable = cfg.projection == 'separable' and cfg.encoder_attention == 'linformer'
+        grid = getattr(adapter, 'grid', None) if cfg.projection_grid or separable else None  # an image's token grid
+        if separable and grid is None:
+            raise ValueError(f"projection 'separable' factors an image's token grid, but this model's "
+                             f"{type(adapter).__name__} reads a sequence: give it another projection")
         self.encoder = CrossAttentionBlock(cfg.encoder_attention, q_dim=cfg.d, kv_dim=adapter.c, n=adapter.n, k=cfg.k,
                                            heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, share_kv=cfg.share_kv,
                                            projection=cfg.projection, grid=grid)
