@@ -463,7 +463,7 @@ def run_benchmark(bc:BenchConfig, # what to measure
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(bc.threads)
     try:
-        adapter = TokenAdapter(n=bc.ns[0], c=bc.c)
+        adapter = workload_adapter(bc, bc.ns[0])  # the workload's own: a separable E needs an image's grid
         probe = pruned_linceiver(bc.perceiver_config(k=bc.prune_k, rank_gate='budget'), adapter, pruned_k)
         points = []
         for n in bc.ns:
