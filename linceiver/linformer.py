@@ -21,7 +21,7 @@ class LowRankProjection(nn.Module):
     "$E$ compressing a sequence (b, n, c) to (b, k, c): learned (n × k), random (fixed), pooled, positional or separable."
     kinds = ('learned', 'random', 'pooled', 'positional', 'separable')
     def __init__(self,
-                 n:int, # longest input length accepted by a learned E (the other kinds accept any length)
+                 n:int, # longest input length accepted by a learned E; a grid's kinds take exactly h·w, the rest any
                  k:int, # rank: number of compressed tokens
                  kind:str='learned', # 'learned' E (n × k) | 'random' fixed Gaussian | 'pooled' segment means
                                      # | 'positional' pooling + phi(t) A | 'separable' learned R ⊗ C over a grid

@@ -75,6 +75,7 @@ class PerceiverConfig:
                                  # image encoders only, so latent/decoder attention must be full); see 00
     projection_grid: bool = False # pooled/positional E of an image encoder: rectangles of its token grid (2-D), not
                                   # runs of its row-major sequence; sequences (audio, text) pool in 1-D either way
+                                  # (a separable E reads the grid always: leave it false)
     rank_gate: str|None = None   # None | 'budget' (ours, prunable) | 'published': gates on every Linformer projection
     shared_mode: str = 'data'    # 'data' (ours): the shared latent stack runs on the encoded latents
                                  # | 'published': on the latent array alone, before the encoder (the prototype's split)
@@ -100,6 +101,8 @@ class PerceiverConfig:
         if self.projection_grid and self.projection in ('learned', 'random'):
             raise ValueError(f"projection_grid pools a pooled or positional E over an image's grid; a {self.projection} E "
                              "has a row per token already: set projection = 'pooled' or 'positional', or projection_grid = false")
+        if self.projection_grid and self.projection == 'separable':
+            raise ValueError("a separable E always reads an image's grid: leave projection_grid false")
         if self.projection == 'separable' and 'linformer' in (self.latent_attention, self.decoder_attention):
             raise ValueError("a separable E factors an image's token grid, and the latent array has none: with "
                              "projection = 'separable', latent_attention and decoder_attention must be 'full'")
@@ -114,7 +117,7 @@ class PerceiverConfig:
 # %% ../nbs/02_perceiver_io.ipynb #2b41602f
 def attention(kind:str, *, q_dim:int, kv_dim:int, n:int, k:int, heads:int, share_kv:bool=True,
               projection:str='learned', # the kind of E of a Linformer attention (`LowRankProjection`)
-              grid:tuple|None=None, # pooled/positional E over an image's (h, w) token grid (`LowRankProjection`)
+              grid:tuple|None=None, # pooled/positional/separable E over an image's (h, w) token grid (`LowRankProjection`)
              ) -> FullAttention:
     "A `FullAttention` (kind 'full') or a `LinformerAttention` compressing up to `n` tokens to `k` (kind 'linformer')."
     if kind == 'full': return FullAttention(q_dim=q_dim, kv_dim=kv_dim, heads=heads)
