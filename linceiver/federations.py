@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
+from .linformer import grid_cells
 from .server import FedConfig, PrivacyConfig, GROUP_PARTS, refuse_group_parts
 from .client import ClientSpec, Examples, check_rank
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, config_key
@@ -403,13 +404,21 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                 raise ValueError(f"[[clients]] #{number} ({table.get('name', name)}): {e}") from None
         data, group, clients = loaded[name], table.get('name', name), table.get('clients', 1)
         make_adapter = partial(adapter_for, data.modality, data.input_shape, **table.get('adapter', {}))
-        try: n = make_adapter().n
+        try: adapter = make_adapter()
         except (TypeError, ValueError) as e: raise ValueError(f"[[clients]] {group!r}: adapter: {e}") from None
+        n, grid = adapter.n, getattr(adapter, 'grid', None)
         k, target = table.get('k', cfg.model.k), table.get('target_k')
         where = f"[[clients]] {group!r}" if 'k' in table or cfg.model.encoder_attention != 'linformer' else "[model]"
         fix = f" of its clients ({name}); lower its k" if 'k' in table else f" of the {group!r} clients ({name}); lower [model] k"
         if {'k', 'budget', 'target_k'} & set(table) or cfg.model.encoder_attention == 'linformer':
             check_rank(where, cfg.model, n, k, detail=f"{fix} to at most {n}", names=('k', 'budget', 'target_k'))
+        if cfg.model.encoder_attention == 'linformer' and cfg.model.projection == 'separable' and grid is None:
+            raise ValueError(f"[model] projection = 'separable' factors an image's token grid, and the {group!r} clients "
+                             f"({name}) read {data.modality}: give [model] another projection")
+        if cfg.model.encoder_attention == 'linformer' and grid is not None and (cfg.model.projection == 'separable'
+                                                                                or cfg.model.projection_grid):
+            try: grid_cells(grid, k)  # an E over the grid cuts it into k rectangles
+            except ValueError as e: raise ValueError(f"{where}: {e}; give {group!r} a k that does") from None
         if 'budget' in table:
             longest = int(data.train.lengths.argmax()) if data.train.is_packed else 0
             x, mask, _ = data.train.batch(torch.tensor([longest]))
