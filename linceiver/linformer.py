@@ -75,6 +75,7 @@ class LowRankProjection(nn.Module):
                 mask:Tensor|None=None, # (b, n') bool, True where x holds a real token
                ) -> Tensor: # (b, k, c)
         if x.ndim != 3: raise ValueError(f"expected a sequence of shape (b, n, c), got shape {tuple(x.shape)}")
+        if self.kind == 'separable': return self.bilinear(x, mask)  # R^T X C: E is never built
         E = self.weights(x.shape[1], mask)  # (n, k), or (b, n, k) with a mask
         if mask is not None: x = x.masked_fill(~mask.bool()[..., None], 0.)
         return torch.einsum('bnc,nk->bkc' if E.ndim == 2 else 'bnc,bnk->bkc', x, E)
@@ -183,6 +184,19 @@ def keep_columns(self:LowRankProjection,
     if self.kind == 'learned': self.E = nn.Parameter(self.E.detach()[:, keep].clone())
     else: self.columns = self.columns[keep]  # random, separable: R (and C) stay whole, the columns pick from them
     if self.kind == 'positional': self.A = nn.Parameter(self.A.detach()[:, keep].clone())
+
+# %% ../nbs/00_linformer.ipynb #a6dfad0d
+@patch
+def bilinear(self:LowRankProjection,
+             x:Tensor, # (b, h·w, c): an image's tokens, row-major
+             mask:Tensor|None=None, # refused: an image has no padding
+            ) -> Tensor: # (b, k, c): R^T X C per channel, at the kept columns
+    "A separable projection applied one axis at a time: E^T x without building E (h·w·g_h + g_h·w·g_w per channel)."
+    _check_grid(x.shape[1], self.grid, mask)
+    h, w = self.grid
+    rows = torch.einsum('ia,bijc->bajc', self.R, x.reshape(x.shape[0], h, w, x.shape[2]))  # (b, g_h, w, c)
+    both = torch.einsum('jd,bajc->badc', self.C, rows)  # (b, g_h, g_w, c)
+    return both.flatten(1, 2)[:, self.columns]  # (b, k, c): column a·g_w + d
 
 # %% ../nbs/00_linformer.ipynb #7ffcf9f7
 class FullAttention(nn.Module):
