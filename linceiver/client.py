@@ -13,13 +13,14 @@ from torch import nn, Tensor
 from torch.func import functional_call
 from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effective_k, prune
 from .perceiver import (PerceiverConfig, PerceiverIO, SharedLatentPerceiver, check_number, train_step,
-                                 resolve_device, precision_context, adamw)
+                                 resolve_device, precision_context, adamw, check_choice)
+from .linformer import LowRankProjection
 from .split import shared_state, load_shared_state, shared_state_problems
 from .server import FedConfig, Update, check_group_average, refuse_group_parts, GROUP_PARTS, group_part
 
 # %% auto #0
-__all__ = ['Examples', 'ClientSpec', 'Client', 'local_train', 'evaluate', 'finetune', 'ala_mix', 'evaluate_clients',
-           'majority_baseline']
+__all__ = ['Examples', 'ClientSpec', 'with_projection', 'Client', 'local_train', 'evaluate', 'finetune', 'ala_mix',
+           'evaluate_clients', 'majority_baseline']
 
 # %% ../nbs/04b_client.ipynb #447b6092
 class Examples:
@@ -166,6 +167,7 @@ class ClientSpec:
     class_names: list[str]|None = None  # for tables and plots
     dataset_test: Examples|None = None  # the dataset's whole official test set, the same for every client of a dataset
     k: int|None = None             # this client's encoder rank (E is n x k); None: the model config's k
+    projection: str|None = None    # this client's kind of encoder E (`LowRankProjection.kinds`); None: the model config's
     target_k: int|None = None      # a compute budget: its encoder's rank gates train toward this many open columns
                                    # and the encoder is pruned to at most this many after the last round; None: none
     val: Examples|None = None         # validation data held out of its training data: every choice (learning rate,
@@ -189,10 +191,27 @@ class ClientSpec:
             raise ValueError(f"client {self.name!r}: group_complement must be true or false, got {self.group_complement!r}")
         for name in ('k', 'target_k'): check_number(f"client {self.name!r}: {name}", getattr(self, name), low=1,
                                                     none_ok=True)
+        if self.projection is not None:
+            check_choice(f"client {self.name!r}: projection", self.projection, LowRankProjection.kinds)
 
     def model_config(self, model:PerceiverConfig) -> PerceiverConfig:
-        "The config of this client's model: the federation's `model` with this client's label count and its own k."
-        return replace(model, num_classes=self.num_classes, **({} if self.k is None else dict(k=self.k)))
+        "The config of this client's model: the federation's `model` with this client's label count, its own k and E."
+        model = replace(model, num_classes=self.num_classes, **({} if self.k is None else dict(k=self.k)))
+        return with_projection(model, self.projection, f"client {self.name!r}")
+
+# %% ../nbs/04b_client.ipynb #de7d90eb
+def with_projection(model:PerceiverConfig, # the federation's model config
+                    projection:str|None, # a client's own kind of encoder E; None: the model's
+                    where:str, # who asked, for the message: "[[clients]] 'image'", "client 'image-0'"
+                   ) -> PerceiverConfig:
+    "`model` with a client's own kind of encoder E, refused where the shared stack would change with it."
+    if projection is None or projection == model.projection: return model
+    if 'linformer' in (model.latent_attention, model.decoder_attention):
+        raise ValueError(f"{where}: projection = {projection!r} sets its encoder's E, but the model's Linformer latent or "
+                         "decoder attention, which every client shares, takes the same kind: leave projection to "
+                         "[model], or make latent_attention and decoder_attention 'full'")
+    try: return replace(model, projection=projection)
+    except ValueError as e: raise ValueError(f"{where}: {e}") from None
 
 # %% ../nbs/04b_client.ipynb #2deb44e2
 def check_rank(where:str, # what set the rank, for the message: "[[clients]] 'image'", "client 'image-0'", …

@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
-from .linformer import grid_cells
+from .linformer import grid_cells, LowRankProjection
 from .server import FedConfig, PrivacyConfig, GROUP_PARTS, refuse_group_parts
-from .client import ClientSpec, Examples, check_rank
+from .client import ClientSpec, Examples, check_rank, with_projection
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, config_key
 from .runs import format_table, write_csv, claim_results_folder, release_unstarted, read_json
 from .data import DatasetCorrupt, DatasetSplits, adapter_for, stratified_split
@@ -81,6 +81,8 @@ _CLIENT_FIELDS = {  # key: (check, the accepted values in words)
     'options': (lambda v: isinstance(v, dict), "a table of the dataset loader's options"),
     'adapter': (lambda v: isinstance(v, dict), "a table of adapter options (c, num_bands; patch_size, stem_channels for images)"),
     'k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (its encoder rank; leave it out for [model] k)"),
+    'projection': (lambda v: v in LowRankProjection.kinds, f"one of {', '.join(map(repr, LowRankProjection.kinds))}: its "
+                   "encoder's kind of E (leave it out for [model] projection)"),
     'budget': (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]: a fraction of its full-rank encoder FLOPs"),
     'target_k': (lambda v: _is_int(v) and v >= 1, "an integer >= 1 (the rank its encoder gates train toward)"),
     'val_fraction': (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1): the share of each client's training "
@@ -407,22 +409,24 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
         try: adapter = make_adapter()
         except (TypeError, ValueError) as e: raise ValueError(f"[[clients]] {group!r}: adapter: {e}") from None
         n, grid = adapter.n, getattr(adapter, 'grid', None)
+        model = with_projection(cfg.model, table.get('projection'), f"[[clients]] {group!r}")  # its own E, if it sets one
         k, target = table.get('k', cfg.model.k), table.get('target_k')
         where = f"[[clients]] {group!r}" if 'k' in table or cfg.model.encoder_attention != 'linformer' else "[model]"
         fix = f" of its clients ({name}); lower its k" if 'k' in table else f" of the {group!r} clients ({name}); lower [model] k"
         if {'k', 'budget', 'target_k'} & set(table) or cfg.model.encoder_attention == 'linformer':
             check_rank(where, cfg.model, n, k, detail=f"{fix} to at most {n}", names=('k', 'budget', 'target_k'))
-        if cfg.model.encoder_attention == 'linformer' and cfg.model.projection == 'separable' and grid is None:
-            raise ValueError(f"[model] projection = 'separable' factors an image's token grid, and the {group!r} clients "
-                             f"({name}) read {data.modality}: give [model] another projection")
-        if cfg.model.encoder_attention == 'linformer' and grid is not None and (cfg.model.projection == 'separable'
-                                                                                or cfg.model.projection_grid):
+        if model.encoder_attention == 'linformer' and model.projection == 'separable' and grid is None:
+            source = f"[[clients]] {group!r}" if 'projection' in table else "[model]"
+            raise ValueError(f"{source}: projection = 'separable' factors an image's token grid, and the {group!r} clients "
+                             f"({name}) read {data.modality}: give {'it' if 'projection' in table else '[model]'} another projection")
+        if model.encoder_attention == 'linformer' and grid is not None and (model.projection == 'separable'
+                                                                            or model.projection_grid):
             try: grid_cells(grid, k)  # an E over the grid cuts it into k rectangles
             except ValueError as e: raise ValueError(f"{where}: {e}; give {group!r} a k that does") from None
         if 'budget' in table:
             longest = int(data.train.lengths.argmax()) if data.train.is_packed else 0
             x, mask, _ = data.train.batch(torch.tensor([longest]))
-            try: target = budget_rank(cfg.model, make_adapter, x, mask, table['budget'])
+            try: target = budget_rank(model, make_adapter, x, mask, table['budget'])
             except ValueError as e: raise ValueError(f"[[clients]] {group!r}: {e}") from None
             if target >= k:
                 raise ValueError(f"[[clients]] {group!r}: budget={table['budget']} of the full-rank encoder FLOPs "
@@ -464,15 +468,16 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
                                     (source if pooled else data.test).subset(test_idx),
                                     make_adapter, data.num_classes, data.modality, group=group,
                                     class_names=data.classes, dataset_test=None if pooled else data.test,
-                                    k=table.get('k'), target_k=target, group_average=table.get('group_average'),
+                                    k=table.get('k'), target_k=target, projection=table.get('projection'),
+                                    group_average=table.get('group_average'),
                                     group_complement=table.get('group_complement'),
                                     val=source.subset(val_idx) if len(val_idx) else None))
     return specs, cfg
 
 # %% ../nbs/05b_federations.ipynb #874a8a3a
 def federation_summary(specs:list[ClientSpec]) -> list[dict]:
-    "Per client: group, modality, train, validation and test sizes, classes, input length n; k and target_k if any client sets one."
-    ranks = [name for name in ('k', 'target_k') if any(getattr(s, name) is not None for s in specs)]
+    "Per client: group, modality, train, validation and test sizes, classes, input length n; k, target_k, projection if any client sets one."
+    ranks = [name for name in ('k', 'target_k', 'projection') if any(getattr(s, name) is not None for s in specs)]
     return [dict(client=s.name, group=s.group, modality=s.modality, train=len(s.train),
                  val=0 if s.val is None else len(s.val), test=len(s.test),
                  classes=s.num_classes, n=s.make_adapter().n,

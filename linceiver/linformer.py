@@ -185,7 +185,7 @@ def keep_columns(self:LowRankProjection,
     else: self.columns = self.columns[keep]  # random, separable: R (and C) stay whole, the columns pick from them
     if self.kind == 'positional': self.A = nn.Parameter(self.A.detach()[:, keep].clone())
 
-# %% ../nbs/00_linformer.ipynb #a6dfad0d
+# %% ../nbs/00_linformer.ipynb #592b81ad
 @patch
 def bilinear(self:LowRankProjection,
              x:Tensor, # (b, h·w, c): an image's tokens, row-major
