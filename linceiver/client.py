@@ -199,7 +199,7 @@ class ClientSpec:
         model = replace(model, num_classes=self.num_classes, **({} if self.k is None else dict(k=self.k)))
         return with_projection(model, self.projection, f"client {self.name!r}")
 
-# %% ../nbs/04b_client.ipynb #de7d90eb
+# %% ../nbs/04b_client.ipynb #3ce92610
 def with_projection(model:PerceiverConfig, # the federation's model config
                     projection:str|None, # a client's own kind of encoder E; None: the model's
                     where:str, # who asked, for the message: "[[clients]] 'image'", "client 'image-0'"

@@ -477,11 +477,11 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
 # %% ../nbs/05b_federations.ipynb #874a8a3a
 def federation_summary(specs:list[ClientSpec]) -> list[dict]:
     "Per client: group, modality, train, validation and test sizes, classes, input length n; k, target_k, projection if any client sets one."
-    ranks = [name for name in ('k', 'target_k', 'projection') if any(getattr(s, name) is not None for s in specs)]
+    own = [name for name in ('k', 'target_k', 'projection') if any(getattr(s, name) is not None for s in specs)]
     return [dict(client=s.name, group=s.group, modality=s.modality, train=len(s.train),
                  val=0 if s.val is None else len(s.val), test=len(s.test),
                  classes=s.num_classes, n=s.make_adapter().n,
-                 **{name: '—' if getattr(s, name) is None else getattr(s, name) for name in ranks}) for s in specs]
+                 **{name: '—' if getattr(s, name) is None else getattr(s, name) for name in own}) for s in specs]
 
 # %% ../nbs/05b_federations.ipynb #6d11f906
 def refuse_private_groups(config:dict, # a checked federation config (`load_federation_config`)
