@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_exp_k.ipynb #a4f341c9
 from __future__ import annotations
-import tomllib
+import statistics, tomllib
 from dataclasses import asdict
 from pathlib import Path
 from matplotlib.figure import Figure
@@ -15,8 +15,8 @@ from .verdicts import (summary_rows, explore_view, paired_diffs, paired_verdict,
 from .runs import format_table
 
 # %% auto #0
-__all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals', 'favoured_projection', 'random_control',
-           'k_sweep_plots']
+__all__ = ['PARAMS_GOAL', 'k_sweep', 'k_table', 'options_table', 'options_goals', 'favoured_projection', 'settled_pair',
+           'random_control', 'separable_gain', 'k_sweep_plots']
 
 # %% ../nbs/10_exp_k.ipynb #f0a933d4
 KS = (16, 32, 64, 128, 256, 784)  # the Linceiver encoder ranks of the sweep (784 = n: no compression in size)
@@ -184,6 +184,17 @@ def favoured_projection(goals:list[dict], # `options_goals`' rows
                        all(g['verdict'] == 'met' for g in mine)
     return next((kind for kind in OPTIONS if met(kind)), 'learned')
 
+# %% ../nbs/10_exp_k.ipynb #1f226c01
+def settled_pair(final:list[dict], # final rows of a k_sweep results.csv
+                 k:int, # the rank
+                 kind:str, # a kind of E, as the sweep names it
+                 other:str, # the kind it is compared with
+                ) -> dict: # `paired_verdict`'s result, its verdict `settled` on the runs compared
+    "One kind of E against another at rank k: paired by seed by the noise rule, undecided while a run compared still climbs."
+    ours, theirs = dict(model='linceiver', k=k, projection=kind), dict(model='linceiver', k=k, projection=other)
+    result = paired_verdict(paired_diffs(final, ours, theirs, 'accuracy'))
+    return {**result, 'verdict': settled(result['verdict'], [r for r in final if _model(r) in (ours, theirs)])}
+
 # %% ../nbs/10_exp_k.ipynb #d6ae1c02
 def random_control(rows:list[dict], # rows of a k_sweep results.csv
                   ) -> str|None: # one sentence, or None where the random E has not run
@@ -191,18 +202,30 @@ def random_control(rows:list[dict], # rows of a k_sweep results.csv
     final = final_rows(rows)
     ks = sorted({r['k'] for r in final if r.get('projection') == 'random'})
     if not ks: return None
-    def against(k, other):  # the paired verdict of random against another E at rank k, settled on the runs it compares
-        ours, theirs = dict(model='linceiver', k=k, projection='random'), dict(model='linceiver', k=k, projection=other)
-        result = paired_verdict(paired_diffs(final, ours, theirs, 'accuracy'))
-        compared = [r for r in final if _model(r) in (ours, theirs)]
-        return {**result, 'verdict': settled(result['verdict'], compared)}
-    found = {(k, other): against(k, other) for k in ks for other in ('learned', 'pooled')}
+    found = {(k, other): settled_pair(final, k, 'random', other) for k in ks for other in ('learned', 'pooled')}
     reads = '; '.join(f"k={k} vs {other} E {verdict_text(result)}" for (k, other), result in found.items())
     learned = all(r['verdict'] == 'worse' for (_, other), r in found.items() if other == 'learned')
     no_mixing = all(r['verdict'] in ('worse', 'tie') for (_, other), r in found.items() if other == 'pooled')
     return (f"The random E, paired by seed (points; undecided while a run compared still climbs): {reads}. " +
             ("So what the learned E gains over pooling is learned, not the mixing." if learned and no_mixing else
              "So these results do not yet say whether the learned E's gain is learning or mixing."))
+
+# %% ../nbs/10_exp_k.ipynb #aab58d4e
+def separable_gain(rows:list[dict], # rows of a k_sweep results.csv
+                  ) -> str|None: # one sentence, or None where the separable E has not run
+    "The separable E against pooling on the grid (where it starts) and the learned E: verdicts, and the share of the gap closed."
+    final = final_rows(rows)
+    ks = sorted({r['k'] for r in final if r.get('projection') == 'separable'})
+    if not ks: return None
+    mean = lambda k, kind: statistics.fmean(r['accuracy'] for r in final if _model(r) == dict(model='linceiver', k=k,
+                                                                                             projection=kind))
+    def reads(k):
+        start, learned = settled_pair(final, k, 'separable', 'pooled-grid'), settled_pair(final, k, 'separable', 'learned')
+        gap = mean(k, 'learned') - mean(k, 'pooled-grid')
+        share = f"; it closes {(mean(k, 'separable') - mean(k, 'pooled-grid')) / gap:.0%} of the learned E's lead" if gap > 0 else ''
+        return f"k={k}: vs pooled-grid {verdict_text(start)}, vs learned {verdict_text(learned)}{share}"
+    return ("The separable E, paired by seed (points; undecided while a run compared still climbs) — " +
+            '; '.join(reads(k) for k in ks) + '.')
 
 # %% ../nbs/10_exp_k.ipynb #a7d36ea8
 _COSTS = dict(flops=('train_flops_per_example', 1e6, 'training MFLOP per example', 'log'),  # cost -> (column, unit,
@@ -212,20 +235,27 @@ _COSTS = dict(flops=('train_flops_per_example', 1e6, 'training MFLOP per example
 def plot_accuracy_vs_cost(rows:list[dict], # rows of a k_sweep results.csv
                           cost:str='flops', # the x axis: 'flops' (training FLOPs per example) | 'params'
                          ) -> Figure:
-    "Test accuracy (mean ± std over seeds) against a cost of each model — training FLOPs or parameters — one point each."
+    """Test accuracy (mean ± std over seeds) against a cost of each model — training FLOPs or parameters — one point each:
+    the baseline and the learned E labelled, every other kind of E by its colour (legend), its rank by its marker."""
     column, unit, label, scale = _COSTS[cost]
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     colour = {'learned': 'tab:blue', 'pooled': 'tab:green', 'positional': 'tab:purple', 'pooled-grid': 'tab:olive',
               'positional-grid': 'tab:pink', 'random': 'tab:brown', 'separable': 'tab:cyan'}
+    marker = lambda k: {32: 'o', 128: '^'}.get(k, 'D')  # the other kinds' ranks (k = 32, 128 at reduced scale)
+    shown = set()
     for r in summary_rows(final_rows(rows), by=MODEL):
-        base, x = r['model'] == 'perceiver_io', r[f'{column}_mean'] / unit
-        ax.errorbar(x, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'], fmt='s' if base else 'o',
-                    color='tab:red' if base else colour[r['projection'] or 'learned'], capsize=3)
-        ax.annotate(_label(r), (x, 100 * r['accuracy_mean']), textcoords='offset points', xytext=(5, 4), fontsize=8)
+        base, x, kind = r['model'] == 'perceiver_io', r[f'{column}_mean'] / unit, r['projection'] or 'learned'
+        option = not base and kind != 'learned'  # many sit at the baseline's size: a legend, not labels
+        ax.errorbar(x, 100 * r['accuracy_mean'], yerr=100 * r['accuracy_std'], capsize=3,
+                    fmt='s' if base else marker(r['k']) if option else 'o',
+                    color='tab:red' if base else colour[kind],
+                    label=f"{kind} E (○ k=32, △ k=128)" if option and kind not in shown else None)
+        if option: shown.add(kind)
+        else: ax.annotate(_label(r), (x, 100 * r['accuracy_mean']), textcoords='offset points', xytext=(5, 4), fontsize=8)
     if cost == 'params' and (base := [r for r in summary_rows(final_rows(rows), by=MODEL) if r['model'] == 'perceiver_io']):
         ax.axvline(1.02 * base[0]['params_mean'] / unit, color='tab:red', ls=':', lw=1, label='1.02 × the baseline')
-        ax.legend(fontsize=8, loc='lower right')
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7, loc='lower right')
     ax.set(xscale=scale, xlabel=label, ylabel='test accuracy (%)',
            title=f"Fashion-MNIST: accuracy against {'training cost' if cost == 'flops' else 'model size'}")
     ax.margins(x=0.25)  # room for the labels
