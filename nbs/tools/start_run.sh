@@ -5,7 +5,9 @@
 # so runs can be queued one after another on a 2-core machine. Run from the repository root, in the background:
 #   nohup setsid bash nbs/tools/start_run.sh lengths exp_lengths > start_lengths.log 2>&1 &
 # Arguments: NAME (a key of EXPERIMENTS), FOLDER (under nbs/results/), then SCALE (default reduced) and SEEDS
-# (default 0,1,2); JOBS workers (default 2). DRY=1 prints the command and starts nothing.
+# (default 0,1,2); JOBS workers (default 2). DRY=1 prints the command and starts nothing. GROW=1 grows a finished
+# run instead: nbs/results/<folder>/<scale>/ is copied to <scale>-new/ and resumed there from HEAD, so the cells its
+# plan gained since (a new kind of E, say) run and the finished ones stay; move the copy back when it is done.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: start_run.sh NAME FOLDER [SCALE] [SEEDS]  (e.g. start_run.sh lengths exp_lengths)"; exit 2; }
 name=$1 folder=$2 scale=${3:-reduced} seeds=${4:-0,1,2} jobs=${JOBS:-2}
@@ -14,6 +16,10 @@ root=$PWD python=${PYTHON:-$PWD/.venv/bin/python}
 git diff --quiet HEAD -- linceiver || { echo "start_run.sh: linceiver/ has uncommitted changes; the run would not be the commit it records: commit them first"; exit 2; }
 out=$root/nbs/results/$folder/$scale-new
 [ ! -e "$out/experiment.json" ] || { echo "start_run.sh: $out holds a run already: resume it with nbs/tools/resume_runs.sh $out"; exit 2; }
+finished=$root/nbs/results/$folder/$scale
+if [ -n "${GROW:-}" ]; then
+  [ -f "$finished/experiment.json" ] || { echo "start_run.sh: GROW=1 grows a finished run, and $finished holds none"; exit 2; }
+fi
 [ -n "${LINCEIVER_DATA:-}" ] || export LINCEIVER_DATA=$(cd ../shared/data 2>/dev/null && pwd)  # as .ci/run does
 commit=$(git rev-parse HEAD)
 tree=${WORKTREES:-/tmp/linceiver-worktrees}/$commit
@@ -23,6 +29,7 @@ while pgrep -f "console.py linceiver_experiment" > /dev/null; do sleep 60; done 
 git worktree prune
 [ -d "$tree" ] || git worktree add -q --detach "$tree" "$commit"
 mkdir -p "$(dirname "$out")"
+if [ -n "${GROW:-}" ]; then cp -r "$finished" "$out" && rm -f "$out/claimed.json"; fi  # its finished cells are kept
 echo "$(date +%T) $name ($scale, seeds $seeds) into $out, code at $commit"
 rc=0; (cd "$tree" && PYTHONPATH=$tree "${command[@]}") || rc=$?
 echo "$(date +%T) $name exit $rc"
