@@ -14,7 +14,7 @@ from torch.func import functional_call
 from .adaptive import rank_budget_loss, add_rank_gates, gated_attentions, effective_k, prune
 from .perceiver import (PerceiverConfig, PerceiverIO, SharedLatentPerceiver, check_number, train_step,
                                  resolve_device, precision_context, adamw, check_choice)
-from .linformer import LowRankProjection
+from .linformer import LowRankProjection, grid_cells
 from .split import shared_state, load_shared_state, shared_state_problems
 from .server import FedConfig, Update, check_group_average, refuse_group_parts, GROUP_PARTS, group_part
 
@@ -221,12 +221,17 @@ def check_rank(where:str, # what set the rank, for the message: "[[clients]] 'im
                target_k:int|None=None, # its compute budget in open columns (None: none)
                detail:str='', # appended to the k > n message: which clients, how to fix it
                names:tuple=('k', 'target_k'), # the settings' names as the user writes them
+               grid:tuple|None=None, # the client's token grid, if it reads an image (its E may cut it into k rectangles)
               ):
-    "Refuse an encoder rank that cannot be: any rank without a Linformer encoder, k above n, target_k above k."
+    """Refuse an encoder rank that cannot be: any rank without a Linformer encoder, k above n, target_k above k, a k
+    that cannot tile the grid an E over the grid cuts (`grid_cells`)."""
     if model.encoder_attention != 'linformer':
         raise ValueError(f"{where}: {', '.join(names[:-1])} and {names[-1]} set an encoder rank, which needs encoder_attention='linformer'")
     if n is not None and k > n: raise ValueError(f"{where}: {names[0]}={k} exceeds the input length n={n}{detail}")
     if target_k is not None and target_k > k: raise ValueError(f"{where}: {names[1]}={target_k} exceeds its k={k}")
+    if grid is not None and (model.projection == 'separable' or model.projection_grid):
+        try: grid_cells(grid, k)
+        except ValueError as e: raise ValueError(f"{where}: {e}") from None
 
 # %% ../nbs/04b_client.ipynb #1a612957
 def _on_cpu(value):

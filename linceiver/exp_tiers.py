@@ -86,7 +86,7 @@ def client_costs(cases:dict, # name -> (a client of the group to measure, the en
     device, steps, flops = resolve_device(cfg.device), {}, {}
     for name, (spec, k) in cases.items():
         x1, mask1, _ = spec.train.batch(torch.tensor([0]))
-        flops[name] = encoder_flops(cfg.model, spec.make_adapter, x1, mask1, k)
+        flops[name] = encoder_flops(spec.model_config(cfg.model), spec.make_adapter, x1, mask1, k)  # its own E too
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             model = PerceiverIO(replace(spec.model_config(cfg.model), k=k), spec.make_adapter()).to(device)

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
 from .perceiver import PerceiverConfig, PerceiverIO, resolve_device, device_name
-from .linformer import grid_cells, LowRankProjection
+from .linformer import LowRankProjection
 from .server import FedConfig, PrivacyConfig, GROUP_PARTS, refuse_group_parts
 from .client import ClientSpec, Examples, check_rank, with_projection
 from .fedavg import ALGORITHMS, applicable_algorithms, run_federation, plot_history, config_key
@@ -414,15 +414,19 @@ def build_federation(config:dict|str|Path, # a checked config dict, a preset nam
         where = f"[[clients]] {group!r}" if 'k' in table or cfg.model.encoder_attention != 'linformer' else "[model]"
         fix = f" of its clients ({name}); lower its k" if 'k' in table else f" of the {group!r} clients ({name}); lower [model] k"
         if {'k', 'budget', 'target_k'} & set(table) or cfg.model.encoder_attention == 'linformer':
-            check_rank(where, cfg.model, n, k, detail=f"{fix} to at most {n}", names=('k', 'budget', 'target_k'))
+            check_rank(where, model, n, k, detail=f"{fix} to at most {n}", names=('k', 'budget', 'target_k'), grid=grid)
         if model.encoder_attention == 'linformer' and model.projection == 'separable' and grid is None:
             source = f"[[clients]] {group!r}" if 'projection' in table else "[model]"
             raise ValueError(f"{source}: projection = 'separable' factors an image's token grid, and the {group!r} clients "
                              f"({name}) read {data.modality}: give {'it' if 'projection' in table else '[model]'} another projection")
-        if model.encoder_attention == 'linformer' and grid is not None and (model.projection == 'separable'
-                                                                            or model.projection_grid):
-            try: grid_cells(grid, k)  # an E over the grid cuts it into k rectangles
-            except ValueError as e: raise ValueError(f"{where}: {e}; give {group!r} a k that does") from None
+        if 'projection' in table and cfg.model.encoder_attention != 'linformer':
+            raise ValueError(f"[[clients]] {group!r}: projection sets a Linformer encoder's E, and [model] "
+                             "encoder_attention is 'full': leave it out")
+        on_grid = model.encoder_attention == 'linformer' and grid is not None and (model.projection == 'separable'
+                                                                                   or model.projection_grid)
+        if on_grid and 'budget' in table:  # budget_rank searches every k up to n, and cost need not grow with k here
+            raise ValueError(f"[[clients]] {group!r}: a budget is turned into a rank by searching every k, and an E over "
+                             "an image's grid takes only the k that tile it: give target_k (or k) instead")
         if 'budget' in table:
             longest = int(data.train.lengths.argmax()) if data.train.is_packed else 0
             x, mask, _ = data.train.batch(torch.tensor([longest]))
@@ -567,10 +571,11 @@ def _check_resumable(out:Path, record:dict) -> Path:
         raise FileNotFoundError(f"no run to resume in {out} (no federation.json)")
     saved = read_json(out / 'federation.json')
     now = json.loads(json.dumps(record, default=str))
-    same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'), config_key(r.get('resolved') or {}))
+    same = lambda r: (r.get('algorithm'), r.get('engine', 'inprocess'), config_key(r.get('resolved') or {}),
+                      (r.get('config') or {}).get('clients'))  # the tables too: a client's own k or E, its data
     if same(saved) != same(now):  # the device and threads may change: a run started on a GPU may resume on a CPU
-        raise ValueError(f"the run in {out} was started with a different algorithm or config, or on another engine; "
-                         "refusing to mix runs")
+        raise ValueError(f"the run in {out} was started with a different algorithm or config ([[clients]] tables "
+                         "included), or on another engine; refusing to mix runs")
     return out
 
 # %% ../nbs/05b_federations.ipynb #a4571234

@@ -136,8 +136,9 @@ def _node_rank(spec:ClientSpec, run:FlowerRun, cfg:FedConfig) -> ClientSpec:
     "The client's spec with the rank its SuperNode declares (node config `k`, `target-k`), checked as a table's is."
     if not (run.node_k or run.node_target_k): return spec
     where = f"SuperNode of client {spec.name!r}: node config"
-    k, n, target = run.node_k or spec.k or cfg.model.k, spec.make_adapter().n, run.node_target_k or spec.target_k
-    check_rank(where, cfg.model, n, k, target, names=('k', 'target-k'))
+    adapter, k, target = spec.make_adapter(), run.node_k or spec.k or cfg.model.k, run.node_target_k or spec.target_k
+    check_rank(where, spec.model_config(cfg.model), adapter.n, k, target, names=('k', 'target-k'),
+               grid=getattr(adapter, 'grid', None))
     if k != (spec.k or cfg.model.k) and 'encoder' in (cfg.group_average if spec.group_average is None else spec.group_average):
         raise ValueError(f"{where}: k={k} differs from its group's, whose encoders are averaged (group_average)")
     return replace(spec, k=k, target_k=target)

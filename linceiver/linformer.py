@@ -191,12 +191,17 @@ def bilinear(self:LowRankProjection,
              x:Tensor, # (b, h·w, c): an image's tokens, row-major
              mask:Tensor|None=None, # refused: an image has no padding
             ) -> Tensor: # (b, k, c): R^T X C per channel, at the kept columns
-    "A separable projection applied one axis at a time: E^T x without building E (h·w·g_h + g_h·w·g_w per channel)."
+    """A separable projection applied one axis at a time: E^T x without building E, the cheaper axis first
+    (h·w·g_h + g_h·w·g_w per channel, or h·w·g_w + h·g_h·g_w), over the rows and columns of rectangles still kept."""
     _check_grid(x.shape[1], self.grid, mask)
-    h, w = self.grid
-    rows = torch.einsum('ia,bijc->bajc', self.R, x.reshape(x.shape[0], h, w, x.shape[2]))  # (b, g_h, w, c)
-    both = torch.einsum('jd,bajc->badc', self.C, rows)  # (b, g_h, g_w, c)
-    return both.flatten(1, 2)[:, self.columns]  # (b, k, c): column a·g_w + d
+    (h, w), gw = self.grid, self.cells[1]
+    (rows, a), (cols, d) = (self.columns // gw).unique(return_inverse=True), (self.columns % gw).unique(return_inverse=True)
+    R, C, X = self.R[:, rows], self.C[:, cols], x.reshape(x.shape[0], h, w, x.shape[2])  # pruning may drop whole
+    gh, gw = len(rows), len(cols)                                                         # rows or columns of them
+    if h * w * gh + gh * w * gw <= h * w * gw + h * gh * gw:
+        both = torch.einsum('jd,bajc->badc', C, torch.einsum('ia,bijc->bajc', R, X))  # (b, g_h, g_w, c): R first
+    else: both = torch.einsum('ia,bidc->badc', R, torch.einsum('jd,bijc->bidc', C, X))  # C first
+    return both[:, a, d]  # (b, k, c): column (a, d)
 
 # %% ../nbs/00_linformer.ipynb #7ffcf9f7
 class FullAttention(nn.Module):
