@@ -25,8 +25,8 @@ from .split import shared_state, state_bytes
 from .runs import explore, format_table, write_csv, claim_results_folder, release_unstarted, machine_info
 
 # %% auto #0
-__all__ = ['BenchConfig', 'train_step_flops', 'interleaved_times', 'run_benchmark', 'ratio_rows', 'write_results', 'plot_costs',
-           'plot_ratios', 'explore_costs', 'bench_to_folder']
+__all__ = ['BenchConfig', 'train_step_flops', 'tensor_peak', 'interleaved_times', 'run_benchmark', 'ratio_rows', 'write_results',
+           'plot_costs', 'plot_ratios', 'explore_costs', 'bench_to_folder']
 
 # %% ../nbs/07_bench.ipynb #0654c1f8
 class TokenAdapter(nn.Module):
@@ -49,8 +49,9 @@ class TokenAdapter(nn.Module):
         "`E^T` of the real tokens (b, k, c) and s = E^T m, for an encoder that compresses first: no copy of x."
         x, mask = self(x, mask)
         E = projection.weights(x.shape[1], mask)  # (n, k), or (b, n, k) with zero rows at padding
-        Es = E.expand(len(x), *E.shape[-2:])  # (b, n, k): a view where E is the same for every example
-        # one example at a time: a batched product would save a transposed copy of x for the backward pass
+        # one example at a time: a batched product would save a transposed copy of x for the backward pass; and E
+        # itself where it is shared, not an expanded view, whose gradient would be a (b, n, k) stack before its sum
+        Es = E if E.ndim == 3 else [E] * len(x)
         return torch.stack([Ei.T @ xi for Ei, xi in zip(Es, x)]), E.sum(-2)  # (b, k, c), (k,) or (b, k)
 
 # %% ../nbs/07_bench.ipynb #1ea7ec7b
@@ -241,8 +242,9 @@ def _train_memory_child():
         optimizer = _adam(model, device)
         for _ in range(2): train_step(model, optimizer, x, y, precision=bc.precision, check_finite=False)
         torch.cuda.synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device) - before
-        print(json.dumps(dict(peak_bytes=peak, method='torch.cuda.max_memory_allocated above the batch'))); return
+        peak = torch.cuda.max_memory_allocated(device) - before  # counted by the allocator: the tensors' peak too
+        print(json.dumps(dict(peak_bytes=peak, tensor_bytes=peak, method='torch.cuda.max_memory_allocated above the batch')))
+        return
     _warm_up(bc, spec, x[:1], y[:1])  # the runtime's one-time costs (code pages, thread pools) are not the model's
     rss_before = _proc_status_kb('VmRSS')
     model = bench_model(bc, spec['name'], spec['n'], spec['pruned_k'])
@@ -254,7 +256,23 @@ def _train_memory_child():
     for _ in range(2): train_step(model, optimizer, x, y, precision=bc.precision)  # the first also allocates Adam state
     if method.startswith('VmHWM'): peak = _proc_status_kb('VmHWM')
     else: peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps(dict(peak_bytes=(peak - rss_before) * 1024, method=method)))
+    print(json.dumps(dict(peak_bytes=(peak - rss_before) * 1024, tensor_bytes=tensor_peak(model, optimizer, x, y, bc.precision),
+                          method=method)))
+
+# %% ../nbs/07_bench.ipynb #8d2af8d8
+def tensor_peak(model:nn.Module, # a model that has taken a training step (Adam's state exists)
+                optimizer, # its optimizer
+                x:Tensor, y:Tensor, # the batch (not counted)
+                precision:str='fp32', # 'fp32' | 'bf16' (autocast)
+               ) -> int|None: # bytes; None where torch has no MemTracker
+    "The counted peak of live tensor bytes over one training step above the batch: model, gradients, optimizer state, activations."
+    try: from torch.distributed._tools.mem_tracker import MemTracker
+    except ImportError: return None  # a torch built without torch.distributed
+    tracker = MemTracker()
+    tracker.track_external(model, optimizer, x, y)  # the batch is counted from the start, whatever reads it, then taken off
+    with tracker: train_step(model, optimizer, x, y, precision=precision)
+    peak = sum(stats['Total'] for stats in tracker.get_tracker_snapshot('peak').values())
+    return int(peak - x.untyped_storage().nbytes() - y.untyped_storage().nbytes())
 
 # %% ../nbs/07_bench.ipynb #4f375464
 def peak_train_memory(bc:BenchConfig, # the benchmark's settings (batch, widths, threads, seed)
@@ -263,7 +281,8 @@ def peak_train_memory(bc:BenchConfig, # the benchmark's settings (batch, widths,
                       pruned_k:int, # gates left open in the pruned model
                       timeout:float=900, # seconds before the subprocess is given up
                      ) -> dict:
-    "Peak resident memory (bytes) of training model `name` at length `n` above its input batch, in a fresh subprocess."
+    """Peak resident memory (bytes) of training model `name` at length `n` above its input batch, and its tensors' counted
+    peak (`tensor_peak`), in a fresh subprocess."""
     spec = json.dumps(dict(bench=asdict(bc), name=name, n=n, pruned_k=pruned_k))
     root = str(Path(linceiver.__file__).resolve().parent.parent)  # the child imports the same linceiver as this process
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join(p for p in (root, os.environ.get('PYTHONPATH')) if p)}
@@ -389,6 +408,7 @@ def bench_point(bc:BenchConfig, # what to measure
         row['train_times'], row['inference_times'] = train[name], infer[name]
         mem = peak_train_memory(bc, name, n, pruned_k) if bc.memory else dict(peak_bytes=None, method=None)
         row['peak_train_memory_bytes'], row['memory_method'] = mem['peak_bytes'], mem['method']
+        row['peak_tensor_bytes'] = mem.get('tensor_bytes')
     base, peer = rows['perceiver_io'], rows.get('perceiver_pytorch')
     peer_ratio = lambda row, kind: paired_ratio(peer[kind], row[kind]) if peer else None
     for row in rows.values():
@@ -397,6 +417,8 @@ def bench_point(bc:BenchConfig, # what to measure
         row['train_time_ratio'] = paired_ratio(base['train_times'], row['train_times'])
         row['inference_time_ratio'] = paired_ratio(base['inference_times'], row['inference_times'])
         row['memory_ratio'] = base['peak_train_memory_bytes'] / row['peak_train_memory_bytes'] if bc.memory else None
+        row['tensor_memory_ratio'] = (base['peak_tensor_bytes'] / row['peak_tensor_bytes']
+                                      if row.get('peak_tensor_bytes') and base.get('peak_tensor_bytes') else None)
         row['peer_train_time_ratio'] = peer_ratio(row, 'train_times')
         row['peer_inference_time_ratio'] = peer_ratio(row, 'inference_times')
     return list(rows.values())
@@ -484,7 +506,7 @@ _TARGET_BOUNDS = dict(tokens=(4, 3, 3), image=(8, 5, 5), audio=(4, 3, 3), text=(
 # %% ../nbs/07_bench.ipynb #ffec99fd
 _RATIOS = dict(train_flops_ratio='training-step FLOPs', forward_flops_ratio='forward FLOPs',
                train_time_ratio='training-step time', inference_time_ratio='inference time',
-               memory_ratio='peak training memory')
+               memory_ratio='peak training memory', tensor_memory_ratio='peak training tensor memory (counted)')
 
 # %% ../nbs/07_bench.ipynb #d5f8e49a
 def _ratio_table(points:list[dict], metric:str='train_flops_ratio') -> dict:
@@ -508,7 +530,7 @@ def ratio_rows(points:list[dict], # the results' points
               ) -> list[dict]:
     "The ratios baseline/model as table rows: one per model (but the baseline) and n, one column per metric."
     order = lambda p: (p['family'] != 'linceiver', p['family'] == 'peer', p['k'] or 0, p['model'], p['n'])
-    return [{'model': p['model'], 'k': p['k'] or '—', 'n': p['n'], **{_RATIOS[m]: _fmt(p[m]) for m in metrics}}
+    return [{'model': p['model'], 'k': p['k'] or '—', 'n': p['n'], **{_RATIOS[m]: _fmt(p.get(m)) for m in metrics}}
             for p in sorted((p for p in points if p['model'] != 'perceiver_io'), key=order)]
 
 # %% ../nbs/07_bench.ipynb #e88957dd
@@ -598,7 +620,7 @@ def plot_costs(results:dict) -> Figure:
 def plot_ratios(results:dict) -> Figure:
     "The ratios baseline/model as a figure: one panel per metric, models x n, green where the model is cheaper."
     points = results['points']
-    metrics = [m for m in _RATIOS if all(p[m] is not None for p in points)]
+    metrics = [m for m in _RATIOS if all(p.get(m) is not None for p in points)]  # (runs before a metric lack it)
     ns, models = sorted({p['n'] for p in points}), list(_ratio_table(points))
     fig = Figure(figsize=(3.4 * len(metrics), 0.45 * len(models) + 1.8))
     axes = np.atleast_1d(fig.subplots(1, len(metrics)))
