@@ -423,15 +423,20 @@ PUBLISHED_FED = [  # (source, setting, method, what was measured, mean %): the r
 
 # %% ../nbs/12_exp_federated.ipynb #388bf8d3
 def anchor_table(rows:list[dict], # rows of a ten_clients results.csv
+                 twenty:list[dict]|None=None, # rows of a twenty_clients results.csv (PFLlib's split), if it ran
                 ) -> list[dict]: # one row per published number, with ours in the same setting (or '—': not run)
-    "The published numbers of experiment 3 beside ours (test accuracy after the last round, mean ± std over seeds)."
-    ours = {(r['partition'], r['method']): r for r in summary_rows(final_rows(rows), by=('partition', 'method'))}
+    """The published numbers of experiment 3 beside ours (test accuracy after the last round, mean ± std over seeds):
+    on ten clients, and on PFLlib's own split of 20 clients where `twenty_clients` ran ('not run' where it did not)."""
+    summary = lambda rs: {(r['partition'], r['method']): r for r in summary_rows(final_rows(rs), by=('partition', 'method'))}
+    ours, on_split = summary(rows), summary(twenty or [])
+    cell = lambda r: '—' if r is None else mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std'])
     out = []
     for source, partition, method, measured, value in PUBLISHED_FED:
-        r = ours.get((partition, method))
-        out.append({'published': f"{source}: {method}, {partition}", 'what it measured': measured,
-                    'published mean %': value, 'ours (test, last round, 10 clients) %': '—' if r is None else
-                    mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std'])})
+        row = {'published': f"{source}: {method}, {partition}", 'what it measured': measured,
+               'published mean %': value, 'ours (test, last round, 10 clients) %': cell(ours.get((partition, method)))}
+        row["ours on PFLlib's split (test, last round, 20 clients) %"] = (  # the like-for-like, for PFLlib's numbers
+            '—' if not source.startswith('PFLlib') else cell(on_split.get((partition, method))) if twenty else 'not run')
+        out.append(row)
     return out
 
 # %% ../nbs/12_exp_federated.ipynb #ef5d3c91

@@ -18,7 +18,7 @@ plan=${PLAN:-"adaptive_rank:5 k_sweep:5 tiers:3 modalities:3"}  # name:workers, 
 out=${OUT:-runs/gpu}; work=${WORK:-/tmp/gpu-runs}
 mkdir -p "$out" "$work"
 declare -A results=([k_sweep]=exp_k [lengths]=exp_lengths [adaptive_rank]=exp_adaptive [ten_clients]=exp_fed
-                    [modalities]=exp_modal [tiers]=exp_tiers)  # an experiment's folder under nbs/results
+                    [modalities]=exp_modal [tiers]=exp_tiers [twenty_clients]=exp_fed20)  # an experiment's folder under nbs/results
 head=$(git rev-parse HEAD 2>/dev/null || echo none)  # a run is resumed only by the code that started it
 for item in $plan; do  # a run in progress in the checkout (resume_runs.sh's folders) is resumed, not started anew
   name=${item%%:*} kept=nbs/results/${results[${item%%:*}]:-none}/$scale-new
