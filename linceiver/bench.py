@@ -6,7 +6,6 @@
 from __future__ import annotations
 import ctypes, gc, json, math, os, re, resource, subprocess, sys, time
 from dataclasses import dataclass, asdict, replace
-from io import BytesIO
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,7 +13,6 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.nn.attention import sdpa_kernel, SDPBackend
 from torch.utils.flop_counter import FlopCounterMode
-from matplotlib.figure import Figure
 import linceiver
 from .linformer import LowRankProjection, LinformerAttention
 from .adaptive import effective_k, prune, gated_attentions
@@ -22,11 +20,10 @@ from .perceiver import (PerceiverConfig, PerceiverIO, ImageAdapter, AudioAdapter
                                  train_step,
                                  check_choice, check_number, resolve_device, check_precision, precision_context)
 from .split import shared_state, state_bytes
-from .runs import explore, format_table, write_csv, claim_results_folder, release_unstarted, machine_info
+from .runs import machine_info
 
 # %% auto #0
-__all__ = ['BenchConfig', 'train_step_flops', 'tensor_peak', 'interleaved_times', 'run_benchmark', 'ratio_rows', 'write_results',
-           'plot_costs', 'plot_ratios', 'explore_costs', 'bench_to_folder']
+__all__ = ['COST_METRICS', 'BenchConfig', 'train_step_flops', 'tensor_peak', 'interleaved_times', 'run_benchmark']
 
 # %% ../nbs/07_bench.ipynb #0654c1f8
 class TokenAdapter(nn.Module):
@@ -367,9 +364,9 @@ def paired_ratio(numerator:list, denominator:list) -> float:
     return float(np.median(np.asarray(numerator) / np.asarray(denominator)))
 
 # %% ../nbs/07_bench.ipynb #bf67ed64
-_METRICS = dict(params='parameters', train_step_flops='training-step FLOPs', forward_flops='forward FLOPs',
-                train_time_median='training-step time (s)', inference_time_median='inference time (s)',
-                peak_train_memory_bytes='peak training memory (bytes)')
+COST_METRICS = dict(params='parameters', train_step_flops='training-step FLOPs', forward_flops='forward FLOPs',
+                    train_time_median='training-step time (s)', inference_time_median='inference time (s)',
+                    peak_train_memory_bytes='peak training memory (bytes)')
 
 # %% ../nbs/07_bench.ipynb #fb52e46a
 def _family(name:str) -> str:
@@ -441,7 +438,7 @@ def growth_slopes(points:list[dict]) -> dict:
         rows = sorted((p for p in points if p['model'] == model), key=lambda p: p['n'])
         if len(rows) < 2: continue
         out[model] = {}
-        for metric in _METRICS:
+        for metric in COST_METRICS:
             if any(r[metric] is None or r[metric] <= 0 for r in rows): continue
             ns, vs = [r['n'] for r in rows], [r[metric] for r in rows]
             out[model][metric] = dict(all=round(loglog_slope(ns, vs), 3),
@@ -473,7 +470,7 @@ def check_targets(points:list[dict], # the rows of `bench_point`, every n
         ratio_key = 'train_flops_ratio' if metric == 'train_step_flops' else 'train_time_ratio'
         ratio = at.get((largest, name), {}).get(ratio_key)
         ok = None if s_ours is None or ratio is None else bool(s_ours['last_two'] <= 1.1 and ratio > 1)
-        add(f"k={k}: {_METRICS[metric]} grow at most linearly in n (slope over the two largest n <= 1.1) "
+        add(f"k={k}: {COST_METRICS[metric]} grow at most linearly in n (slope over the two largest n <= 1.1) "
             f"with a smaller constant (baseline/ours > 1 at n={largest})",
             None if s_ours is None else dict(slope_ours=s_ours, slope_baseline=s_base, ratio_at_largest_n=ratio), ok)
     peer = [(p['n'], p['peer_train_time_ratio']) for p in points
@@ -510,222 +507,3 @@ def run_benchmark(bc:BenchConfig, # what to measure
 
 # %% ../nbs/07_bench.ipynb #e019b287
 _TARGET_BOUNDS = dict(tokens=(4, 3, 3), image=(8, 5, 5), audio=(4, 3, 3), text=(4, 3, 3))  # issue 11: images at 128x128, n=16,384
-
-# %% ../nbs/07_bench.ipynb #ffec99fd
-_RATIOS = dict(train_flops_ratio='training-step FLOPs', forward_flops_ratio='forward FLOPs',
-               train_time_ratio='training-step time', inference_time_ratio='inference time',
-               memory_ratio='peak training memory', tensor_memory_ratio='peak training tensor memory (counted)')
-
-# %% ../nbs/07_bench.ipynb #d5f8e49a
-def _ratio_table(points:list[dict], metric:str='train_flops_ratio') -> dict:
-    "model -> {n: baseline/model ratio of `metric`} for every model but the baseline."
-    table = {}
-    for p in points:
-        if p['model'] != 'perceiver_io': table.setdefault(p['model'], {})[p['n']] = p[metric]
-    return table
-
-# %% ../nbs/07_bench.ipynb #987a5b19
-def _fmt(value, spec:str='.2f') -> str:
-    return '—' if value is None else format(value, spec)
-
-# %% ../nbs/07_bench.ipynb #f096d217
-def _mb(value) -> str:
-    return '—' if value is None else f"{value / 2**20:.1f}"
-
-# %% ../nbs/07_bench.ipynb #cd60c58d
-def ratio_rows(points:list[dict], # the results' points
-               metrics:tuple=tuple(_RATIOS), # which ratios, as columns
-              ) -> list[dict]:
-    "The ratios baseline/model as table rows: one per model (but the baseline) and n, one column per metric."
-    order = lambda p: (p['family'] != 'linceiver', p['family'] == 'peer', p['k'] or 0, p['model'], p['n'])
-    return [{'model': p['model'], 'k': p['k'] or '—', 'n': p['n'], **{_RATIOS[m]: _fmt(p.get(m)) for m in metrics}}
-            for p in sorted((p for p in points if p['model'] != 'perceiver_io'), key=order)]
-
-# %% ../nbs/07_bench.ipynb #e88957dd
-def cost_rows(points:list[dict], # the results' points
-              models:tuple|None=None, # only these models (default: all)
-             ) -> list[dict]:
-    "Absolute costs as table rows, one per model and n (times: median ± half the interquartile range of the rounds)."
-    order = lambda p: (p['n'], p['family'] != 'baseline', p['family'] == 'peer', p['k'] or 0)
-    return [{'model': p['model'], 'n': p['n'], 'parameters': f"{p['params']:,}",
-             'fwd GFLOP': _fmt(p['forward_flops'] / 1e9), 'train GFLOP': _fmt(p['train_step_flops'] / 1e9),
-             'train step (s)': f"{p['train_time_median']:.3f} ± {p['train_time_iqr'] / 2:.3f}",
-             'inference (s)': f"{p['inference_time_median']:.3f} ± {p['inference_time_iqr'] / 2:.3f}",
-             'peak train memory (MB)': _mb(p['peak_train_memory_bytes']), 'model MB': _mb(p['model_bytes']),
-             'shared MB': _mb(p['shared_bytes'])}
-            for p in sorted(points, key=order) if not models or p['model'] in models]
-
-# %% ../nbs/07_bench.ipynb #c40b30ce
-def target_rows(targets:list[dict]) -> list[dict]:
-    "The targets as table rows: target, measured value, verdict."
-    fmt = lambda v: '—' if v is None else f"{v:.2f}" if isinstance(v, float) else json.dumps(v)
-    verdict = {True: '**met**', False: '**not met**', None: 'not measured'}
-    return [dict(target=t['target'], measured=fmt(t['value']), verdict=verdict[t['met']]) for t in targets]
-
-# %% ../nbs/07_bench.ipynb #34772b5e
-def slope_rows(slopes:dict, # the results' slopes: model -> metric -> {'all', 'last_two'}
-               metrics:tuple=('train_step_flops', 'train_time_median', 'inference_time_median',
-                              'peak_train_memory_bytes', 'params'), # which slopes, as columns
-              ) -> list[dict]:
-    "Fitted log-log slopes as table rows, one per model: 'over all n / over the two largest n'."
-    cell = lambda s: f"{s['all'] + 0.:.2f} / {s['last_two'] + 0.:.2f}" if s else '—'  # + 0. turns -0.0 into 0.0
-    return [{'model': model, **{_METRICS[m]: cell(s.get(m)) for m in metrics}} for model, s in slopes.items()]
-
-# %% ../nbs/07_bench.ipynb #961b12ee
-_CSV_CONFIG = ('m', 'd', 'depth', 'heads', 'c', 'batch_size', 'repeats', 'warmup', 'workload', 'projection', 'projection_grid', 'precision')
-
-def write_results(results:dict, # what `run_benchmark` returned
-                  out:str|Path, # the folder to write into (created)
-                 ) -> dict:
-    "Write bench.json (everything), bench.csv (a row per point, with config and machine) and both plots; their paths."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    paths = dict(json=out/'bench.json', csv=out/'bench.csv', costs=out/'costs.png', ratios=out/'ratios.png')
-    paths['json'].write_text(json.dumps(results, indent=1) + '\n')
-    meta, cfg = results['meta'], results['meta']['config']
-    extra = {**{key: cfg.get(key) for key in _CSV_CONFIG},  # results from before a setting existed: empty
-             **{key: meta.get(key, '') for key in ('threads', 'torch', 'machine', 'cpu', 'cpu_count', 'device')}}
-    rows = [{**{k: v for k, v in p.items() if not isinstance(v, list)}, **extra} for p in results['points']]
-    write_csv(rows, paths['csv'])
-    plot_costs(results).savefig(paths['costs'], dpi=90)
-    plot_ratios(results).savefig(paths['ratios'], dpi=90)
-    return paths
-
-# %% ../nbs/07_bench.ipynb #877f570f
-def _style(model:str) -> dict:
-    if model == 'perceiver_io':
-        return dict(color='black', lw=2.5, marker='o', label='Perceiver IO (ours, full attention)')
-    if model == 'perceiver_pytorch':
-        return dict(color='tab:red', lw=2, ls='--', marker='s', label='perceiver-pytorch PerceiverIO')
-    if model == 'linceiver_pruned':
-        return dict(color='tab:green', lw=2, ls=':', marker='^', label='Linceiver IO pruned')
-    if model.startswith('linceiver_first_k'):
-        k = model.removeprefix('linceiver_first_k')
-        return dict(marker='x', ls='-.', label=f"Linceiver IO k={k}, compressed first")
-    return dict(marker='.', label=f"Linceiver IO k={model.removeprefix('linceiver_k')}")
-
-# %% ../nbs/07_bench.ipynb #2bc0048e
-def plot_costs(results:dict) -> Figure:
-    "Cost against n on log-log axes, one panel per metric, one line per model."
-    points, models = results['points'], list(dict.fromkeys(p['model'] for p in results['points']))
-    metrics = [m for m in _METRICS if all(p[m] is not None for p in points)]
-    fig = Figure(figsize=(15, 8.5))
-    axes = fig.subplots(2, 3)
-    for ax, metric in zip(axes.flat, metrics):
-        for model in models:
-            rows = sorted((p for p in points if p['model'] == model), key=lambda p: p['n'])
-            ax.plot([r['n'] for r in rows], [r[metric] for r in rows], **_style(model))
-        ax.set(xscale='log', yscale='log', xlabel='input length n', title=_METRICS[metric])
-        ax.grid(True, which='both', alpha=.3)
-    for ax in list(axes.flat)[len(metrics):]: ax.axis('off')
-    axes.flat[0].legend(fontsize=8)
-    cfg, meta = results['meta']['config'], results['meta']
-    fig.suptitle(f"m={cfg['m']}, d={cfg['d']}, depth {cfg['depth']}, c={cfg['c']}, batch {cfg['batch_size']}, "
-                 f"{meta['threads']} thread(s), torch {meta['torch']}, {meta['cpu']}", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/07_bench.ipynb #efbd8bc0
-def plot_ratios(results:dict) -> Figure:
-    "The ratios baseline/model as a figure: one panel per metric, models x n, green where the model is cheaper."
-    points = results['points']
-    metrics = [m for m in _RATIOS if all(p.get(m) is not None for p in points)]  # (runs before a metric lack it)
-    ns, models = sorted({p['n'] for p in points}), list(_ratio_table(points))
-    fig = Figure(figsize=(3.4 * len(metrics), 0.45 * len(models) + 1.8))
-    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
-    for ax, metric in zip(axes, metrics):
-        table = _ratio_table(points, metric)
-        grid = np.array([[table[m].get(n, np.nan) for n in ns] for m in models])
-        ax.imshow(np.log2(grid), cmap='RdYlGn', vmin=-4, vmax=4, aspect='auto')
-        for (i, j), v in np.ndenumerate(grid): ax.text(j, i, f"{v:.2f}", ha='center', va='center', fontsize=8)
-        ax.set_xticks(range(len(ns)), ns)
-        ax.set_yticks(range(len(models)), models if ax is axes[0] else [''] * len(models))
-        ax.set(title=f"{_RATIOS[metric]}\nbaseline / model", xlabel='n')
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/07_bench.ipynb #ba8c2d39
-def point_rows(results:dict, # what `run_benchmark` returned, or bench.json loaded
-               model:str, # a model of the results: 'perceiver_io', 'linceiver_k64', 'linceiver_pruned', ...
-               n:int, # an input length of the results
-              ) -> list[dict]:
-    "One model at one n against the baseline as table rows: FLOPs, time, memory, size and the ratio baseline/model."
-    at = {(p['n'], p['model']): p for p in results['points']}
-    if (n, model) not in at:
-        models, ns = sorted({m for _, m in at}), sorted({n for n, _ in at})
-        raise ValueError(f"no point for {model!r} at n={n}: the results hold models {models} at n {ns}")
-    p, base = at[n, model], at[n, 'perceiver_io']
-    gflop, seconds = (lambda v: f"{v / 1e9:.2f}"), (lambda v: f"{v:.3f}")
-    rows = []
-    for label, key, ratio, fmt in (('training-step GFLOP', 'train_step_flops', 'train_flops_ratio', gflop),
-                                   ('forward GFLOP', 'forward_flops', 'forward_flops_ratio', gflop),
-                                   ('training step (s, median)', 'train_time_median', 'train_time_ratio', seconds),
-                                   ('inference (s, median)', 'inference_time_median', 'inference_time_ratio', seconds),
-                                   ('peak training memory (MB)', 'peak_train_memory_bytes', 'memory_ratio', _mb),
-                                   ('parameters', 'params', None, lambda v: f"{v:,}"),
-                                   ('shared state (MB)', 'shared_bytes', None, _mb)):
-        value = p[ratio] if ratio else (base[key] / p[key] if p[key] and base[key] else None)
-        cell = lambda v: '—' if v is None else fmt(v)
-        rows.append({'cost': label, model: cell(p[key]), 'baseline': cell(base[key]), 'baseline / model': _fmt(value)})
-    return rows
-
-# %% ../nbs/07_bench.ipynb #b5ba91ea
-def plot_point(results:dict, # what `run_benchmark` returned, or bench.json loaded
-               model:str, # the model to draw next to the baseline
-               n:int, # the input length to mark
-              ) -> Figure:
-    "Training-step FLOPs, time and peak memory against n for `model` and the baseline, with `n` marked."
-    points = results['points']
-    metrics = [m for m in ('train_step_flops', 'train_time_median', 'peak_train_memory_bytes')
-               if all(p[m] is not None for p in points)]
-    fig = Figure(figsize=(4 * len(metrics), 3.2))
-    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
-    for ax, metric in zip(axes, metrics):
-        for name in dict.fromkeys(('perceiver_io', model)):
-            rows = sorted((p for p in points if p['model'] == name), key=lambda p: p['n'])
-            ax.plot([r['n'] for r in rows], [r[metric] for r in rows], **_style(name))
-            ax.plot([n], [next(r[metric] for r in rows if r['n'] == n)], 'o', ms=12, mfc='none', color='tab:orange')
-        ax.set(xscale='log', yscale='log', xlabel='input length n', title=_METRICS[metric])
-        ax.grid(True, which='both', alpha=.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/07_bench.ipynb #e61fad39
-def _png(fig:Figure) -> bytes:
-    buf = BytesIO(); fig.savefig(buf, format='png', dpi=80)
-    return buf.getvalue()
-
-def explore_costs(results:dict, # what `run_benchmark` returned, or bench.json loaded
-                  model:str='linceiver', # 'linceiver' (at rank k), or a model name: 'linceiver_pruned', ...
-                  k:int|None=None, # Linceiver's rank (default: the middle of the results' ks)
-                  n:int|None=None, # input length (default: the second largest of the results' ns)
-                 ) -> dict|None:
-    "Display one model's costs at one n against the baseline; with ipywidgets, controls for it (returned)."
-    from IPython.display import Image, Markdown
-    ks, ns = list(results['meta']['config']['ks']), list(results['meta']['config']['ns'])
-    present = {p['model'] for p in results['points']}
-    choices = ['linceiver'] + [m for m in ('linceiver_pruned', 'perceiver_pytorch', 'perceiver_io') if m in present]
-    k, n = k or ks[len(ks) // 2], n or ns[-2 if len(ns) > 1 else -1]
-    def views(model, k, n):
-        name = f'linceiver_k{k}' if model == 'linceiver' else model
-        table = Markdown(f"**{name}** at n = {n}\n\n" + format_table(point_rows(results, name, n)))
-        return table, Image(data=_png(plot_point(results, name, n)))
-    def disable_k(controls): controls['k'].disabled = controls['model'].value != 'linceiver'
-    controls = explore(dict(model=choices, k=ks, n=ns), dict(model=model, k=k, n=n), views, disable_k)
-    if controls: disable_k(controls)
-    return controls
-
-# %% ../nbs/07_bench.ipynb #35aec065
-def bench_to_folder(bc:BenchConfig, # what to measure
-                    out:str|Path|None, # the results folder; None: a new runs/<stem>-<time>-…
-                    pruned_k:int, # gates left open before pruning
-                    command:str, # recorded in the claim and the results
-                    quick:bool=False, # the quick configuration: the default folder's name says so
-                    log=print, # progress messages
-                   ) -> tuple[dict, dict]: # the results, and the paths written
-    "Claim a results folder, run the benchmark, write its JSON, CSV and plots; a run that fails leaves no folder."
-    stem = '-'.join(['bench'] + (['quick'] if quick else []) + ([bc.workload] if bc.workload != 'tokens' else []))
-    folder, created = claim_results_folder(out, stem, command)  # before measuring
-    try: results = run_benchmark(bc, pruned_k=pruned_k, command=command, log=log)
-    except BaseException: release_unstarted(folder, created); raise
-    return results, write_results(results, folder)

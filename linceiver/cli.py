@@ -14,7 +14,8 @@ try:
     from linceiver.runs import format_table, command_errors, read_json
     from linceiver.federations import federate
     from linceiver.perceiver import resolve_device
-    from linceiver.bench import BenchConfig, bench_to_folder, ratio_rows
+    from linceiver.bench import BenchConfig
+    from linceiver.bench_report import bench_to_folder, ratio_rows
     from linceiver.experiments import demo_rows, run_experiment
     from linceiver.verdicts import summary_rows
 finally:
