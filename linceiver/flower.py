@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_flower.ipynb #0b844437
 from __future__ import annotations
-import logging, os, threading, time, warnings
+import json, logging, os, threading, time, warnings
 from contextlib import contextmanager
 from typing import Iterator
 from dataclasses import dataclass, asdict, fields, replace
@@ -27,7 +27,7 @@ from .server import (FedConfig, Update, aggregate, server_step, select_clients, 
                               client_status, group_part, average_groups, round_record, check_held_out, privacy_record,
                               round_seed, PRIVATE_SKIP)
 from .client import ClientSpec, Client, check_rank, local_train, finetune, evaluate_clients
-from .fedavg import save_run, restore_run
+from .fedavg import save_run, restore_run, data_digests
 from .runs import lock_run_folder, write_atomic
 from .federations import load_federation_config, build_federation, fed_config_from_tables, refuse_private_groups
 
@@ -146,6 +146,25 @@ def _node_rank(spec:ClientSpec, run:FlowerRun, cfg:FedConfig) -> ClientSpec:
 # %% ../nbs/13_flower.ipynb #25b348df
 def _snapshot(folder:Path, kind:str, round_:int) -> Path: return folder / f"{kind}-{round_}.pt"
 
+# %% ../nbs/13_flower.ipynb #c7d1a002
+def _made_with(client:Client) -> str:
+    "What a node's snapshot is made with, as JSON: the client, the digest of its data, its model's settings, its target-k."
+    spec = client.spec
+    return json.dumps(dict(client=spec.name, data=data_digests([spec])[spec.name],
+                           model=asdict(spec.model_config(client.cfg.model)), target_k=spec.target_k), sort_keys=True)
+
+def _check_made_with(saved:str|None, # the snapshot's `_made_with` (None: a snapshot from before it was recorded)
+                     client:Client, # the client the node serves now
+                     path:Path): # the snapshot, for the message
+    "Refuse a snapshot made with other data or model settings than the node's client has now."
+    if saved is None: return
+    before, now = json.loads(saved), json.loads(_made_with(client))
+    if before != now:
+        changed = [key for key in now if before.get(key) != now[key]]
+        raise ValueError(f"client {client.name!r}: the state {path} was made with another {' and '.join(changed)}; "
+                         "restart the SuperNode with the federation, data-dir and node config it began with, "
+                         "or give it a new state-dir")
+
 # %% ../nbs/13_flower.ipynb #4bede5ec
 def load_node_client(run:FlowerRun, partition:int,
                      after:str, # the snapshot to continue from: 'end' (of a round) or 'trained' (this round)
@@ -162,14 +181,15 @@ def load_node_client(run:FlowerRun, partition:int,
     if path is not None:
         if not path.exists(): raise FileNotFoundError(f"client {spec.name!r}: no state {path} to continue from")
         saved = torch.load(path, weights_only=True, map_location='cpu')
+        _check_made_with(saved.get('made_with'), client, path)
         client.restore(saved['client']); client.version = saved['version']
     return client, folder
 
 # %% ../nbs/13_flower.ipynb #9e531fea
 def save_node_client(client:Client, folder:Path, kind:str, round_:int):
-    "Write what the client keeps (model, optimizer, generator, version) as a snapshot, atomically; prune old ones."
+    "Write what the client keeps (model, optimizer, generator, version, `_made_with`) as a snapshot, atomically; prune old ones."
     folder.mkdir(parents=True, exist_ok=True)
-    saved = dict(client=client.checkpoint(), version=client.version)
+    saved = dict(client=client.checkpoint(), version=client.version, made_with=_made_with(client))
     write_atomic(_snapshot(folder, kind, round_), lambda tmp: torch.save(saved, tmp))
     if kind == 'end':  # a resumed server restarts at most one round back
         for old in folder.glob('*.pt'):
