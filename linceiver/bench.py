@@ -364,7 +364,8 @@ def paired_ratio(numerator:list, denominator:list) -> float:
     return float(np.median(np.asarray(numerator) / np.asarray(denominator)))
 
 # %% ../nbs/07_bench.ipynb #bf67ed64
-COST_METRICS = dict(params='parameters', train_step_flops='training-step FLOPs', forward_flops='forward FLOPs',
+COST_METRICS = dict(  # the costs measured per point, and their names in tables and plots
+                    params='parameters', train_step_flops='training-step FLOPs', forward_flops='forward FLOPs',
                     train_time_median='training-step time (s)', inference_time_median='inference time (s)',
                     peak_train_memory_bytes='peak training memory (bytes)')
 

@@ -147,23 +147,30 @@ def _node_rank(spec:ClientSpec, run:FlowerRun, cfg:FedConfig) -> ClientSpec:
 def _snapshot(folder:Path, kind:str, round_:int) -> Path: return folder / f"{kind}-{round_}.pt"
 
 # %% ../nbs/13_flower.ipynb #c7d1a002
+_DIGESTS = {}  # id of a client's training examples -> (those examples, the digest of the client's data)
+
 def _made_with(client:Client) -> str:
-    "What a node's snapshot is made with, as JSON: the client, the digest of its data, its model's settings, its target-k."
+    "What a node's snapshot is made with, as JSON: its client, the digest of its data, its model's settings, its target-k."
     spec = client.spec
-    return json.dumps(dict(client=spec.name, data=data_digests([spec])[spec.name],
-                           model=asdict(spec.model_config(client.cfg.model)), target_k=spec.target_k), sort_keys=True)
+    held = _DIGESTS.get(id(spec.train))
+    if held is None or held[0] is not spec.train:  # a node hashes its data once, not at every message
+        held = _DIGESTS[id(spec.train)] = (spec.train, data_digests([spec])[spec.name])
+    model = {f"model.{key}": value for key, value in asdict(spec.model_config(client.cfg.model)).items()}
+    return json.dumps({'client': spec.name, 'data': held[1], **model, 'target-k': spec.target_k}, sort_keys=True)
 
 def _check_made_with(saved:str|None, # the snapshot's `_made_with` (None: a snapshot from before it was recorded)
                      client:Client, # the client the node serves now
                      path:Path): # the snapshot, for the message
-    "Refuse a snapshot made with other data or model settings than the node's client has now."
+    "Refuse a snapshot made with another client, other data or other model settings than the node's client has now."
     if saved is None: return
     before, now = json.loads(saved), json.loads(_made_with(client))
-    if before != now:
-        changed = [key for key in now if before.get(key) != now[key]]
-        raise ValueError(f"client {client.name!r}: the state {path} was made with another {' and '.join(changed)}; "
-                         "restart the SuperNode with the federation, data-dir and node config it began with, "
-                         "or give it a new state-dir")
+    shown = lambda key, value: f"{value[:12]}…" if key == 'data' else json.dumps(value)
+    changed = [f"{key} {shown(key, before[key])} → {shown(key, now[key])}" for key in sorted(before.keys() & now.keys())
+               if before[key] != now[key]]  # a setting one side lacks (the other's code is older) is not compared
+    if changed:
+        raise ValueError(f"client {client.name!r}: the state {path} was made with other settings ({'; '.join(changed)}); "
+                         "restart the SuperNode with the run config, federation, data-dir and node config it began "
+                         "with, or give it a new state-dir")
 
 # %% ../nbs/13_flower.ipynb #4bede5ec
 def load_node_client(run:FlowerRun, partition:int,
