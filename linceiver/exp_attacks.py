@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, statistics, time
 from matplotlib.figure import Figure
 from .experiments import Experiment
-from .verdicts import final_rows, paired_verdict, verdict_text, mean_pm, converged_text
+from .verdicts import final_rows, paired_verdict, verdict_text, mean_pm, converged_text, settled
 from .fedavg import attacking, ATTACKS, DEFENCES
 from .exp_fed import run_federation_cell, federation_scores, ten_client_config
 
@@ -85,46 +85,55 @@ def clean_baseline(clean:dict, # the no-attack row of a seed and defence
 
 def attack_table(rows:list[dict], # rows of an attacks results.csv
                 ) -> list[dict]: # one row per defence: no attack, then each attack and number of attackers
-    """Per defence: the honest clients' accuracy with no attack, and under each attack its damage by the noise rule,
-    paired by seed over the same clients (the no-attack run scored on the attacked run's honest clients); provisional
-    while a run compared was still climbing."""
+    """Per defence: the clients' accuracy with no attack, and under each attack the honest clients' damage by the noise
+    rule, paired by seed over the same clients (the no-attack run scored on the attacked run's honest clients);
+    undecided while a run compared was still climbing. A seed whose no-attack run stopped has nothing to pair with."""
     final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
     settings = list(dict.fromkeys((r['attack'], r['attackers']) for r in final if r['attack'] != 'none'))
     out = []
     for defence in dict.fromkeys(r['defence'] for r in final):
         mine = [r for r in final if r['defence'] == defence]
-        clean = [r['honest_accuracy'] for r in mine if r['attack'] == 'none']
+        clean_runs = [r for r in mine if r['attack'] == 'none']
+        by_seed = {r['seed']: r for r in clean_runs if not r.get('stopped')}  # the pairs' no-attack side
+        clean = [r['honest_accuracy'] for r in by_seed.values()]
         spread = statistics.stdev(clean) if len(clean) > 1 else None
-        row = {'defence': defence, 'no attack %': mean_pm(statistics.fmean(clean), spread) if clean else '—'}
-        by_seed = {r['seed']: r for r in mine if r['attack'] == 'none'}
+        lost = len(clean_runs) - len(by_seed)
+        row = {'defence': defence, 'no attack, all clients %': (mean_pm(statistics.fmean(clean), spread) if clean else '—')
+               + (f"; stopped {lost} of {len(clean_runs)}" if lost else '')}
         for attack, n in settings:
             runs = [r for r in mine if (r['attack'], r['attackers']) == (attack, n)]
             if not runs: continue
             diff = paired_verdict([r['honest_accuracy'] - clean_baseline(by_seed[r['seed']], r) for r in runs
                                    if r['seed'] in by_seed and r['honest_accuracy'] is not None])
+            compared = [r for r in runs if not r.get('stopped')] + list(by_seed.values())
             stopped = sum(bool(r.get('stopped')) for r in runs)
-            flat = converged_text([r for r in runs if not r.get('stopped')] + list(by_seed.values()), 'runs')
-            row[f"{attack} ({n})"] = (verdict_text(diff) + (f"; stopped {stopped} of {len(runs)}" if stopped else '')
-                                      + ('' if flat in ('yes', '—') else f"; provisional ({flat})"))
+            row[f"{attack}, {n} hostile (points)"] = (verdict_text({**diff, 'verdict': settled(diff['verdict'], compared)})
+                                                     + (f"; stopped {stopped} of {len(runs)}" if stopped else ''))
+        row['converged'] = converged_text([r for r in mine if not r.get('stopped')], 'runs')
         out.append(row)
     return out
 
+
 # %% ../nbs/12b_exp_attacks.ipynb #c998a148
 def attack_plots(rows:list[dict]) -> dict[str, Figure]:
-    "Per defence, the honest clients' test accuracy under each attack (dots: seeds; stopped runs at 0), no attack dashed."
+    "Per defence, the honest clients' test accuracy under each attack (dots: seeds; stopped runs at 0, red), no attack dashed."
     final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
+    if not final: return {}  # only tuning cells so far
     defences = list(dict.fromkeys(r['defence'] for r in final))
     settings = list(dict.fromkeys((r['attack'], r['attackers']) for r in final if r['attack'] != 'none'))
-    fig = Figure(figsize=(2.2 + 1.1 * len(settings), 2.2 * len(defences)), layout='constrained')
+    fig = Figure(figsize=(2.2 + 1.1 * max(len(settings), 1), 2.2 * len(defences)), layout='constrained')
     axes = fig.subplots(len(defences), 1, sharex=True, squeeze=False)[:, 0]
     for ax, defence in zip(axes, defences):
         mine = [r for r in final if r['defence'] == defence]
-        clean = [r['honest_accuracy'] for r in mine if r['attack'] == 'none']
-        if clean: ax.axhline(100 * statistics.fmean(clean), ls='--', c='gray', lw=1, label='no attack')
+        clean = [r['honest_accuracy'] for r in mine if r['attack'] == 'none' and not r.get('stopped')]
+        if clean: ax.axhline(100 * statistics.fmean(clean), ls='--', c='gray', lw=1, label='no attack (all clients)')
         for x, (attack, n) in enumerate(settings):
-            ys = [100 * r['honest_accuracy'] for r in mine if (r['attack'], r['attackers']) == (attack, n)]
-            ax.plot([x] * len(ys), ys, 'o', c='C3' if any(y == 0 for y in ys) else 'C0', alpha=0.7)
+            runs = [r for r in mine if (r['attack'], r['attackers']) == (attack, n)]
+            for stopped, colour, label in ((False, 'C0', 'a seed'), (True, 'C3', 'a seed whose run stopped')):
+                ys = [100 * r['honest_accuracy'] for r in runs if bool(r.get('stopped')) == stopped]
+                ax.plot([x] * len(ys), ys, 'o', c=colour, alpha=0.7, label=label if x == 0 else None)
         ax.set(ylabel='honest test %', ylim=(-5, 100), title=defence)
     axes[-1].set_xticks(range(len(settings)), [f"{a}\n({n} hostile)" for a, n in settings])
-    axes[0].legend(loc='lower left', fontsize=8)
+    handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}  # each label once
+    axes[0].legend(handles.values(), handles.keys(), loc='lower left', fontsize=8)
     return {'attacks': fig}

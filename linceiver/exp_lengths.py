@@ -109,6 +109,11 @@ MARGIN = 0.03  # the goal: trained on short inputs, at most 3 points below train
 def _encoder_label(row:dict) -> str:
     return 'Perceiver IO (full)' if row['model'] == 'perceiver_io' else f"Linceiver, {row['projection']} E"
 
+def _majority(rows:list[dict]) -> float|None:
+    "The share of the long test inputs in their most common label (every row of a dataset holds the same test inputs)."
+    counts = next((json.loads(r['test_labels']) for r in rows if r.get('test_labels')), None)
+    return max(counts) / sum(counts) if counts and sum(counts) else None
+
 def length_table(rows:list[dict], # rows of a lengths results.csv
                 ) -> list[dict]: # one formatted row per dataset and encoder
     "Per dataset and encoder: long-input accuracy trained short and trained on all, their paired difference, the goal."
@@ -120,21 +125,25 @@ def length_table(rows:list[dict], # rows of a lengths results.csv
         encoder, everything = dict(zip(_ENCODER, names)), summary.get((*names, 'all'))
         diffs = paired_diffs(final, {**encoder, 'train_lengths': 'short'}, {**encoder, 'train_lengths': 'all'}, 'accuracy')
         group = [x for x in final if all(x[key] == encoder[key] for key in _ENCODER)]
-        out.append({'dataset': r['dataset'], 'encoder': _encoder_label(r), 'seeds': r['n_seeds'],
+        difference, majority = paired_verdict(diffs), _majority(group)
+        out.append({'dataset': r['dataset'], 'encoder': _encoder_label(r),
+                    'seeds (short / all)': f"{r['n_seeds']} / {0 if everything is None else everything['n_seeds']}",
                     'long inputs, trained short %': mean_pm(r['accuracy_mean'], r['accuracy_std']),
                     'trained on all %': '—' if everything is None else
                                         mean_pm(everything['accuracy_mean'], everything['accuracy_std']),
-                    'short − all (points)': verdict_text(paired_verdict(diffs)),
+                    'majority class %': '—' if majority is None else f"{100 * majority:.2f}",
+                    'short − all (points)': verdict_text({**difference, 'verdict': settled(difference['verdict'], group)}),
                     f'within {100 * MARGIN:g} points': settled(margin_verdict(diffs, MARGIN), group),
-                    'params': f"{r['params_mean']:,.0f}", 'converged': converged_text(group)})
+                    'params': f"{r['params_mean']:,.0f}", 'converged': converged_text(group, 'runs')})
     return out
 
 # %% ../nbs/10b_exp_lengths.ipynb #e13acbef
 def length_plots(rows:list[dict]) -> dict[str, Figure]:
     "Long-input accuracy per encoder, trained short and trained on all, one panel per dataset; the validation curves."
     final = final_rows(rows)
+    if not final: return {}  # only tuning cells so far
     datasets = list(dict.fromkeys(r['dataset'] for r in final))
-    fig = Figure(figsize=(5 * max(len(datasets), 1), 3.6))
+    fig = Figure(figsize=(5 * len(datasets), 3.6))
     for ax, dataset in zip(fig.subplots(1, len(datasets), squeeze=False)[0], datasets):
         summary = summary_rows([r for r in final if r['dataset'] == dataset], by=_ENCODER + ('train_lengths',))
         encoders = list(dict.fromkeys(_encoder_label(r) for r in summary))
@@ -145,9 +154,13 @@ def length_plots(rows:list[dict]) -> dict[str, Figure]:
                    yerr=[100 * at[e]['accuracy_std'] for e in encoders if e in at], capsize=3,
                    label=f"trained on {'inputs up to their label median' if regime == 'short' else 'all lengths'}")
         ax.set_xticks(range(len(encoders)), [e.replace('Linceiver, ', '') for e in encoders], fontsize=8)
-        ax.set(ylabel='accuracy on the long test inputs (%)', title=dataset, ylim=(0, 100))
+        if (majority := _majority([r for r in final if r['dataset'] == dataset])) is not None:
+            ax.axhline(100 * majority, ls=':', c='gray', label='majority class')
+        ax.set(ylabel='long test inputs: accuracy %\n(mean ± SD over seeds)', title=dataset, ylim=(0, 100))
         ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
     curves = plot_val_curves(rows, 'dataset', _ENCODER + ('train_lengths',),
-                             label=lambda where: f"{_encoder_label(where)}, trained {where['train_lengths']}")
+                             label=lambda where: f"{_encoder_label(where)}, trained {where['train_lengths']}",
+                             style=lambda where: 'o-' if where['train_lengths'] == 'all' else 's--')  # each regime
+                             # validates on its own inputs: short ones, or all
     return {'long_inputs': fig, 'curves': curves}

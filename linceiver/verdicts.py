@@ -11,8 +11,8 @@ from .runs import explore
 
 # %% auto #0
 __all__ = ['NOISE_SEEDS', 'TIE_MARGIN', 'VERDICT_COLOURS', 'summary_rows', 'paired_verdict', 'paired_diffs', 'verdict_text',
-           'margin_verdict', 'verdict_plot', 'mean_pm', 'final_rows', 'converged_text', 'settled', 'mean_curve',
-           'plot_val_curves', 'tuning_rows']
+           'margin_verdict', 'verdict_plot', 'mean_pm', 'final_rows', 'unfinished_text', 'converged_text', 'settled',
+           'mean_curve', 'plot_val_curves', 'tuning_rows']
 
 # %% ../nbs/09_verdicts.ipynb #175c462b
 def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
@@ -131,6 +131,14 @@ def mean_pm(mean:float|None, # the mean over seeds; None: no value
 def final_rows(rows:list[dict]) -> list[dict]:
     "The final cells of a results.csv (an earlier run, planned before tuning existed, holds only final cells)."
     return [r for r in rows if r.get('phase', 'final') == 'final']
+
+def unfinished_text(rows:list[dict], # rows of a results.csv
+                    record:dict, # its experiment.json, whose `cells` are the run's plan
+                   ) -> str: # '' once every planned cell has its row
+    "A warning while a run is still going, so that a table of some of its cells is not read as the whole run."
+    planned = len(record.get('cells') or [])
+    if not planned or len(rows) >= planned: return ''
+    return f"**Unfinished: {len(rows)} of {planned} cells have run**; what follows holds only those."
 
 # %% ../nbs/09_verdicts.ipynb #8b705e02
 def converged_text(group:list[dict], # one method's rows, one per seed, with a `converged` column
