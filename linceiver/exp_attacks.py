@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, statistics, time
 from matplotlib.figure import Figure
 from .experiments import Experiment
-from .verdicts import final_rows, paired_verdict, verdict_text, mean_pm, converged_text, settled
+from .verdicts import final_rows, paired_verdict, settled_text, mean_pm, converged_text
 from .fedavg import attacking, ATTACKS, DEFENCES
 from .exp_fed import run_federation_cell, federation_scores, ten_client_config
 
@@ -107,7 +107,7 @@ def attack_table(rows:list[dict], # rows of an attacks results.csv
                                    if r['seed'] in by_seed and r['honest_accuracy'] is not None])
             compared = [r for r in runs if not r.get('stopped')] + list(by_seed.values())
             stopped = sum(bool(r.get('stopped')) for r in runs)
-            row[f"{attack}, {n} hostile (points)"] = (verdict_text({**diff, 'verdict': settled(diff['verdict'], compared)})
+            row[f"{attack}, {n} hostile (points)"] = (settled_text(diff, compared)
                                                      + (f"; stopped {stopped} of {len(runs)}" if stopped else ''))
         row['converged'] = converged_text([r for r in mine if not r.get('stopped')], 'runs')
         out.append(row)

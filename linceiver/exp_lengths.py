@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from .data import DatasetSplits
 from .datasets import load_dataset
 from .experiments import Experiment, classifier_cell
-from .verdicts import (final_rows, summary_rows, paired_diffs, paired_verdict, verdict_text, mean_pm,
+from .verdicts import (final_rows, summary_rows, paired_diffs, paired_verdict, settled_text, mean_pm,
                                 converged_text, margin_verdict, settled, plot_val_curves)
 from .exp_k import preset_settings, read_preset
 
@@ -132,7 +132,7 @@ def length_table(rows:list[dict], # rows of a lengths results.csv
                     'trained on all %': '—' if everything is None else
                                         mean_pm(everything['accuracy_mean'], everything['accuracy_std']),
                     'majority class %': '—' if majority is None else f"{100 * majority:.2f}",
-                    'short − all (points)': verdict_text({**difference, 'verdict': settled(difference['verdict'], group)}),
+                    'short − all (points)': settled_text(difference, group),
                     f'within {100 * MARGIN:g} points': settled(margin_verdict(diffs, MARGIN), group),
                     'params': f"{r['params_mean']:,.0f}", 'converged': converged_text(group, 'runs')})
     return out

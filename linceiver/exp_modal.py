@@ -8,7 +8,7 @@ import statistics
 from matplotlib.figure import Figure
 from .experiments import Experiment, preset_at_scale, choose_on_validation
 from .verdicts import (summary_rows, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
-                                converged_text, matches, settled, verdict_plot)
+                                converged_text, matches, settled, settled_text, verdict_plot)
 from .federations import load_federation_config
 from .exp_fed import NO_DEFENCES, SCHEME_NAMES, best_two_curves, picked_schemes
 
@@ -210,13 +210,12 @@ def federating_pays(fed_rows:list[dict], # rows of a ten_clients results.csv ([]
                     modal_rows:list[dict], # rows of a modalities results.csv ([]: not run)
                    ) -> str: # markdown: one sentence per experiment that has the cells it needs
     "Issue 23's answer, rendered from results: the picked scheme against local-only; each modality together against alone."
-    def said(rows, ours, theirs, metric):  # the mean paired difference ± its SE, the rule's verdict, provisional?
+    def said(rows, ours, theirs, metric):  # the mean paired difference ± its SE over n seeds, its verdict settled
         result = paired_verdict(paired_diffs(rows, ours, theirs, metric))
         if result['mean'] is None: return 'not run'
         compared = [r for r in rows if matches(r, ours) or matches(r, theirs)]
-        flat, se = converged_text(compared, 'runs'), '' if result['se'] is None else f" ± {100 * result['se']:.2f}"
-        return (f"{100 * result['mean']:+.2f}{se} points over {result['seeds']} seed{'s' * (result['seeds'] != 1)}, "
-                f"{result['verdict']}" + ('' if flat in ('yes', '—') else f", provisional ({flat})"))
+        text, number = settled_text(result, compared), verdict_text({**result, 'verdict': ''}).rstrip()
+        return f"{number} points over {result['seeds']} seed{'s' * (result['seeds'] != 1)}, {text[len(number) + 1:]}"
     sentences, final = [], final_rows(fed_rows)
     against_local = lambda p, m: said(final, dict(partition=p, method=m), dict(partition=p, method='local'),
                                       'mean_accuracy')
@@ -226,7 +225,7 @@ def federating_pays(fed_rows:list[dict], # rows of a ten_clients results.csv ([]
         sentences.append(
             f"On {final[0]['clients']} Fashion-MNIST clients, Linceiver FL with the sharing scheme that validation "
             "picks scores, against local-only training (the mean paired difference ± its standard error; the noise "
-            "rule's verdict, provisional where a run compared was still climbing): " +
+            "rule's verdict, undecided while a run compared still climbs): " +
             '; '.join(f"{p}, *{SCHEME_NAMES[m]}*: {against_local(p, m)}" + (
                       f" — on one modality that is FedPer's split; the latent stack alone (*replace*): "
                       f"{against_local(p, 'linceiver')}" if m == 'linceiver_enc' else '')

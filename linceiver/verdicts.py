@@ -12,7 +12,7 @@ from .runs import explore
 # %% auto #0
 __all__ = ['NOISE_SEEDS', 'TIE_MARGIN', 'VERDICT_COLOURS', 'summary_rows', 'paired_verdict', 'paired_diffs', 'verdict_text',
            'margin_verdict', 'verdict_plot', 'mean_pm', 'final_rows', 'unfinished_text', 'converged_text', 'settled',
-           'mean_curve', 'plot_val_curves', 'tuning_rows']
+           'settled_text', 'mean_curve', 'plot_val_curves', 'tuning_rows']
 
 # %% ../nbs/09_verdicts.ipynb #175c462b
 def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
@@ -154,6 +154,17 @@ def settled(verdict:str, # a goal's verdict: 'met', 'not met', 'undecided'
            ) -> str: # the verdict, or 'undecided' while any of those runs was still climbing
     "Plateau before verdict: a goal is met or not only once every run it compares has converged."
     return verdict if converged_text(rows) in ('yes', '—') else 'undecided'
+
+def settled_text(result:dict, # `paired_verdict`'s result
+                 rows:list[dict], # every run the comparison reads (each with a `converged` column)
+                 scale:float=100, # 100: differences in points
+                ) -> str:
+    "`verdict_text` with the verdict `settled`, and while a run compared still climbs, how many do and what the rule alone read."
+    verdict, flat = settled(result['verdict'], rows), converged_text(rows, 'runs')
+    text = verdict_text({**result, 'verdict': verdict}, scale)
+    if flat in ('yes', '—'): return text
+    alone = '' if verdict == result['verdict'] else f"the noise rule alone: {result['verdict']}; "
+    return f"{text} ({alone}{flat})"
 
 # %% ../nbs/09_verdicts.ipynb #eb7be93e
 def mean_curve(rows:list[dict], # rows of a results.csv
