@@ -113,7 +113,6 @@ def attack_table(rows:list[dict], # rows of an attacks results.csv
         out.append(row)
     return out
 
-
 # %% ../nbs/12b_exp_attacks.ipynb #c998a148
 def attack_plots(rows:list[dict]) -> dict[str, Figure]:
     "Per defence, the honest clients' test accuracy under each attack (dots: seeds; stopped runs at 0, red), no attack dashed."
