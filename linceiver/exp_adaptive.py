@@ -17,7 +17,7 @@ from .data import dataset_available
 from .experiments import (Experiment, Recipe, train_classifier, model_costs, classifier_splits, cell_model,
                                    choose_on_validation)
 from .verdicts import (summary_rows, explore_view, mean_pm, final_rows, paired_diffs, paired_verdict,
-                                verdict_text, converged_text, plot_val_curves, margin_verdict, settled)
+                                settled_text, converged_text, plot_val_curves, margin_verdict, settled)
 from .exp_k import preset_settings, scale_recipe
 
 # %% auto #0
@@ -236,7 +236,8 @@ def adaptive_summary(rows:list[dict], # rows of an adaptive_rank results.csv
         s['accuracy_loss_points'] = 100 * (f['accuracy_mean'] - s['accuracy_pruned_mean'])
         s['val_loss_points'] = (None if s.get('val_accuracy_pruned_mean') is None or f.get('val_accuracy_mean') is None
                                 else 100 * (f['val_accuracy_mean'] - s['val_accuracy_pruned_mean']))
-        s['vs_fixed'] = paired_verdict(_pruned_diffs(rows, s['model'], f['model']))
+        compared = [r for r in rows if r['model'] in (s['model'], f['model'])]  # undecided while one still climbs
+        s['vs_fixed'] = settled_text(paired_verdict(_pruned_diffs(rows, s['model'], f['model'])), compared)
     return out
 
 # %% ../nbs/11_exp_adaptive.ipynb #7c840d34
@@ -257,7 +258,7 @@ def adaptive_table(rows:list[dict], # rows of an adaptive_rank results.csv
             'input (validation)': ', '.join(s.get('chosen_input', [])) or 'pixels',
             'validation %': pm('val_accuracy'), 'pruned validation %': pm('val_accuracy_pruned'),
             'test %': pm('accuracy'), 'pruned test %': pm('accuracy_pruned'), 'converged': s['converged'],
-            'pruned vs fixed, test (points)': verdict_text(s['vs_fixed']) if 'vs_fixed' in s else '—',
+            'pruned vs fixed, test (points)': s.get('vs_fixed', '—'),
             f'hard k per attention (gate > {TAU})': _ks(s['hard_k'], 1 if s['n_seeds'] > 1 else 0),
             'soft k per attention': _ks(s['soft_k'], 1) if s['gates'] == 'published' else '—',
             'train MFLOP/example': mflop('train_flops_per_example'),
@@ -309,8 +310,11 @@ def harder_keeps_more(rows:list[dict], # rows of an adaptive_rank results.csv
     for budget in sorted({r['budget'] for r in rows if r['dataset'] == easy} & {r['budget'] for r in rows if r['dataset'] == hard}):
         result = paired_verdict(paired_diffs(rows, dict(dataset=hard, budget=budget), dict(dataset=easy, budget=budget),
                                              'hard_k_total'), tie_margin=HARD_K_TIE)
-        pairs.append(dict(budget=budget, easy=statistics.fmean(side(easy, budget)),
-                          hard=statistics.fmean(side(hard, budget)), **result))
+        compared = [r for r in rows if r['budget'] == budget and r['dataset'] in (easy, hard)]
+        pairs.append({'budget': budget, 'easy': statistics.fmean(side(easy, budget)),
+                      'hard': statistics.fmean(side(hard, budget)), **result,
+                      'verdict': settled(result['verdict'], compared),  # undecided while a run compared still climbs
+                      'text': settled_text(result, compared, scale=1)})
     verdicts = {p['verdict'] for p in pairs}
     if not pairs: verdict = 'not measured'
     elif verdicts == {'better'}: verdict = 'yes'
@@ -334,7 +338,7 @@ def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
             label = s['model'].removeprefix(dataset + ' ')
             if s['gates'] == 'none':
                 ax.errorbar(mflop(s), acc(s), yerr=100 * s['accuracy_std'], fmt='s', color='tab:red', capsize=3)
-                ax.axvline(mflop(s) / 4, color='tab:red', lw=0.8, ls=':', label='1/4 of fixed')
+
             elif s['gates'] == 'published':
                 ax.errorbar(mflop(s), acc(s), yerr=100 * s['accuracy_std'], fmt='^', color='tab:gray', capsize=3)
             else:
@@ -348,9 +352,13 @@ def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
             ax.annotate(label, (mflop(s, '_pruned' if s['gates'] == 'budget' else ''),
                                 acc(s, '_pruned' if s['gates'] == 'budget' else '')),
                         textcoords='offset points', xytext=(5, 4), fontsize=8)
+        fixed = next((s for s in summary if s['dataset'] == dataset and s['gates'] == 'none'), None)
         if any(s['gates'] == 'budget' for s in summary if s['dataset'] == dataset):
             ax.axvline(floor, color='k', lw=0.8, ls='--', label='one column per attention (floor)')
-        ax.set(xlabel='training MFLOP per example', ylabel='held-out accuracy (%)',
+            if fixed is not None:  # the goal's cost: 75 % of what the ranks cost above the floor removed
+                ax.axvline(floor + 0.25 * (mflop(fixed) - floor), color='tab:red', lw=0.8, ls=':',
+                           label='75 % of the rank-dependent FLOPs removed')
+        ax.set(xlabel='training MFLOP per example', ylabel='test accuracy (%, mean ± SD over seeds)',
                title=f"{_DATASET_TITLES.get(dataset, dataset)}: accuracy against training cost")
         ax.set_xlim(left=0); ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout()
