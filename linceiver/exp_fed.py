@@ -11,9 +11,9 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from .experiments import Experiment, preset_at_scale, official_test_draw, plateau_gain, converged
-from .verdicts import (summary_rows, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
-                                converged_text, matches, mean_curve, tuning_rows, settled, verdict_plot,
-                                margin_verdict)
+from .verdicts import (summary_rows, paired_diffs, paired_verdict, verdict_text, settled_text, paired_text,
+                                mean_pm, final_rows, converged_text, matches, mean_curve, tuning_rows, settled,
+                                verdict_plot, margin_verdict)
 from .federations import build_federation
 from .client import majority_baseline, local_train
 from .fedavg import run_federation
@@ -243,8 +243,6 @@ def fed_table(rows:list[dict], # rows of a ten_clients results.csv
     for r in summary_rows(final, by=('partition', 'method')):
         group = [x for x in final if (x['partition'], x['method']) == (r['partition'], r['method'])]
         chosen = sorted({(x.get('chosen_lr'), x.get('chosen_moments')) for x in group if x.get('chosen_lr')})
-        vs_local = paired_verdict(paired_diffs(final, dict(partition=r['partition'], method=r['method']),
-                                               dict(partition=r['partition'], method='local'), 'mean_accuracy'))
         out.append({'partition': r['partition'], 'method': r['method'], 'seeds': r['n_seeds'],
                     'chosen on validation': ', '.join(f"lr {lr:g}" + (f", moments {m}" if m != 'keep' else '')
                                                       for lr, m in chosen) or '—',
@@ -253,7 +251,9 @@ def fed_table(rows:list[dict], # rows of a ten_clients results.csv
                     'test, median client %': mean_pm(r['median_accuracy_mean'], r['median_accuracy_std']),
                     'whole test set %': mean_pm(r.get('test_set_accuracy_mean'), r.get('test_set_accuracy_std')),
                     'converged': converged_text(group),
-                    'vs local-only (points)': '—' if r['method'] == 'local' else verdict_text(vs_local),
+                    'vs local-only (points)': '—' if r['method'] == 'local' else paired_text(
+                        final, dict(partition=r['partition'], method=r['method']),
+                        dict(partition=r['partition'], method='local'), 'mean_accuracy'),
                     'MB / round': f"{r['bytes_per_round_mean'] / 2**20:.2f}"})
     return out
 
@@ -325,8 +325,8 @@ def scheme_table(rows:list[dict], # rows of a ten_clients results.csv
     summary = {(r['partition'], r['method']): r for r in summary_rows(final, by=('partition', 'method'))}
     for p, (pick, baseline) in picked_schemes(rows).items():
         for m in [m for m in SCHEME_NAMES if (p, m) in summary]:
-            r, vs = summary[p, m], lambda other: verdict_text(paired_verdict(paired_diffs(
-                final, dict(partition=p, method=m), dict(partition=p, method=other), 'mean_accuracy')))
+            r, vs = summary[p, m], lambda other: paired_text(final, dict(partition=p, method=m),
+                                                             dict(partition=p, method=other), 'mean_accuracy')
             out.append({'partition': p, 'scheme': SCHEME_NAMES[m] + (' *' if m == pick else ''), 'seeds': r['n_seeds'],
                         'validation %': mean_pm(r['val_mean_accuracy_mean'], r['val_mean_accuracy_std']),
                         'test, mean of clients %': mean_pm(r['mean_accuracy_mean'], r['mean_accuracy_std']),
@@ -349,9 +349,8 @@ def scheme_goals(rows:list[dict]) -> list[dict]:
             return 'met' if verdict in ok else 'undecided' if verdict == 'undecided' else 'not met'
         def goal(text, other, verdict):  # the paired difference as measured, the verdict settled once the runs converged
             runs = [r for r in final if r['partition'] == p and r['method'] in (pick, other)]
-            flat = converged_text(runs, 'runs')
-            goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}", measured=verdict_text(paired_verdict(diffs(other)))
-                              + ('' if flat in ('yes', '—') else f"; {flat} among them"), verdict=settled(verdict, runs)))
+            goals.append(dict(goal=f"{p}: {SCHEME_NAMES[pick]} {text}", measured=settled_text(paired_verdict(diffs(other)), runs),
+                              verdict=settled(verdict, runs)))
         goal('better than local-only', 'local', rule('local', ('better',)))
         if baseline: goal(f'better than or tied with {baseline}', baseline, rule(baseline, ('better', 'tie')))
         if p == 'iid' and any(matches(r, dict(partition=p, method='fedavg')) for r in final):
@@ -376,7 +375,7 @@ def privacy_table(rows:list[dict], # rows of a ten_clients results.csv
     if (found := _private_where(rows)) is None: return []
     p, final = found
     same = lambda m, v: dict(partition=p, method=m, variant=v)
-    vs = lambda ours, theirs: verdict_text(paired_verdict(paired_diffs(final, ours, theirs, 'mean_accuracy')))
+    vs = lambda ours, theirs: paired_text(final, ours, theirs, 'mean_accuracy')
     summary = {(r['method'], r['variant']): r for r in summary_rows([r for r in final if r['partition'] == p],
                                                                     by=('method', 'variant'))}
     out = []
@@ -403,15 +402,15 @@ def privacy_goals(rows:list[dict]) -> list[dict]:
     goals = []
     for e in sorted({r['epsilon'] for r in final if r['method'] in DP_METHODS and r['epsilon'] <= 8}):
         for m in DP_METHODS:
-            result = paired_verdict(paired_diffs(final, dict(partition=p, method=m, variant=f"eps{e:g}"),
-                                                 dict(partition=p, method='local', variant='compress_first'),
-                                                 'mean_accuracy'))
+            ours, theirs = dict(partition=p, method=m, variant=f"eps{e:g}"), dict(partition=p, method='local',
+                                                                                  variant='compress_first')
+            result = paired_verdict(paired_diffs(final, ours, theirs, 'mean_accuracy'))
+            compared = [r for r in final if matches(r, ours) or matches(r, theirs)]
+            verdict = 'met' if result['verdict'] == 'better' else 'undecided' if result['verdict'] == 'undecided' else 'not met'
             goals.append(dict(goal=f"{p}: {m} at ε = {e:g} better than local-only" +
                                    ('' if m == 'linceiver_dp' else ' (measured beside it, no goal)'),
-                              measured=verdict_text(result),
-                              verdict=('met' if result['verdict'] == 'better' else 'undecided'
-                                       if result['verdict'] == 'undecided' else 'not met') if m == 'linceiver_dp'
-                                      else '—'))
+                              measured=settled_text(result, compared),
+                              verdict=settled(verdict, compared) if m == 'linceiver_dp' else '—'))
     return goals
 
 # %% ../nbs/12_exp_federated.ipynb #39b8a804

@@ -10,8 +10,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 import linceiver
 from .experiments import Experiment, Recipe, load_results
-from .verdicts import (summary_rows, explore_view, paired_diffs, paired_verdict, verdict_text, mean_pm,
-                                final_rows, converged_text, plot_val_curves, settled)
+from .verdicts import (summary_rows, explore_view, paired_diffs, paired_verdict, verdict_text, paired_text,
+                                mean_pm, final_rows, converged_text, plot_val_curves, settled)
 from .runs import format_table
 
 # %% auto #0
@@ -112,7 +112,6 @@ def k_table(rows:list[dict], # rows of a k_sweep results.csv
     final, out = final_rows(rows), []
     for r in summary_rows(final, by=MODEL):
         group = [x for x in final if _model(x) == _model(r)]
-        vs_base = paired_verdict(paired_diffs(final, _model(r), dict(model='perceiver_io'), 'accuracy'))
         published = PUBLISHED['accuracy'].get(r['k']) if (r['projection'] or 'learned') == 'learned' else None
         pm = lambda column: mean_pm(r.get(f'{column}_mean'), r.get(f'{column}_std'))
         out.append({'model': _label(r), 'seeds': r['n_seeds'],
@@ -120,7 +119,8 @@ def k_table(rows:list[dict], # rows of a k_sweep results.csv
                                        or '—',
                     'validation %': pm('val_accuracy'), 'test %': pm('accuracy'),
                     'converged': converged_text(group),
-                    'vs baseline (points)': '—' if r['model'] == 'perceiver_io' else verdict_text(vs_base),
+                    'vs baseline (points)': '—' if r['model'] == 'perceiver_io' else
+                                            paired_text(final, _model(r), dict(model='perceiver_io'), 'accuracy'),
                     'train s': mean_pm(r['train_seconds_mean'], r['train_seconds_std'], 1., '.1f'),
                     'params': f"{r['params_mean']:,.0f}", 'MB': f"{r['size_mb_mean']:.3f}",
                     'train MFLOP/example': f"{r['train_flops_per_example_mean'] / 1e6:.1f}",
@@ -140,7 +140,7 @@ def options_table(rows:list[dict], # rows of a k_sweep results.csv
         for kind in ('learned', *OPTIONS):
             r = summary.get(('linceiver', k, kind))
             if r is None: continue
-            verdict = lambda other: verdict_text(paired_verdict(paired_diffs(final, _model(r), other, 'accuracy')))
+            verdict = lambda other: paired_text(final, _model(r), other, 'accuracy')
             out.append({'k': k, 'E': kind, 'seeds': r['n_seeds'], 'test %': mean_pm(r['accuracy_mean'], r['accuracy_std']),
                         'params': f"{r['params_mean']:,.0f}",
                         '× baseline params': '—' if base is None else f"{r['params_mean'] / base['params_mean']:.3f}",
@@ -173,7 +173,9 @@ def options_goals(rows:list[dict], # rows of a k_sweep results.csv
         compared = [r for r in final if r['model'] == 'linceiver' and r['k'] in ks and
                     (r.get('projection') or 'learned') in (kind, 'learned')]
         goals.append(dict(goal=f"{kind} E: accuracy better than or tied with learned E at each k",
-                          measured='; '.join(f"k={k} {verdict_text(result)}" for k, result in results.items()),
+                          measured='; '.join(f"k={k} " + paired_text(final, dict(model='linceiver', k=k, projection=kind),
+                                                                    dict(model='linceiver', k=k, projection='learned'),
+                                                                    'accuracy') for k in ks),
                           verdict=settled(verdict, compared)))
     return goals
 

@@ -8,7 +8,7 @@ import statistics
 from matplotlib.figure import Figure
 from .experiments import Experiment, preset_at_scale, choose_on_validation
 from .verdicts import (summary_rows, paired_diffs, paired_verdict, verdict_text, mean_pm, final_rows,
-                                converged_text, matches, settled, settled_text, verdict_plot)
+                                converged_text, matches, settled, settled_text, paired_text, verdict_plot)
 from .federations import load_federation_config
 from .exp_fed import NO_DEFENCES, SCHEME_NAMES, best_two_curves, picked_schemes
 
@@ -170,16 +170,15 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
     for g in groups:
         key = f'{g}_accuracy'
         cell = lambda s: (summary.get(s, {}).get(f'{key}_mean'), summary.get(s, {}).get(f'{key}_std'))
-        sharing = paired_verdict(paired_diffs(rows, dict(setting='all'), {'setting': f'alone:{g}'}, key))
         row = {'modality': g, 'with all %': mean_pm(*cell('all')), 'alone %': mean_pm(*cell(f'alone:{g}')),
-               'local %': mean_pm(*cell('local')), 'all − alone (points)': verdict_text(sharing)}
+               'local %': mean_pm(*cell('local')),
+               'all − alone (points)': paired_text(rows, dict(setting='all'), {'setting': f'alone:{g}'}, key)}
         for lever in (*MODALITY_LEVERS, 'all+chosen'):
             if lever in summary: row[f'{lever} %'] = mean_pm(*cell(lever))
         if 'all+chosen' in summary:
             row['chosen sharing'] = ', '.join(sorted({_sharing_of(x['chosen_sharing']).get(g, '—') for x in rows
                                                       if x['setting'] == 'all+chosen' and x.get('chosen_sharing')})) or '—'
-            row['all+chosen − alone (points)'] = verdict_text(paired_verdict(paired_diffs(
-                rows, {'setting': 'all+chosen'}, {'setting': f'alone:{g}'}, key)))
+            row['all+chosen − alone (points)'] = paired_text(rows, {'setting': 'all+chosen'}, {'setting': f'alone:{g}'}, key)
         out.append(row)
     return out
 
@@ -194,7 +193,8 @@ def modality_goals(rows:list[dict], # rows of a modalities results.csv
     result = {g: paired_verdict(paired_diffs(rows, {'setting': together}, {'setting': f'alone:{g}'}, f'{g}_accuracy'))
               for g in groups}
     count = lambda verdicts: sum(r['verdict'] in verdicts for r in result.values())
-    measured = '; '.join(f"{g} {verdict_text(r)}" for g, r in result.items())
+    measured = '; '.join(f"{g} " + settled_text(r, [x for x in rows if x['setting'] in (together, f'alone:{g}')])
+                         for g, r in result.items())
     compared = [r for r in rows if r['setting'] in (together, *(f'alone:{g}' for g in groups))]
     flat = converged_text(compared, 'runs')
     return [dict(goal=f'{together}: no modality worse than alone', measured=measured, verdict=settled(

@@ -9,8 +9,8 @@ from dataclasses import replace
 import torch
 from matplotlib.figure import Figure
 from .experiments import Experiment, preset_at_scale
-from .verdicts import (final_rows, converged_text, mean_curve, paired_diffs, paired_verdict, verdict_text,
-                                mean_pm)
+from .verdicts import (final_rows, converged_text, mean_curve, paired_diffs, paired_verdict, settled,
+                                settled_text, mean_pm)
 from .federations import encoder_flops
 from .server import FedConfig
 from .exp_fed import run_federation_cell, federation_scores, NO_DEFENCES
@@ -167,10 +167,13 @@ def tier_answers(rows:list[dict], # rows of a tiers results.csv
     for question, tier, variant, against in _QUESTIONS:
         seeds = sorted(s for v, s in at if v == variant and (against, s) in at)
         if not seeds: continue
-        changes = paired_diffs(rows, dict(variant=variant), dict(variant=against), f'{tier}_accuracy')
-        out.append({'question': question, 'change (points)': verdict_text(paired_verdict(changes)), 'seeds': len(seeds),
+        ours, theirs = dict(variant=variant), dict(variant=against)
+        result = paired_verdict(paired_diffs(rows, ours, theirs, f'{tier}_accuracy'))
+        compared = [r for r in rows if r['variant'] in (variant, against)]
+        out.append({'question': question, 'change (points)': settled_text(result, compared), 'seeds': len(seeds),
                     'flops ratio': at[variant, seeds[0]][f'{tier}_encoder_flops'] /
-                                   at[against, seeds[0]][f'{tier}_encoder_flops']})
+                                   at[against, seeds[0]][f'{tier}_encoder_flops'],
+                    'verdict': settled(result['verdict'], compared)})  # undecided while a run compared still climbs
     return out
 
 # %% ../nbs/14_exp_tiers.ipynb #83cb2ae9

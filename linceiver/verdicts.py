@@ -12,7 +12,7 @@ from .runs import explore
 # %% auto #0
 __all__ = ['NOISE_SEEDS', 'TIE_MARGIN', 'VERDICT_COLOURS', 'summary_rows', 'paired_verdict', 'paired_diffs', 'verdict_text',
            'margin_verdict', 'verdict_plot', 'mean_pm', 'final_rows', 'unfinished_text', 'converged_text', 'settled',
-           'settled_text', 'mean_curve', 'plot_val_curves', 'tuning_rows']
+           'settled_text', 'paired_text', 'mean_curve', 'plot_val_curves', 'tuning_rows']
 
 # %% ../nbs/09_verdicts.ipynb #175c462b
 def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
@@ -162,9 +162,20 @@ def settled_text(result:dict, # `paired_verdict`'s result
     "`verdict_text` with the verdict `settled`, and while a run compared still climbs, how many do and what the rule alone read."
     verdict, flat = settled(result['verdict'], rows), converged_text(rows, 'runs')
     text = verdict_text({**result, 'verdict': verdict}, scale)
-    if flat in ('yes', '—'): return text
+    if flat in ('yes', '—') or result['mean'] is None: return text  # nothing paired: '—'
     alone = '' if verdict == result['verdict'] else f"the noise rule alone: {result['verdict']}; "
     return f"{text} ({alone}{flat})"
+
+def paired_text(rows:list[dict], # rows of a results.csv (final cells)
+                ours:dict, # the columns naming one side, e.g. {'partition': 'iid', 'method': 'linceiver'}
+                theirs:dict, # the other side
+                metric:str, # the column compared
+                scale:float=100, # 100: differences in points
+                **rule, # passed to `paired_verdict`, e.g. tie_margin
+               ) -> str:
+    "Ours − theirs on `metric`, paired by seed, through the noise rule and the plateau rule (`settled_text`)."
+    result = paired_verdict(paired_diffs(rows, ours, theirs, metric), **rule)
+    return settled_text(result, [r for r in rows if matches(r, ours) or matches(r, theirs)], scale)
 
 # %% ../nbs/09_verdicts.ipynb #eb7be93e
 def mean_curve(rows:list[dict], # rows of a results.csv
