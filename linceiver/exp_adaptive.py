@@ -338,7 +338,6 @@ def plot_accuracy_vs_flops(rows:list[dict]) -> Figure:
             label = s['model'].removeprefix(dataset + ' ')
             if s['gates'] == 'none':
                 ax.errorbar(mflop(s), acc(s), yerr=100 * s['accuracy_std'], fmt='s', color='tab:red', capsize=3)
-
             elif s['gates'] == 'published':
                 ax.errorbar(mflop(s), acc(s), yerr=100 * s['accuracy_std'], fmt='^', color='tab:gray', capsize=3)
             else:
