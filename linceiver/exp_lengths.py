@@ -12,11 +12,11 @@ from .data import DatasetSplits
 from .datasets import load_dataset
 from .experiments import Experiment, classifier_cell
 from .verdicts import (final_rows, summary_rows, paired_diffs, paired_verdict, settled_text, mean_pm,
-                                converged_text, margin_verdict, settled, plot_val_curves)
+                                converged_text, margin_verdict, settled, plot_val_curves, paired_text)
 from .exp_k import preset_settings, read_preset
 
 # %% auto #0
-__all__ = ['MARGIN', 'by_length', 'label_mix', 'lengths', 'length_table', 'length_plots']
+__all__ = ['MARGIN', 'by_length', 'label_mix', 'lengths', 'length_table', 'encoder_table', 'length_plots']
 
 # %% ../nbs/10b_exp_lengths.ipynb #b567a35b
 def by_length(data:DatasetSplits, # a dataset of variable-length inputs (audio or text)
@@ -135,6 +135,29 @@ def length_table(rows:list[dict], # rows of a lengths results.csv
                     'short − all (points)': settled_text(difference, group),
                     f'within {100 * MARGIN:g} points': settled(margin_verdict(diffs, MARGIN), group),
                     'params': f"{r['params_mean']:,.0f}", 'converged': converged_text(group, 'runs')})
+    return out
+
+def encoder_table(rows:list[dict], # rows of a lengths results.csv
+                 ) -> list[dict]: # one row per dataset and kind of E
+    """Each kind of E against the learned E and against Perceiver IO, paired by seed: trained short and scored on the
+    long test inputs; and, what a choice may read, trained on all lengths and scored on their validation inputs.
+    Parameters against Perceiver IO's."""
+    final, out = final_rows(rows), []
+    side = lambda dataset, model, projection=None, regime='short': dict(
+        dataset=dataset, model=model, train_lengths=regime, **({} if projection is None else dict(projection=projection)))
+    params = {(r['dataset'], r['model'], r['projection']): r['params_mean']
+              for r in summary_rows(final, by=_ENCODER, metrics=('params',))}
+    for dataset in dict.fromkeys(r['dataset'] for r in final):
+        for kind in dict.fromkeys(r['projection'] for r in final if (r['dataset'], r['model']) == (dataset, 'linceiver')):
+            ours, baseline = side(dataset, 'linceiver', kind), params.get((dataset, 'perceiver_io', None))
+            versus_learned = lambda metric, regime: '—' if kind == 'learned' else paired_text(
+                final, side(dataset, 'linceiver', kind, regime), side(dataset, 'linceiver', 'learned', regime), metric)
+            out.append({'dataset': dataset, 'encoder': _encoder_label(ours),
+                        'long inputs, trained short: minus learned E (points)': versus_learned('accuracy', 'short'),
+                        'minus Perceiver IO (points)': paired_text(final, ours, side(dataset, 'perceiver_io'), 'accuracy'),
+                        'validation, trained on all: minus learned E (points)': versus_learned('val_accuracy', 'all'),
+                        'params / Perceiver IO': '—' if not baseline else
+                                                 f"{params[(dataset, 'linceiver', kind)] / baseline:.3f}x"})
     return out
 
 # %% ../nbs/10b_exp_lengths.ipynb #e13acbef
