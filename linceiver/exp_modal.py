@@ -13,7 +13,8 @@ from .federations import load_federation_config
 from .exp_fed import NO_DEFENCES, SCHEME_NAMES, best_two_curves, picked_schemes
 
 # %% auto #0
-__all__ = ['choose_sharing', 'modalities', 'modality_differences', 'modality_table', 'modality_goals', 'federating_pays']
+__all__ = ['choose_sharing', 'modalities', 'modality_differences', 'modality_table', 'modality_goals', 'projection_choice',
+           'federating_pays']
 
 # %% ../nbs/12c_exp_modalities.ipynb #2f5111ff
 SCOPED = ['adapter', 'encoder', 'stack_mlp']  # FedCola's scoping: a modality averages these among its own clients
@@ -23,6 +24,8 @@ MODALITY_LEVERS = {'all+encoders': dict(group_average=['adapter', 'encoder']),  
                    'all+gated': dict(group_average=SCOPED, group_complement=True)}  # and a learned share of the rest
 SHARING = {'all': dict(group_average=[]),  # per setting, what a modality's clients average among themselves (the
            **{s: MODALITY_LEVERS[s] for s in ('all+encoders', 'all+attention', 'all+gated')}}  # [[clients]] keys)
+SEQUENCE_E = {'fsdd': 'positional', 'sms': 'positional'}  # all+chosen+positional: the audio and text tables' E, as
+                                                          # experiment 1b (10b) favoured it on validation
 
 # %% ../nbs/12c_exp_modalities.ipynb #cb2d2936
 def choose_sharing(cell:dict, # an `all+chosen` cell: its `choose` holds the rate's choice (`rate`) and the rows to compare
@@ -75,6 +78,11 @@ def _modality_config(settings:dict, groups:tuple|None) -> dict:
     return config
 
 # %% ../nbs/12c_exp_modalities.ipynb #354c1926
+def _with_projections(cell:dict, projections:dict[str, str]) -> dict:
+    "`cell` with each `[[clients]]` table named in `projections` taking that kind of E (its `projection` key)."
+    tables = [dict(t, projection=projections[t['name']]) if t['name'] in projections else t for t in cell['config']['clients']]
+    return dict(cell, config=dict(cell['config'], clients=tables))
+
 def modalities(scale:str, # 'quick' | 'reduced' | 'full'
                seeds:tuple, # every final cell runs each seed; the tuning cells the first
               ) -> Experiment:
@@ -96,6 +104,8 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
     cells += [cell('final', 'all+chosen', 'linceiver', None, seed, choose=dict(  # appended (a grown plan resumes):
         by='linceiver.exp_modal:choose_sharing', rate=choose('all')['choose'],     # each modality's sharing, chosen on
         where=dict(phase='final', setting=list(SHARING)))) for seed in seeds]    # validation after SHARING's settings
+    cells += [_with_projections(dict(c, setting='all+chosen+positional'), SEQUENCE_E)  # appended: all+chosen, the
+              for c in cells[-len(seeds):]]                                           # audio and text E positional
     return Experiment(name='modalities', cells=cells, key=('phase', 'setting', 'lr', 'seed'),
                       run_cell='linceiver.exp_fed:federation_cell', plots='linceiver.exp_modal:modality_plots',
                       about=dict(preset='multimodal', groups=groups, **s, tuning_seed=seeds[0],
@@ -103,7 +113,8 @@ def modalities(scale:str, # 'quick' | 'reduced' | 'full'
                                           "all+equal lever's cap)",
                                  tuning="each setting's learning rate on validation; the levers at all's",
                                  sharing="all+chosen: each modality's group_average as its clients' validation "
-                                         f"accuracy chose among {', '.join(SHARING)} (choose_sharing), at all's rate"))
+                                         f"accuracy chose among {', '.join(SHARING)} (choose_sharing), at all's rate",
+                                 projections=f"all+chosen+positional: all+chosen with {SEQUENCE_E}"))
 
 # %% ../nbs/12c_exp_modalities.ipynb #22a23aac
 def _alone_groups(rows:list[dict]) -> list[str]:
@@ -116,7 +127,8 @@ def modality_plots(rows:list[dict]) -> dict[str, Figure]:
     and `modality_differences`."""
     summary = {r['setting']: r for r in summary_rows(final_rows(rows), by=('setting',))}
     groups = _alone_groups(final_rows(rows))
-    settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS, 'all+chosen') if s == 'alone' or s in summary]
+    settings = [s for s in ('local', 'alone', 'all', *MODALITY_LEVERS, 'all+chosen', 'all+chosen+positional')
+                if s == 'alone' or s in summary]
     fig = Figure(figsize=(max(1.6 + 1.4 * len(groups) * len(settings) / 3, 5), 3.8), layout='constrained')
     ax = fig.subplots()
     width = 0.8 / len(settings)
@@ -173,7 +185,7 @@ def modality_table(rows:list[dict], # rows of a modalities results.csv
         row = {'modality': g, 'with all %': mean_pm(*cell('all')), 'alone %': mean_pm(*cell(f'alone:{g}')),
                'local %': mean_pm(*cell('local')),
                'all − alone (points)': paired_text(rows, dict(setting='all'), {'setting': f'alone:{g}'}, key)}
-        for lever in (*MODALITY_LEVERS, 'all+chosen'):
+        for lever in (*MODALITY_LEVERS, 'all+chosen', 'all+chosen+positional'):
             if lever in summary: row[f'{lever} %'] = mean_pm(*cell(lever))
         if 'all+chosen' in summary:
             row['chosen sharing'] = ', '.join(sorted({_sharing_of(x['chosen_sharing']).get(g, '—') for x in rows
@@ -204,6 +216,25 @@ def modality_goals(rows:list[dict], # rows of a modalities results.csv
                  measured=f"{count(('better',))} better" + ('' if flat in ('yes', '—') else f"; {flat} among the runs"),
                  verdict=settled('met' if count(('better',)) >= 2 else 'undecided'
                                  if count(('better', 'undecided')) >= 2 else 'not met', compared))]
+
+# %% ../nbs/12c_exp_modalities.ipynb #d6f2b0e3
+def projection_choice(rows:list[dict], # rows of a modalities results.csv
+                     ) -> list[dict]: # one row per modality; [] before all+chosen+positional has run
+    "Per modality, all+chosen+positional − all+chosen on its clients' validation and test accuracy, and the E it chooses."
+    final = final_rows(rows)
+    both = [r for r in final if r['setting'] in ('all+chosen', 'all+chosen+positional')]
+    if not any(r['setting'] == 'all+chosen+positional' for r in both): return []
+    out = []
+    for g in _alone_groups(final):
+        pair = lambda metric: paired_verdict(paired_diffs(both, dict(setting='all+chosen+positional'),
+                                                          dict(setting='all+chosen'), metric))
+        validation, kind = pair(f'{g}_val_accuracy'), SEQUENCE_E.get(g)
+        out.append({'modality': g, 'E tried': kind or 'learned (unchanged)',
+                    'validation (points)': settled_text(validation, both),
+                    'test (points)': settled_text(pair(f'{g}_accuracy'), both),
+                    'chosen E': '—' if kind is None else
+                                kind if settled(validation['verdict'], both) in ('tie', 'better') else 'learned'})
+    return out
 
 # %% ../nbs/12c_exp_modalities.ipynb #c1664c47
 def federating_pays(fed_rows:list[dict], # rows of a ten_clients results.csv ([]: not run)
