@@ -260,15 +260,15 @@ def preset_at_scale(preset:str, # a federation preset name
                     settings:dict, # the scale's rounds, local_epochs and train/test_per_client (None: the preset's)
                    ) -> dict: # a federation config dict, the caller's to edit further
     """A federation preset at an experiment's scale: its rounds and local epochs, and every table's data sizes it sets.
-    What a preset ships for users — a table's `group_average` (the sharing experiments 3 and 4 chose) and the server's
-    defences (`update_norm_bound`, `weight_cap`) — is left out, so `FedConfig`'s defaults hold unless the plan's
-    overrides say otherwise: what a cell shares and how it is defended are the experiment's settings."""
+    What a preset ships for users — a table's `group_average` (the sharing experiments 3 and 4 chose) and `projection`
+    (the E experiment 4 chose), and the server's defences (`update_norm_bound`, `weight_cap`) — is left out, so the
+    defaults hold unless the plan says otherwise: what a cell shares, its E and its defences are the experiment's."""
     config = copy.deepcopy(load_federation_config(preset))
     config['federation'].update(rounds=settings['rounds'], local_epochs=settings['local_epochs'])
     for key in ('update_norm_bound', 'weight_cap'): config['federation'].pop(key, None)
     for table in config['clients']:
         table.update({k: settings[k] for k in ('train_per_client', 'test_per_client') if settings.get(k) is not None})
-        table.pop('group_average', None)
+        table.pop('group_average', None); table.pop('projection', None)
     return config
 
 # %% ../nbs/08_experiments.ipynb #39c31a10
