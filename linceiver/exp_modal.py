@@ -224,10 +224,10 @@ def projection_choice(rows:list[dict], # rows of a modalities results.csv
     final = final_rows(rows)
     both = [r for r in final if r['setting'] in ('all+chosen', 'all+chosen+positional')]
     if not any(r['setting'] == 'all+chosen+positional' for r in both): return []
+    pair = lambda metric: paired_verdict(paired_diffs(both, dict(setting='all+chosen+positional'),
+                                                      dict(setting='all+chosen'), metric))
     out = []
     for g in _alone_groups(final):
-        pair = lambda metric: paired_verdict(paired_diffs(both, dict(setting='all+chosen+positional'),
-                                                          dict(setting='all+chosen'), metric))
         validation, kind = pair(f'{g}_val_accuracy'), SEQUENCE_E.get(g)
         out.append({'modality': g, 'E tried': kind or 'learned (unchanged)',
                     'validation (points)': settled_text(validation, both),
