@@ -5,6 +5,9 @@
 # background (the runs take hours):
 #   nohup setsid bash nbs/tools/resume_runs.sh > resume_runs.log 2>&1 &
 # A run is started the same way, into such a folder, by nbs/tools/start_run.sh.
+# To stop a run for a while: kill its process group, `kill -TERM -- -$(ps -o pgid= -p PID)`. A command a script
+# starts with `&` ignores SIGINT (bash does that to background commands), so `kill -INT` does nothing there. The cells
+# in flight are lost and run again on resume; remove the folder's stale claimed.json first.
 # Folders run in the order given (default: every *-new folder, sorted); JOBS workers each (default 2, one torch
 # thread each on this 2-core machine). A finished run is moved into place by hand: its folder replaces
 # nbs/results/<exp>/<scale>/ and the notebook that renders it is re-executed.
