@@ -229,7 +229,7 @@ def projection_choice(rows:list[dict], # rows of a modalities results.csv
     out = []
     for g in _alone_groups(final):
         validation, kind = pair(f'{g}_val_accuracy'), SEQUENCE_E.get(g)
-        out.append({'modality': g, 'E tried': kind or 'learned (unchanged)',
+        out.append({'modality': g, 'E tried': kind or 'learned (unchanged: the control)',
                     'validation (points)': settled_text(validation, both),
                     'test (points)': settled_text(pair(f'{g}_accuracy'), both),
                     'chosen E': '—' if kind is None else
