@@ -19,8 +19,8 @@ ATTACK_SCALES = dict(  # per scale, in TEN_CLIENT_SCALES' terms (12): the federa
     quick=dict(clients=3, train_per_client=32, test_per_client=32, val_fraction=0.25, rounds=1, local_epochs=1,
                batch_size=16, max_local_batches=2, lrs=(1e-3,), attackers=(1,), factor=1e3,
                defences=('plain FedAvg', 'defaults: clip + cap'), attacks=('add',)),
-    reduced=dict(clients=10, train_per_client=300, test_per_client=200, val_fraction=0.2, rounds=15, local_epochs=1,
-                 batch_size=32, lrs=(3e-4, 1e-3, 3e-3), attackers=(1, 2), factor=1e3, defences=tuple(DEFENCES),
+    reduced=dict(clients=10, train_per_client=300, test_per_client=200, val_fraction=0.2, rounds=40, local_epochs=2,
+                 batch_size=32, lrs=(3e-4, 1e-3, 3e-3), attackers=(2,), factor=1e3, defences=tuple(DEFENCES),
                  attacks=ATTACKS))
 
 # %% ../nbs/12b_exp_attacks.ipynb #33c2d01f
