@@ -12,7 +12,7 @@ from .data import DatasetSplits
 from .datasets import load_dataset
 from .experiments import Experiment, classifier_cell
 from .verdicts import (final_rows, summary_rows, paired_diffs, paired_verdict, settled_text, mean_pm,
-                                converged_text, margin_verdict, settled, plot_val_curves, paired_text)
+                                converged_text, margin_verdict, settled_goal_text, plot_val_curves, paired_text)
 from .exp_k import preset_settings, read_preset
 
 # %% auto #0
@@ -114,11 +114,6 @@ def _majority(rows:list[dict]) -> float|None:
     counts = next((json.loads(r['test_labels']) for r in rows if r.get('test_labels')), None)
     return max(counts) / sum(counts) if counts and sum(counts) else None
 
-def _settled_goal(verdict:str, group:list[dict]) -> str:
-    "A goal's verdict `settled`; while a run still climbs, with what the noise rule alone read."
-    final = settled(verdict, group)
-    return final if final == verdict else f"{final} (the noise rule alone: {verdict})"
-
 def length_table(rows:list[dict], # rows of a lengths results.csv
                 ) -> list[dict]: # one formatted row per dataset and encoder
     "Per dataset and encoder: long-input accuracy trained short and trained on all, their paired difference, the goal."
@@ -138,7 +133,7 @@ def length_table(rows:list[dict], # rows of a lengths results.csv
                                         mean_pm(everything['accuracy_mean'], everything['accuracy_std']),
                     'majority class %': '—' if majority is None else f"{100 * majority:.2f}",
                     'short − all (points)': settled_text(difference, group),
-                    f'within {100 * MARGIN:g} points': _settled_goal(margin_verdict(diffs, MARGIN), group),
+                    f'within {100 * MARGIN:g} points': settled_goal_text(margin_verdict(diffs, MARGIN), group),
                     'params': f"{r['params_mean']:,.0f}", 'converged': converged_text(group, 'runs')})
     return out
 

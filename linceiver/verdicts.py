@@ -12,7 +12,7 @@ from .runs import explore
 # %% auto #0
 __all__ = ['NOISE_SEEDS', 'TIE_MARGIN', 'VERDICT_COLOURS', 'summary_rows', 'paired_verdict', 'paired_diffs', 'verdict_text',
            'margin_verdict', 'verdict_plot', 'mean_pm', 'final_rows', 'unfinished_text', 'converged_text', 'settled',
-           'settled_text', 'paired_text', 'mean_curve', 'plot_val_curves', 'tuning_rows']
+           'settled_goal_text', 'settled_text', 'paired_text', 'mean_curve', 'plot_val_curves', 'tuning_rows']
 
 # %% ../nbs/09_verdicts.ipynb #175c462b
 def summary_rows(rows:list[dict], # rows of results.csv (`load_results`)
@@ -154,6 +154,13 @@ def settled(verdict:str, # a goal's verdict: 'met', 'not met', 'undecided'
            ) -> str: # the verdict, or 'undecided' while any of those runs was still climbing
     "Plateau before verdict: a goal is met or not only once every run it compares has converged."
     return verdict if converged_text(rows) in ('yes', '—') else 'undecided'
+
+def settled_goal_text(verdict:str, # a goal's verdict: 'met', 'not met', 'undecided'
+                      rows:list[dict], # every run the goal compares
+                     ) -> str: # `settled`'s word; while a run still climbs, with what the noise rule alone read
+    "`settled` for a table: 'undecided (the noise rule alone: not met)' while a run compared still climbs."
+    final = settled(verdict, rows)
+    return final if final == verdict else f"{final} (the noise rule alone: {verdict})"
 
 def settled_text(result:dict, # `paired_verdict`'s result
                  rows:list[dict], # every run the comparison reads (each with a `converged` column)
