@@ -7,12 +7,12 @@ from __future__ import annotations
 import json, statistics, time
 from matplotlib.figure import Figure
 from .experiments import Experiment
-from .verdicts import final_rows, paired_verdict, settled_text, mean_pm, converged_text
+from .verdicts import final_rows, paired_verdict, settled, settled_text, mean_pm, converged_text
 from .fedavg import attacking, ATTACKS, DEFENCES
 from .exp_fed import run_federation_cell, federation_scores, ten_client_config
 
 # %% auto #0
-__all__ = ['attack_cell', 'attacks', 'clean_baseline', 'attack_table', 'attack_plots']
+__all__ = ['attack_cell', 'attacks', 'clean_baseline', 'attack_verdicts', 'attack_table', 'attack_reading', 'attack_plots']
 
 # %% ../nbs/12b_exp_attacks.ipynb #6d019569
 ATTACK_SCALES = dict(  # per scale, in TEN_CLIENT_SCALES' terms (12): the federation, the grid, what runs
@@ -83,35 +83,60 @@ def clean_baseline(clean:dict, # the no-attack row of a seed and defence
     honest = [v for name, v in json.loads(clean.get('client_accuracies') or '{}').items() if name not in hostile]
     return statistics.fmean(honest) if honest else _honest(clean)
 
+def attack_verdicts(rows:list[dict], # rows of an attacks results.csv
+                   ) -> list[dict]: # per defence and attack run: defence, attack, attackers, result, verdict, compared, runs, stopped
+    """Per defence and attack: the honest clients' paired difference to that defence's no-attack run, by seed over the
+    same clients (`clean_baseline`), through the noise rule (`result`) and the plateau rule (`verdict`: undecided while
+    a run in `compared` still climbed). A seed whose no-attack run stopped has nothing to pair with."""
+    final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
+    out = []
+    for defence in dict.fromkeys(r['defence'] for r in final):
+        mine = [r for r in final if r['defence'] == defence]
+        by_seed = {r['seed']: r for r in mine if r['attack'] == 'none' and not r.get('stopped')}  # the pairs' no-attack side
+        for attack, n in dict.fromkeys((r['attack'], r['attackers']) for r in mine if r['attack'] != 'none'):
+            runs = [r for r in mine if (r['attack'], r['attackers']) == (attack, n)]
+            result = paired_verdict([r['honest_accuracy'] - clean_baseline(by_seed[r['seed']], r) for r in runs
+                                     if r['seed'] in by_seed and r['honest_accuracy'] is not None])
+            compared = [r for r in runs if not r.get('stopped')] + list(by_seed.values())
+            out.append(dict(defence=defence, attack=attack, attackers=n, result=result, compared=compared, runs=len(runs),
+                            verdict=settled(result['verdict'], compared), stopped=sum(bool(r.get('stopped')) for r in runs)))
+    return out
+
 def attack_table(rows:list[dict], # rows of an attacks results.csv
                 ) -> list[dict]: # one row per defence: no attack, then each attack and number of attackers
-    """Per defence: the clients' accuracy with no attack, and under each attack the honest clients' damage by the noise
-    rule, paired by seed over the same clients (the no-attack run scored on the attacked run's honest clients);
-    undecided while a run compared was still climbing. A seed whose no-attack run stopped has nothing to pair with."""
+    """Per defence: the clients' accuracy with no attack, and under each attack the honest clients' damage
+    (`attack_verdicts`: ± its standard error, by the noise rule, undecided while a run compared still climbed)."""
     final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
     settings = list(dict.fromkeys((r['attack'], r['attackers']) for r in final if r['attack'] != 'none'))
+    verdicts = {(v['defence'], v['attack'], v['attackers']): v for v in attack_verdicts(rows)}
     out = []
     for defence in dict.fromkeys(r['defence'] for r in final):
         mine = [r for r in final if r['defence'] == defence]
         clean_runs = [r for r in mine if r['attack'] == 'none']
-        by_seed = {r['seed']: r for r in clean_runs if not r.get('stopped')}  # the pairs' no-attack side
-        clean = [r['honest_accuracy'] for r in by_seed.values()]
+        clean = [r['honest_accuracy'] for r in clean_runs if not r.get('stopped')]
         spread = statistics.stdev(clean) if len(clean) > 1 else None
-        lost = len(clean_runs) - len(by_seed)
+        lost = len(clean_runs) - len(clean)
         row = {'defence': defence, 'no attack, all clients %': (mean_pm(statistics.fmean(clean), spread) if clean else '—')
                + (f"; stopped {lost} of {len(clean_runs)}" if lost else '')}
         for attack, n in settings:
-            runs = [r for r in mine if (r['attack'], r['attackers']) == (attack, n)]
-            if not runs: continue
-            diff = paired_verdict([r['honest_accuracy'] - clean_baseline(by_seed[r['seed']], r) for r in runs
-                                   if r['seed'] in by_seed and r['honest_accuracy'] is not None])
-            compared = [r for r in runs if not r.get('stopped')] + list(by_seed.values())
-            stopped = sum(bool(r.get('stopped')) for r in runs)
-            row[f"{attack}, {n} hostile (points)"] = (settled_text(diff, compared)
-                                                     + (f"; stopped {stopped} of {len(runs)}" if stopped else ''))
+            v = verdicts.get((defence, attack, n))
+            row[f"{attack}, {n} hostile (points)"] = ('not run yet' if v is None  # a run still under way
+                else settled_text(v['result'], v['compared']) + (f"; stopped {v['stopped']} of {v['runs']}" if v['stopped'] else ''))
         row['converged'] = converged_text([r for r in mine if not r.get('stopped')], 'runs')
         out.append(row)
     return out
+
+def attack_reading(rows:list[dict], # rows of an attacks results.csv
+                  ) -> str: # markdown: one line per defence
+    "In words, per defence: the attacks that damaged the honest clients, those that did not (tie), and those undecided."
+    words = (('worse', 'damaged by'), ('tie', 'no damage (tie) from'), ('better', 'higher under'), ('undecided', 'undecided for'))
+    verdicts, lines = attack_verdicts(rows), []
+    for defence in dict.fromkeys(v['defence'] for v in verdicts):
+        mine = [v for v in verdicts if v['defence'] == defence]
+        named = {w: ', '.join(f"{v['attack']} ({v['attackers']} hostile)" for v in mine if v['verdict'] == w) for w, _ in words}
+        parts = [f"{label} {named[w]}" for w, label in words if named[w]]
+        lines.append(f"- **{defence}**: {'; '.join(parts)}")
+    return '\n'.join(lines)
 
 # %% ../nbs/12b_exp_attacks.ipynb #c998a148
 def attack_plots(rows:list[dict]) -> dict[str, Figure]:
