@@ -290,6 +290,15 @@ def latest_results(root:str|Path, # a folder holding <scale>/ results folders, e
         if load_results(Path(root) / scale): return scale, Path(root) / scale
     return None
 
+def command_text(record:dict, # a results folder's experiment.json
+                 folder:str|Path, # where that folder is now
+                ) -> str: # markdown
+    "The command a run was started with, and, where it ran into another folder that was moved into place when it finished, that."
+    command = record['command']
+    out = Path(command.split('--out ', 1)[1].split()[0]) if '--out ' in command else None
+    moved = out is not None and out.name != Path(folder).name
+    return f"`{command}`" + (f" (run into `{out.name}` and moved to `{Path(folder).name}` when it finished)" if moved else '')
+
 # %% ../nbs/10_exp_k.ipynb #c43c30b0
 def k_view_rows(rows:list[dict], k:int) -> list[dict]:
     "The table rows of Linceiver at `k` (every kind of E) and of the baseline."
