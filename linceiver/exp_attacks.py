@@ -128,12 +128,15 @@ def attack_table(rows:list[dict], # rows of an attacks results.csv
 
 def attack_reading(rows:list[dict], # rows of an attacks results.csv
                   ) -> str: # markdown: one line per defence
-    "In words, per defence: the attacks that damaged the honest clients, those that did not (tie), and those undecided."
+    """In words, per defence: the attacks that damaged the honest clients, those that did not (tie), and those undecided
+    (with what the noise rule alone read, where only the plateau rule leaves them undecided)."""
     words = (('worse', 'damaged by'), ('tie', 'no damage (tie) from'), ('better', 'higher under'), ('undecided', 'undecided for'))
     verdicts, lines = attack_verdicts(rows), []
     for defence in dict.fromkeys(v['defence'] for v in verdicts):
         mine = [v for v in verdicts if v['defence'] == defence]
-        named = {w: ', '.join(f"{v['attack']} ({v['attackers']} hostile)" for v in mine if v['verdict'] == w) for w, _ in words}
+        alone = lambda v: f" (the noise rule alone: {v['result']['verdict']})" if v['result']['verdict'] != v['verdict'] else ''
+        named = {w: ', '.join(f"{v['attack']} ({v['attackers']} hostile){alone(v)}" for v in mine if v['verdict'] == w)
+                 for w, _ in words}
         parts = [f"{label} {named[w]}" for w, label in words if named[w]]
         lines.append(f"- **{defence}**: {'; '.join(parts)}")
     return '\n'.join(lines)
