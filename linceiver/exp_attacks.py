@@ -158,9 +158,9 @@ def attack_plots(rows:list[dict]) -> dict[str, Figure]:
             runs = [r for r in mine if (r['attack'], r['attackers']) == (attack, n)]
             for stopped, colour, label in ((False, 'C0', 'a seed'), (True, 'C3', 'a seed whose run stopped')):
                 ys = [100 * r['honest_accuracy'] for r in runs if bool(r.get('stopped')) == stopped]
-                ax.plot([x] * len(ys), ys, 'o', c=colour, alpha=0.7, label=label if x == 0 else None)
+                if ys: ax.plot([x] * len(ys), ys, 'o', c=colour, alpha=0.7, label=label)  # labelled once below
         ax.set(ylabel='honest test %', ylim=(-5, 100), title=defence)
     axes[-1].set_xticks(range(len(settings)), [f"{a}\n({n} hostile)" for a, n in settings])
     handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}  # each label once
-    axes[0].legend(handles.values(), handles.keys(), loc='lower left', fontsize=8)
+    fig.legend(handles.values(), handles.keys(), loc='outside upper center', ncols=len(handles), fontsize=8)  # off the dots
     return {'attacks': fig}
