@@ -75,6 +75,10 @@ def _honest(row:dict) -> float|None:
     "A row's honest test accuracy; a stopped run lost everything: 0."
     return 0. if row.get('stopped') else row.get('mean_accuracy')
 
+def _scored(rows:list[dict]) -> list[dict]:
+    "The final rows, each with its `honest_accuracy`."
+    return [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
+
 def clean_baseline(clean:dict, # the no-attack row of a seed and defence
                    attacked:dict, # an attacked row of the same seed and defence
                   ) -> float|None:
@@ -88,7 +92,7 @@ def attack_verdicts(rows:list[dict], # rows of an attacks results.csv
     """Per defence and attack: the honest clients' paired difference to that defence's no-attack run, by seed over the
     same clients (`clean_baseline`), through the noise rule (`result`) and the plateau rule (`verdict`: undecided while
     a run in `compared` still climbed). A seed whose no-attack run stopped has nothing to pair with."""
-    final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
+    final = _scored(rows)
     out = []
     for defence in dict.fromkeys(r['defence'] for r in final):
         mine = [r for r in final if r['defence'] == defence]
@@ -106,7 +110,7 @@ def attack_table(rows:list[dict], # rows of an attacks results.csv
                 ) -> list[dict]: # one row per defence: no attack, then each attack and number of attackers
     """Per defence: the clients' accuracy with no attack, and under each attack the honest clients' damage
     (`attack_verdicts`: ± its standard error, by the noise rule, undecided while a run compared still climbed)."""
-    final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
+    final = _scored(rows)
     settings = list(dict.fromkeys((r['attack'], r['attackers']) for r in final if r['attack'] != 'none'))
     verdicts = {(v['defence'], v['attack'], v['attackers']): v for v in attack_verdicts(rows)}
     out = []
@@ -144,7 +148,7 @@ def attack_reading(rows:list[dict], # rows of an attacks results.csv
 # %% ../nbs/12b_exp_attacks.ipynb #c998a148
 def attack_plots(rows:list[dict]) -> dict[str, Figure]:
     "Per defence, the honest clients' test accuracy under each attack (dots: seeds; stopped runs at 0, red), no attack dashed."
-    final = [{**r, 'honest_accuracy': _honest(r)} for r in final_rows(rows)]
+    final = _scored(rows)
     if not final: return {}  # only tuning cells so far
     defences = list(dict.fromkeys(r['defence'] for r in final))
     settings = list(dict.fromkeys((r['attack'], r['attackers']) for r in final if r['attack'] != 'none'))
